@@ -1,0 +1,45 @@
+"""Hub settings, read from HUB_* environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the hub can be configured with; nothing is read at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///hub.db",
+        description="SQLAlchemy URL: sqlite:///path.db (default) or postgresql+psycopg://user@host/db",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs pagination tokens. Empty: derived from the database URL (set it in production "
+        "so that every replica signs alike and tokens cannot be forged by someone who knows the URL).",
+    )
+    public_url: str = Field(default="", description="Base URL clients use, for printed connection hints")
+    trust_config: Path | None = Field(default=None, description="trust-groups YAML loaded by `hub demo`")
+    max_page_size: int = Field(default=1000, ge=1, le=100_000, description="largest `limit` honoured")
+    default_page_size: int = Field(default=100, ge=1, le=100_000)
+    max_content_length: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="largest POST body in bytes (413 above it)"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    title: str = "CIRT sharing hub"
+    contact: str = ""
+    pool_size: int = 10
+
+    def signing_key(self) -> bytes:
+        """The key for page tokens: the configured secret, or one derived from the database URL."""
+        secret = self.secret_key.get_secret_value()
+        if secret:
+            return secret.encode()
+        import hashlib
+
+        return hashlib.sha256(b"hub-page-token:" + self.database_url.encode()).digest()

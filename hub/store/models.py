@@ -1,0 +1,91 @@
+"""ORM tables of stored object versions, TAXII status resources and audit events."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ObjectVersion(Base):
+    """One version of one STIX object in one collection, kept as its exact JSON bytes.
+
+    Times are integer microseconds since the epoch so that they sort and compare alike on every
+    database; `version` keeps the object's own timestamp text for the manifest and versions.
+    """
+
+    __tablename__ = "object_versions"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    stix_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(250))
+    spec_version: Mapped[str] = mapped_column(String(8))
+    version: Mapped[str] = mapped_column(String(40))
+    version_us: Mapped[int] = mapped_column(BigInteger)
+    date_added_us: Mapped[int] = mapped_column(BigInteger)
+    # the level a reader's clearance must reach: the object's effective TLP, raised by granular
+    # markings on required properties (hub.policy.granular)
+    tlp: Mapped[int] = mapped_column(SmallInteger)
+    # set when granular markings on optional properties exceed `tlp`: readers below it get them removed
+    redact_tlp: Mapped[int | None] = mapped_column(SmallInteger)
+    producer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        UniqueConstraint("collection_id", "stix_id", "version_us", name="uq_object_versions_version"),
+        # pages in date-added order (objects, manifest) and filtered by type
+        Index("ix_object_versions_added", "collection_id", "date_added_us", "seq"),
+        Index("ix_object_versions_type_added", "collection_id", "type", "date_added_us", "seq"),
+        # version lookups: first/last/all versions of one id
+        Index("ix_object_versions_id_version", "collection_id", "stix_id", "version_us"),
+    )
+
+
+class Status(Base):
+    """The TAXII status resource of one POST; visible only to the submitting organisation."""
+
+    __tablename__ = "statuses"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("trust_groups.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    request_timestamp: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    total_count: Mapped[int] = mapped_column(Integer)
+    success_count: Mapped[int] = mapped_column(Integer)
+    failure_count: Mapped[int] = mapped_column(Integer)
+    pending_count: Mapped[int] = mapped_column(Integer)
+    # the successes / failures / pendings lists, as JSON bytes
+    details: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditEvent(Base):
+    """Who did what, when, where and how many: push, pull, delete, admin change."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    at_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    organisation_id: Mapped[int | None] = mapped_column(Integer)
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    group_id: Mapped[int | None] = mapped_column(Integer)
+    collection_id: Mapped[str | None] = mapped_column(String(36))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str] = mapped_column(Text, default="")

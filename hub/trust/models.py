@@ -1,0 +1,142 @@
+"""ORM tables of organisations, trust groups, memberships, accounts, API keys and collections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.db import Base
+
+
+class Organisation(Base):
+    """A member CIRT or partner; its STIX identity id is deterministic from its slug."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    country: Mapped[str | None] = mapped_column(String(2))
+    identity_id: Mapped[str] = mapped_column(String(64), unique=True)
+    contact: Mapped[str | None] = mapped_column(String(255))
+
+
+class TrustGroup(Base):
+    """A regional trust group; one TAXII API root each."""
+
+    __tablename__ = "trust_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # groups sharing a community name may pass TLP:GREEN to one another
+    community: Mapped[str | None] = mapped_column(String(64))
+    default_tlp: Mapped[int] = mapped_column(SmallInteger)  # hub.policy.tlp.Tlp
+    max_tlp: Mapped[int] = mapped_column(SmallInteger)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="group")
+
+
+class Membership(Base):
+    """An organisation's role and clearance in one trust group."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("organisation_id", "group_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("trust_groups.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # coordinator | contributor | reader
+    clearance: Mapped[int] = mapped_column(SmallInteger)
+
+    group: Mapped[TrustGroup] = relationship(back_populates="memberships")
+    organisation: Mapped[Organisation] = relationship()
+
+
+class Account(Base):
+    """A person or machine account of one organisation; platform admins bootstrap the hub."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class ApiKey(Base):
+    """An API key: the public key id finds the row, the secret is checked against an argon2 hash."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    account: Mapped[Account] = relationship()
+
+
+class Collection(Base):
+    """A TAXII collection of a trust group: a group collection, or a named-recipient one."""
+
+    __tablename__ = "collections"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID, as TAXII wants
+    group_id: Mapped[int] = mapped_column(ForeignKey("trust_groups.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16), default="group")  # group | named
+    # for a named-recipient collection: the producing organisation that names the recipients
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+
+    __table_args__ = (UniqueConstraint("group_id", "alias"),)
+
+    group: Mapped[TrustGroup] = relationship()
+    recipients: Mapped[list[CollectionRecipient]] = relationship(cascade="all, delete-orphan")
+
+
+class CollectionRecipient(Base):
+    """An organisation named as a recipient of a named-recipient collection."""
+
+    __tablename__ = "collection_recipients"
+
+    collection_id: Mapped[str] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "BigInteger",
+    "Collection",
+    "CollectionRecipient",
+    "Membership",
+    "Organisation",
+    "TrustGroup",
+]
