@@ -23,6 +23,7 @@ __all__ = [
     "may_read",
     "may_redistribute",
     "read_clearance",
+    "redistribution_ceiling",
     "visible_level",
 ]
 
@@ -236,6 +237,21 @@ def may_read(
     return _deny(
         f"its TLP is {obj_level.label}, above {reader.display}'s clearance {clearance.label} {where}"
     )
+
+
+def redistribution_ceiling(source_group: GroupPolicy, destination: Destination) -> Tlp:
+    """The highest TLP that may leave `source_group` for `destination`: GREEN in its community, else CLEAR.
+
+    Also the clearance to `redact` an object with before it leaves, so granular content above what the
+    destination may receive is removed.
+    """
+    if (
+        destination.kind != "export"
+        and source_group.community is not None
+        and destination.community == source_group.community
+    ):
+        return Tlp.GREEN
+    return Tlp.CLEAR
 
 
 def may_redistribute(level: Tlp, source_group: GroupPolicy, destination: Destination) -> Decision:
