@@ -1,0 +1,614 @@
+"""Shared normalisation: value types, refanging, STIX patterns, deterministic ids, timestamps and TLP."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import idna
+import orjson
+
+if TYPE_CHECKING:
+    from connectors.base import FeedSettings
+
+# Namespace of the hub's own deterministic ids (indicators, relationships, reports and the SDOs a MISP
+# event becomes). Fixed forever: changing it would give every object ever imported a new id.
+# It is uuid5(NAMESPACE_URL, "urn:cirt-hub:connectors"), written out so nobody has to recompute it.
+HUB_NAMESPACE = uuid.UUID("0268e13d-eb46-5b99-be21-e1be8155b010")
+
+# STIX 2.1 section 2.9: the namespace of deterministic SCO identifiers.
+SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
+
+# When a record says nothing about time and the feed sets no valid_from, `created` falls back to this
+# fixed instant so that re-imports stay byte-identical (a wall-clock value would make a new version
+# on every run).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+TLP_LEVELS = ("clear", "green", "amber", "amber+strict", "red")
+_TLP_RANK = {name: rank for rank, name in enumerate(TLP_LEVELS)}
+
+TLP2_IDS = {
+    "clear": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    "green": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    "amber": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    "amber+strict": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    "red": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+}
+TLP1_IDS = {
+    "clear": "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+    "green": "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+    "amber": "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+    # TLP 1.0 has no AMBER+STRICT. Writing AMBER would lower the protection the source asked for, so
+    # the TLP 2.0 id is written even for TLP 1.0 consumers: a consumer that does not know it treats
+    # the object as carrying an unknown marking, which errs on the side of not sharing.
+    "amber+strict": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    "red": "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+}
+# Every TLP marking id we recognise on input, including OpenCTI's own AMBER+STRICT.
+TLP_OF_MARKING: dict[str, str] = {
+    **{ref: level for level, ref in TLP2_IDS.items()},
+    **{ref: level for level, ref in TLP1_IDS.items()},
+    "marking-definition--826578e1-40ad-459f-bc73-ede076f81f37": "amber+strict",
+}
+
+_TLP_ALIASES = {"white": "clear", "amber-strict": "amber+strict", "amber_strict": "amber+strict"}
+
+
+def parse_tlp(text: str | None) -> str | None:
+    """Return the TLP level named by `text` (`TLP:AMBER+STRICT`, `white`, `tlp:green`...), or None."""
+    if not text or not isinstance(text, str):
+        return None
+    name = text.strip().lower()
+    if name.startswith("tlp:"):
+        name = name[4:]
+    elif name.startswith("tlp "):
+        name = name[4:].strip()
+    name = _TLP_ALIASES.get(name, name)
+    return name if name in _TLP_RANK else None
+
+
+def most_restrictive(levels: Iterable[str | None]) -> str | None:
+    """Return the highest TLP among `levels`, ignoring None."""
+    best: str | None = None
+    for level in levels:
+        if level is not None and (best is None or _TLP_RANK[level] > _TLP_RANK[best]):
+            best = level
+    return best
+
+
+def marking_ref(level: str, tlp_version: int = 2) -> str:
+    """Return the marking-definition id the hub writes for a TLP level."""
+    return (TLP1_IDS if tlp_version == 1 else TLP2_IDS)[level]
+
+
+# --------------------------------------------------------------------------------------------------
+# value types
+
+
+class ValueType(StrEnum):
+    """The kinds of indicator value the connectors understand."""
+
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+    IPV4_NET = "ipv4-net"
+    IPV6_NET = "ipv6-net"
+    DOMAIN = "domain"
+    HOSTNAME = "hostname"
+    URL = "url"
+    EMAIL = "email"
+    MD5 = "md5"
+    SHA1 = "sha1"
+    SHA256 = "sha256"
+    SHA512 = "sha512"
+
+
+class InvalidValue(ValueError):
+    """A value that is not what its type says, with a reason a person understands."""
+
+
+_HASH_LENGTHS = {32: ValueType.MD5, 40: ValueType.SHA1, 64: ValueType.SHA256, 128: ValueType.SHA512}
+_HASH_KEYS = {
+    ValueType.MD5: "MD5",
+    ValueType.SHA1: "SHA-1",
+    ValueType.SHA256: "SHA-256",
+    ValueType.SHA512: "SHA-512",
+}
+_HEX = re.compile(r"[0-9a-fA-F]+")
+# Host names as they occur in blocklists: LDH labels plus the underscore real DNS names carry
+# (`_dmarc`, `foo_bar.example`); a top-level label of letters or an A-label.
+_ASCII_DOMAIN = re.compile(
+    r"(?=.{1,253}\Z)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})\Z"
+)
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-\u0080-\U0010ffff]{1,64}\Z")
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*\Z")
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]")
+
+# Aliases the feeds use for our value types (MISP, abuse.ch, IntelMQ, free text).
+TYPE_ALIASES: dict[str, str] = {
+    "ip": "ip",
+    "ip-src": "ip",
+    "ip-dst": "ip",
+    "ip_address": "ip",
+    "ipv4": "ip",
+    "ipv6": "ip",
+    "ipv4-addr": "ip",
+    "ipv6-addr": "ip",
+    "cidr": "ip",
+    "network": "ip",
+    "ip:port": "ip:port",
+    "ip-dst|port": "ip:port",
+    "domain": "domain",
+    "domain-name": "domain",
+    "fqdn": "domain",
+    "hostname": "hostname",
+    "host": "hostname",
+    "url": "url",
+    "uri": "url",
+    "link": "url",
+    "email": "email",
+    "email-src": "email",
+    "email-dst": "email",
+    "email-addr": "email",
+    "md5": "md5",
+    "md5_hash": "md5",
+    "sha1": "sha1",
+    "sha1_hash": "sha1",
+    "sha-1": "sha1",
+    "sha256": "sha256",
+    "sha256_hash": "sha256",
+    "sha-256": "sha256",
+    "sha512": "sha512",
+    "sha512_hash": "sha512",
+    "sha-512": "sha512",
+}
+
+_REFANG = re.compile(
+    r"^hxxps|^hxxp|^fxp|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\[:\]|\[://\]|\[@\]|\[at\]|\(at\)",
+    re.IGNORECASE,
+)
+_REFANG_MAP = {
+    "hxxps": "https",
+    "hxxp": "http",
+    "fxp": "ftp",
+    "[.]": ".",
+    "(.)": ".",
+    "{.}": ".",
+    "[dot]": ".",
+    "(dot)": ".",
+    "[:]": ":",
+    "[://]": "://",
+    "[@]": "@",
+    "[at]": "@",
+    "(at)": "@",
+}
+
+
+def refang(value: str) -> str:
+    """Undo the usual defanging (`hxxp`, `[.]`, `(.)`, `[dot]`, `[:]`, `[@]`, `[at]`)."""
+    if "[" not in value and "(" not in value and "{" not in value and not value[:3].lower() in ("hxx", "fxp"):
+        return value
+    return _REFANG.sub(lambda m: _REFANG_MAP[m.group(0).lower()], value)
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A validated, normalised indicator value; `port` only for IP:port values."""
+
+    kind: ValueType
+    value: str
+    port: int | None = None
+
+    def pattern(self) -> str:
+        """Build the STIX pattern; known-good by construction, so it is not re-parsed per record."""
+        literal = quote(self.value)
+        kind = self.kind
+        if self.port is not None:
+            sco = "ipv4-addr" if kind in (ValueType.IPV4, ValueType.IPV4_NET) else "ipv6-addr"
+            return (
+                f"[network-traffic:dst_ref.type = '{sco}' AND network-traffic:dst_ref.value = {literal}"
+                f" AND network-traffic:dst_port = {self.port}]"
+            )
+        if kind in _HASH_KEYS:
+            key = _HASH_KEYS[kind]
+            path = "MD5" if key == "MD5" else f"'{key}'"
+            return f"[file:hashes.{path} = {literal}]"
+        return f"[{_SCO_TYPES[kind]}:value = {literal}]"
+
+    def sco(self, marking_refs: Sequence[str] = ()) -> dict[str, Any]:
+        """Return the STIX cyber-observable for this value, with its spec deterministic id."""
+        kind = self.kind
+        if kind in _HASH_KEYS:
+            hashes = {_HASH_KEYS[kind]: self.value}
+            obj: dict[str, Any] = {
+                "type": "file",
+                "spec_version": "2.1",
+                "id": sco_id("file", {"hashes": hashes}),
+                "hashes": hashes,
+            }
+        else:
+            sco_type = _SCO_TYPES[kind]
+            obj = {
+                "type": sco_type,
+                "spec_version": "2.1",
+                "id": sco_id(sco_type, {"value": self.value}),
+                "value": self.value,
+            }
+        if marking_refs:
+            obj["object_marking_refs"] = list(marking_refs)
+        return obj
+
+
+_SCO_TYPES = {
+    ValueType.IPV4: "ipv4-addr",
+    ValueType.IPV4_NET: "ipv4-addr",
+    ValueType.IPV6: "ipv6-addr",
+    ValueType.IPV6_NET: "ipv6-addr",
+    ValueType.DOMAIN: "domain-name",
+    ValueType.HOSTNAME: "domain-name",
+    ValueType.URL: "url",
+    ValueType.EMAIL: "email-addr",
+}
+
+
+def quote(value: str) -> str:
+    """Quote a string literal for a STIX pattern: backslash and single quote are escaped."""
+    if "\\" in value or "'" in value:
+        value = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{value}'"
+
+
+def _ip(text: str) -> Value:
+    if "/" in text:
+        try:
+            net = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise InvalidValue(f"not an IP address or CIDR block: {text!r}") from None
+        kind = ValueType.IPV4_NET if net.version == 4 else ValueType.IPV6_NET
+        return Value(kind, str(net))
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidValue(f"not an IP address: {text!r}") from None
+    return Value(ValueType.IPV4 if addr.version == 4 else ValueType.IPV6, str(addr))
+
+
+def normalise_domain(text: str) -> str:
+    """Lower-case and validate a domain name; unicode (IDN) names stay unicode, A-labels stay ASCII."""
+    name = text.strip().rstrip(".")
+    if name.isascii():
+        name = name.lower()
+        if _ASCII_DOMAIN.match(name):
+            return name
+        raise InvalidValue(f"not a domain name: {text!r}")
+    try:
+        # UTS 46 mapping lower-cases and normalises the unicode form; encoding proves it is a valid IDN.
+        ascii_form = idna.encode(name, uts46=True).decode("ascii")
+        if not _ASCII_DOMAIN.match(ascii_form):
+            raise InvalidValue(f"not a domain name: {text!r}")
+        unicode_form: str = idna.decode(ascii_form)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        raise InvalidValue(f"not a valid internationalised domain name: {text!r}") from None
+    return unicode_form
+
+
+def _host(host: str) -> str:
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise InvalidValue(f"bad IPv6 literal in URL: {host!r}")
+        try:
+            return f"[{ipaddress.IPv6Address(host[1:-1])}]"
+        except ValueError:
+            raise InvalidValue(f"bad IPv6 literal in URL: {host!r}") from None
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        pass
+    if host.isascii():
+        lowered = host.lower().rstrip(".")
+        if _ASCII_DOMAIN.match(lowered) or lowered == "localhost":
+            return lowered
+    return normalise_domain(host)
+
+
+def _url(text: str) -> Value:
+    if _CONTROL_OR_SPACE.search(text):
+        raise InvalidValue("URL contains whitespace or control characters")
+    scheme, sep, rest = text.partition("://")
+    if not sep or not _SCHEME.match(scheme):
+        raise InvalidValue(f"not a URL (no scheme://): {text[:80]!r}")
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises on a non-numeric or out-of-range port
+    except ValueError as exc:
+        raise InvalidValue(f"not a URL: {exc}") from None
+    netloc = parts.netloc
+    if not netloc or parts.hostname is None:
+        raise InvalidValue(f"URL has no host: {text[:80]!r}")
+    userinfo, at, hostport = netloc.rpartition("@")
+    host = hostport
+    port_text = ""
+    if port is not None or hostport.endswith(":"):
+        host, _, port_text = hostport.rpartition(":")
+    new_host = _host(host)
+    new_netloc = f"{userinfo}{at}{new_host}{':' if port_text or hostport.endswith(':') else ''}{port_text}"
+    # Only the scheme and host are case-insensitive; the path, query and fragment are kept byte for byte.
+    tail = rest[len(netloc) :]
+    return Value(ValueType.URL, f"{scheme.lower()}://{new_netloc}{tail}")
+
+
+def _email(text: str) -> Value:
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not _LOCAL_PART.match(local) or local.startswith(".") or ".." in local:
+        raise InvalidValue(f"not an email address: {text!r}")
+    return Value(ValueType.EMAIL, f"{local}@{normalise_domain(domain)}")
+
+
+def _hash(text: str, kind: ValueType | None = None) -> Value:
+    found = _HASH_LENGTHS.get(len(text))
+    if found is None or not _HEX.fullmatch(text) or (kind is not None and kind is not found):
+        expected = kind.value if kind else "hash"
+        raise InvalidValue(f"not a {expected}: {text[:140]!r}")
+    return Value(found, text.lower())
+
+
+def _ip_port(text: str) -> Value:
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise InvalidValue(f"not an IP:port value: {text!r}")
+    host = host.removeprefix("[").removesuffix("]")
+    return with_port(_ip(host), port_text)
+
+
+def with_port(value: Value, port: str | int | None) -> Value:
+    """Attach a destination port to an IP value; other kinds ignore it."""
+    if port is None or port == "" or value.kind not in (ValueType.IPV4, ValueType.IPV6):
+        return value
+    try:
+        number = int(port)
+    except (TypeError, ValueError):
+        raise InvalidValue(f"not a port number: {port!r}") from None
+    if not 0 <= number <= 65535:
+        raise InvalidValue(f"port out of range: {number}")
+    return Value(value.kind, value.value, number)
+
+
+def parse_value(text: str, type_hint: str | None = None) -> Value:
+    """Refang, validate and normalise `text`; detect its type unless `type_hint` names one."""
+    if not isinstance(text, str):
+        raise InvalidValue(f"value is not text: {text!r}")
+    text = refang(text.strip())
+    if not text:
+        raise InvalidValue("empty value")
+    if type_hint:
+        hint = TYPE_ALIASES.get(type_hint.strip().lower())
+        if hint is None:
+            raise InvalidValue(f"unsupported value type: {type_hint[:60]!r}")
+        return _parse_as(hint, text)
+    return detect(text)
+
+
+def _parse_as(hint: str, text: str) -> Value:
+    if hint == "ip":
+        return _ip(text)
+    if hint == "ip:port":
+        return _ip_port(text)
+    if hint in ("domain", "hostname"):
+        if _CONTROL_OR_SPACE.search(text):
+            raise InvalidValue("domain contains whitespace or control characters")
+        kind = ValueType.DOMAIN if hint == "domain" else ValueType.HOSTNAME
+        return Value(kind, normalise_domain(text))
+    if hint == "url":
+        return _url(text)
+    if hint == "email":
+        if _CONTROL_OR_SPACE.search(text):
+            raise InvalidValue("email address contains whitespace or control characters")
+        return _email(text)
+    return _hash(text, ValueType(hint))
+
+
+def detect(text: str) -> Value:
+    """Detect the type of an already-refanged value and normalise it."""
+    if _CONTROL_OR_SPACE.search(text):
+        raise InvalidValue(f"value contains whitespace or control characters: {text[:80]!r}")
+    if "://" in text:
+        return _url(text)
+    if len(text) in _HASH_LENGTHS and _HEX.fullmatch(text):
+        return _hash(text)
+    if "@" in text:
+        return _email(text)
+    first = text[0]
+    if first.isdigit() or ":" in text or "/" in text:
+        try:
+            return _ip(text)
+        except InvalidValue:
+            if ":" in text and "/" not in text and "." in text and text.count(":") == 1:
+                try:
+                    return _ip_port(text)
+                except InvalidValue:
+                    pass
+            if "/" in text or ":" in text:
+                raise InvalidValue(f"cannot tell what this value is: {text[:80]!r}") from None
+    try:
+        return Value(ValueType.DOMAIN, normalise_domain(text))
+    except InvalidValue:
+        raise InvalidValue(f"cannot tell what this value is: {text[:80]!r}") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# ids
+
+
+def _canonical(obj: Any) -> bytes:
+    # RFC 8785 for the values we hash (strings, integers, lists, objects): sorted keys, no whitespace,
+    # UTF-8 unescaped. orjson writes exactly that with OPT_SORT_KEYS.
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+
+def sco_id(sco_type: str, contributing: dict[str, Any]) -> str:
+    """STIX 2.1 section 2.9: UUIDv5 over the canonical JSON of the id-contributing properties."""
+    name = _canonical(contributing).decode("utf-8")
+    return f"{sco_type}--{uuid.uuid5(SCO_NAMESPACE, name)}"
+
+
+def indicator_id(producer_id: str, pattern: str) -> str:
+    """Indicator id from the producer and the pattern, so two CIRTs reporting one value stay apart."""
+    name = "\n".join((producer_id, pattern))
+    return f"indicator--{uuid.uuid5(HUB_NAMESPACE, name)}"
+
+
+def relationship_id(source_ref: str, relationship_type: str, target_ref: str) -> str:
+    """Relationship id from its source, type and target."""
+    name = "\n".join((source_ref, relationship_type, target_ref))
+    return f"relationship--{uuid.uuid5(HUB_NAMESPACE, name)}"
+
+
+def object_id(stix_type: str, producer_id: str, *parts: str) -> str:
+    """Id for any other object the hub derives (a MISP event's report, a re-identified SDO)."""
+    name = "\n".join((producer_id, stix_type, *parts))
+    return f"{stix_type}--{uuid.uuid5(HUB_NAMESPACE, name)}"
+
+
+# --------------------------------------------------------------------------------------------------
+# time
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse a source timestamp (ISO 8601, `YYYY-MM-DD HH:MM:SS`, a date, or epoch seconds) as UTC.
+
+    Returns None for empty or unreadable values; sub-second precision is dropped (see `stamp`).
+    """
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+            when = datetime.fromtimestamp(int(value), tz=UTC)
+        elif isinstance(value, str):
+            text = value.strip()
+            if text.endswith(("UTC", "utc")):
+                text = text[:-3].strip()
+            when = datetime.fromisoformat(text)
+            when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    if not 1970 <= when.year <= 9999:
+        return None
+    return when.replace(microsecond=0)
+
+
+def format_time(when: datetime) -> str:
+    """STIX timestamp with millisecond precision, e.g. `2024-01-02T03:04:05.000Z`."""
+    return f"{when.strftime('%Y-%m-%dT%H:%M:%S')}.{when.microsecond // 1000:03d}Z"
+
+
+def stamp(obj: dict[str, Any], base: datetime) -> dict[str, Any]:
+    """Set `modified` to `base` plus a content fingerprint in milliseconds.
+
+    `base` is the record's own last-seen/updated time (second precision), or `created`. The
+    millisecond part is taken from a SHA-256 of the object without `modified`, so re-importing the same
+    record gives the same bytes, and a change the source did not timestamp (new confidence, labels,
+    valid_until) still gives a new version of the same id.
+    """
+    obj.pop("modified", None)
+    digest = hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).digest()
+    millis = int.from_bytes(digest[:4], "big") % 1000
+    obj["modified"] = format_time(base.replace(microsecond=0) + timedelta(milliseconds=millis))
+    return obj
+
+
+# --------------------------------------------------------------------------------------------------
+# the indicator a record becomes
+
+
+@dataclass(slots=True)
+class Draft:
+    """What one source record says about one indicator value; `build` turns it into STIX dicts."""
+
+    value: Value
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    valid_until: datetime | None = None
+    tlp: str | None = None
+    labels: Sequence[str] = ()
+    indicator_types: Sequence[str] | None = None
+    confidence: int | None = None
+    name: str | None = None
+    description: str | None = None
+    external_id: str | None = None
+    url: str | None = None
+    external_references: list[dict[str, str]] = field(default_factory=list)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(item for item in items if item))
+
+
+def build(draft: Draft, settings: FeedSettings) -> list[dict[str, Any]]:
+    """Turn a draft into an indicator (and, with `with_observables`, its SCO and a based-on relationship)."""
+    pattern = draft.value.pattern()
+    created = draft.first_seen or settings.valid_from or EPOCH
+    base = created
+    if draft.last_seen is not None and draft.last_seen > created:
+        base = draft.last_seen
+    markings = [marking_ref(draft.tlp or settings.tlp, settings.tlp_version)]
+    created_text = format_time(created)
+    indicator: dict[str, Any] = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": indicator_id(settings.producer_id, pattern),
+        "created_by_ref": settings.producer_id,
+        "created": created_text,
+        "name": draft.name or draft.value.value,
+    }
+    if draft.description:
+        indicator["description"] = draft.description
+    indicator["indicator_types"] = list(draft.indicator_types or settings.indicator_types)
+    indicator["pattern"] = pattern
+    indicator["pattern_type"] = "stix"
+    indicator["pattern_version"] = "2.1"
+    indicator["valid_from"] = created_text
+    if draft.valid_until is not None and draft.valid_until > created:
+        indicator["valid_until"] = format_time(draft.valid_until)
+    labels = _unique((*settings.labels, *draft.labels))
+    if labels:
+        indicator["labels"] = labels
+    confidence = draft.confidence if draft.confidence is not None else settings.confidence
+    if confidence is not None:
+        indicator["confidence"] = confidence
+    refs = list(draft.external_references)
+    if draft.external_id or draft.url:
+        ref = {"source_name": settings.source_name}
+        if draft.external_id:
+            ref["external_id"] = draft.external_id
+        if draft.url:
+            ref["url"] = draft.url
+        refs.insert(0, ref)
+    if refs:
+        indicator["external_references"] = refs
+    indicator["object_marking_refs"] = markings
+    stamp(indicator, base)
+    if not settings.with_observables:
+        return [indicator]
+    sco = draft.value.sco(markings)
+    relationship: dict[str, Any] = {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": relationship_id(indicator["id"], "based-on", sco["id"]),
+        "created_by_ref": settings.producer_id,
+        "created": created_text,
+        "relationship_type": "based-on",
+        "source_ref": indicator["id"],
+        "target_ref": sco["id"],
+        "object_marking_refs": markings,
+    }
+    stamp(relationship, created)
+    return [indicator, sco, relationship]
