@@ -51,8 +51,8 @@ class ObjectVersion(Base):
         # pages in date-added order (objects, manifest) and filtered by type
         Index("ix_object_versions_added", "collection_id", "date_added_us", "seq"),
         Index("ix_object_versions_type_added", "collection_id", "type", "date_added_us", "seq"),
-        # version lookups: first/last/all versions of one id
-        Index("ix_object_versions_id_version", "collection_id", "stix_id", "version_us"),
+        # the unique constraint's index also serves first/last/all-versions lookups of one id
+        {"sqlite_autoincrement": True},
     )
 
 

@@ -1,0 +1,224 @@
+"""The `hub` command: serve, demo, db upgrade, trust-group and key administration."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from hub.db import make_engine, make_sessionmaker
+from hub.errors import ConfigError
+from hub.schema import SchemaOutOfDate, check_schema, upgrade
+from hub.settings import Settings
+
+app = typer.Typer(help="The inter-CIRT sharing hub: a TAXII 2.1 server for regional trust groups.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+trust_app = typer.Typer(help="Trust groups, organisations and memberships.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(key_app, name="key")
+app.add_typer(trust_app, name="trust")
+
+console = Console()
+err = Console(stderr=True)
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "trust-groups.example.yaml"
+
+
+def _settings(**overrides: object) -> Settings:
+    s = Settings()
+    return s.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
+    """Create or upgrade the schema (SQLite or PostgreSQL, from HUB_DATABASE_URL)."""
+    s = _settings()
+    upgrade(s.database_url, revision)
+    console.print(f"schema of {_safe_url(s)} is at {revision}")
+
+
+def _safe_url(s: Settings) -> str:
+    return make_engine(s.database_url).url.render_as_string(hide_password=True)
+
+
+def _serve(s: Settings) -> None:
+    import uvicorn
+
+    from hub.app import create_app
+
+    engine = make_engine(s.database_url)
+    try:
+        check_schema(engine)
+    except SchemaOutOfDate as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
+    uvicorn.run(create_app(s), host=s.host, port=s.port, log_level="info", access_log=False)
+
+
+@app.command()
+def serve(host: str = typer.Option(None, help="address to listen on (HUB_HOST)"),
+          port: int = typer.Option(None, help="port (HUB_PORT)")) -> None:
+    """Serve the TAXII 2.1 API (refuses an out-of-date schema)."""
+    _serve(_settings(host=host, port=port))
+
+
+def _load(s: Settings, path: Path) -> list:
+    from hub.trust.service import apply_config, read_config
+
+    try:
+        cfg = read_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+    sm = make_sessionmaker(make_engine(s.database_url))
+    with sm() as session, session.begin():
+        issued = apply_config(session, cfg)
+    return issued
+
+
+@trust_app.command("load")
+def trust_load(path: Path = typer.Argument(..., help="trust-groups YAML")) -> None:
+    """Create or update organisations, groups, memberships and collections from a YAML file."""
+    s = _settings()
+    issued = _load(s, path)
+    _print_keys(issued)
+
+
+def _print_keys(issued: list) -> None:
+    if not issued:
+        console.print("No new API keys (every account already has one; `hub key create` issues more).")
+        return
+    console.print("[bold]API keys created now[/] (shown once; only their hashes are stored):")
+    width = max(len(f"{k.organisation}/{k.account}") for k in issued)
+    for k in issued:
+        console.print(f"  {k.organisation + '/' + k.account:<{width}}  {k.key}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def demo(
+    host: str = typer.Option(None, help="address to listen on"),
+    port: int = typer.Option(None, help="port"),
+    config: Path = typer.Option(DEMO_CONFIG, help="trust-groups YAML to load"),
+    keys_json: Path | None = typer.Option(None, "--keys-json", help="also write orgs, keys, API roots and "
+                                          "collection ids as JSON here"),
+    serve_: bool = typer.Option(True, "--serve/--no-serve", help="serve after loading"),
+) -> None:
+    """Migrate, load the demo trust groups, print how to connect, and serve."""
+    s = _settings(host=host, port=port)
+    upgrade(s.database_url)
+    issued = _load(s, config)
+    base = s.public_url.rstrip("/") if s.public_url else f"http://{s.host}:{s.port}"
+    summary = _demo_summary(s, base, issued)
+    if keys_json:
+        keys_json.write_text(json.dumps(summary, indent=2))
+        console.print(f"wrote {keys_json}")
+    console.print(f"\n[bold]Discovery:[/] {base}/taxii2/   (database: {_safe_url(s)})")
+    _print_keys(issued)
+    console.print("\nTry:  curl -H 'Accept: application/taxii+json;version=2.1' "
+                  f"-H 'Authorization: Bearer <key>' {base}/taxii2/")
+    if serve_:
+        _serve(s)
+
+
+def _demo_summary(s: Settings, base: str, issued: list) -> dict:
+    from hub.trust.models import Collection, Membership, Organisation, TrustGroup
+
+    sm = make_sessionmaker(make_engine(s.database_url))
+    keys = {k.organisation: k.key for k in issued}
+    out: dict = {"discovery": f"{base}/taxii2/", "organisations": {}}
+    with sm() as session:
+        groups = {g.id: g for g in session.scalars(select(TrustGroup))}
+        colls = list(session.scalars(select(Collection)))
+        for org in session.scalars(select(Organisation).order_by(Organisation.slug)):
+            ms = list(session.scalars(select(Membership).where(Membership.organisation_id == org.id)))
+            out["organisations"][org.slug] = {
+                "identity": org.identity_id,
+                "key": keys.get(org.slug),
+                "api_roots": {
+                    groups[m.group_id].slug: {
+                        "url": f"{base}/taxii2/{groups[m.group_id].slug}/",
+                        "role": m.role,
+                        "collections": {c.alias: c.id for c in colls if c.group_id == m.group_id},
+                    }
+                    for m in ms
+                },
+            }
+    return out
+
+
+def _account(session, org_slug: str, account: str):  # type: ignore[no-untyped-def]
+    from hub.trust.models import Account, Organisation
+
+    row = session.execute(
+        select(Account).join(Organisation).where(Organisation.slug == org_slug, Account.name == account)
+    ).scalar_one_or_none()
+    if row is None:
+        _fail(f"no account {account!r} in organisation {org_slug!r}")
+    return row
+
+
+@key_app.command("create")
+def key_create(org: str = typer.Option(..., help="organisation slug"),
+               account: str = typer.Option("taxii", help="account name"),
+               label: str = typer.Option("", help="a label to recognise the key by"),
+               expires_days: int | None = typer.Option(None, help="days until the key expires")) -> None:
+    """Issue an API key (printed once; only its hash is stored)."""
+    from hub.trust.service import create_api_key
+
+    sm = make_sessionmaker(make_engine(_settings().database_url))
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    with sm() as session, session.begin():
+        _key, secret = create_api_key(session, account=_account(session, org, account), label=label,
+                                      expires_at=expires)
+    console.print(secret, soft_wrap=True)
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: str = typer.Argument(..., help="the key id: the part after 'hub_'")) -> None:
+    """Revoke an API key at once."""
+    from hub.trust.service import revoke_api_key
+
+    sm = make_sessionmaker(make_engine(_settings().database_url))
+    with sm() as session, session.begin():
+        ok = revoke_api_key(session, key_id=key_id.removeprefix("hub_").split("_")[0])
+    if not ok:
+        _fail(f"no key {key_id!r}")
+    console.print(f"revoked {key_id}")
+
+
+@key_app.command("list")
+def key_list(org: str = typer.Option(..., help="organisation slug")) -> None:
+    """List an organisation's keys (ids, labels, state; never secrets)."""
+    from hub.trust.models import Account, ApiKey, Organisation
+
+    sm = make_sessionmaker(make_engine(_settings().database_url))
+    t = Table("key id", "account", "label", "created", "expires", "revoked")
+    with sm() as session:
+        rows = session.execute(
+            select(ApiKey, Account).join(Account).join(Organisation).where(Organisation.slug == org)
+        )
+        for k, a in rows:
+            t.add_row(k.key_id, a.name, k.label, str(k.created_at)[:19], str(k.expires_at or "")[:19],
+                      str(k.revoked_at or "")[:19])
+    console.print(t)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m hub.cli`
+    app(sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

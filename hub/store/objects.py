@@ -1,0 +1,131 @@
+"""Reading and writing object versions: bulk insert, paged reads of stored bytes, deletes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from hub.store import queries as q
+from hub.store.models import ObjectVersion as OV
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Whom a read is for: the organisation and its clearance in the collection."""
+
+    org_id: int
+    clearance: int
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Parsed TAXII query parameters of a read."""
+
+    added_after_us: int | None = None
+    ids: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    versions: tuple[str | int, ...] = ("last",)
+    spec_versions: tuple[str, ...] = ()
+    limit: int = 100
+    position: tuple[int, int] | None = None
+
+
+@dataclass
+class Page:
+    """One page of rows plus whether more follow."""
+
+    rows: list[Any]
+    more: bool
+
+    @property
+    def first_added(self) -> int | None:
+        return self.rows[0].date_added_us if self.rows else None
+
+    @property
+    def last_added(self) -> int | None:
+        return self.rows[-1].date_added_us if self.rows else None
+
+    @property
+    def last_position(self) -> tuple[int, int] | None:
+        return (self.rows[-1].date_added_us, self.rows[-1].seq) if self.rows else None
+
+
+def _read(session: Session, columns: Sequence[Any], collection_id: str, reader: Reader, f: Filters) -> Page:
+    stmt = select(OV.seq, OV.date_added_us, *columns).where(
+        OV.collection_id == collection_id, q.visible(reader_org_id=reader.org_id, clearance=reader.clearance)
+    )
+    stmt = q.added_after(stmt, f.added_after_us)
+    stmt = q.match_id(stmt, f.ids)
+    stmt = q.match_type(stmt, f.types)
+    stmt = q.match_spec_version(stmt, f.spec_versions)
+    stmt = q.match_version(stmt, f.versions, reader_org_id=reader.org_id, clearance=reader.clearance)
+    stmt = q.page(q.after_token(stmt, f.position), f.limit)
+    rows = list(session.execute(stmt))
+    return Page(rows=rows[: f.limit], more=len(rows) > f.limit)
+
+
+def get_objects(session: Session, *, collection_id: str, reader: Reader, filters: Filters) -> Page:
+    """A page of visible object versions: stored bytes, and the level above which parts are redacted."""
+    return _read(session, (OV.body, OV.redact_tlp), collection_id, reader, filters)
+
+
+def get_manifest(session: Session, *, collection_id: str, reader: Reader, filters: Filters) -> Page:
+    """A page of manifest entries (id, version, date added) of visible object versions."""
+    return _read(session, (OV.stix_id, OV.version), collection_id, reader, filters)
+
+
+def get_versions(session: Session, *, collection_id: str, reader: Reader, filters: Filters) -> Page:
+    """A page of the visible versions of one object."""
+    return _read(session, (OV.version,), collection_id, reader, filters)
+
+
+def delete_versions(
+    session: Session, *, collection_id: str, reader: Reader, filters: Filters, producer_id: int | None
+) -> int:
+    """Delete the visible versions that match; only the producer's when `producer_id` is given."""
+    stmt = select(OV.seq).where(
+        OV.collection_id == collection_id, q.visible(reader_org_id=reader.org_id, clearance=reader.clearance)
+    )
+    stmt = q.match_id(stmt, filters.ids)
+    stmt = q.match_spec_version(stmt, filters.spec_versions)
+    stmt = q.match_version(stmt, filters.versions, reader_org_id=reader.org_id, clearance=reader.clearance)
+    if producer_id is not None:
+        stmt = stmt.where(OV.producer_id == producer_id)
+    seqs = list(session.scalars(stmt))
+    for i in range(0, len(seqs), 1000):
+        session.execute(delete(OV).where(OV.seq.in_(seqs[i : i + 1000])))
+    session.flush()
+    return len(seqs)
+
+
+def last_date_added(session: Session, *, collection_id: str) -> int | None:
+    """The latest date added in a collection (an index lookup), to keep new dates increasing."""
+    return session.scalar(select(func.max(OV.date_added_us)).where(OV.collection_id == collection_id))
+
+
+def existing_versions(session: Session, *, collection_id: str, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """For objects without their own version: the version already stored per id, if any."""
+    found: dict[str, tuple[str, int]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        stmt = select(OV.stix_id, OV.version, OV.version_us).where(
+            OV.collection_id == collection_id, OV.stix_id.in_(chunk)
+        )
+        for sid, ver, ver_us in session.execute(stmt):
+            found.setdefault(sid, (ver, ver_us))
+    return found
+
+
+def insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert object versions in one statement; a version already stored is left as it is."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert(OV) if dialect == "postgresql" else sqlite_insert(OV)
+    session.execute(ins.on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"]), rows)

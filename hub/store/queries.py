@@ -1,0 +1,83 @@
+"""The TAXII filters, each a pure `Select -> Select` function over object_versions, composed once per read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Select, exists, false, or_, tuple_
+from sqlalchemy.orm import aliased
+
+from hub.policy.sql import visible_clause
+from hub.store.models import ObjectVersion as OV
+
+
+def visible(*, reader_org_id: int, clearance: int, table: type[OV] = OV) -> ColumnElement[bool]:
+    """The policy layer's visibility predicate on a (possibly aliased) object_versions table."""
+    return visible_clause(
+        reader_org_id=reader_org_id, clearance=clearance, tlp_col=table.tlp, producer_col=table.producer_id
+    )
+
+
+def in_collection(stmt: Select, collection_id: str) -> Select:
+    """Rows of one collection."""
+    return stmt.where(OV.collection_id == collection_id)
+
+
+def added_after(stmt: Select, after_us: int | None) -> Select:
+    """TAXII `added_after`: strictly later than the given date added."""
+    return stmt if after_us is None else stmt.where(OV.date_added_us > after_us)
+
+
+def match_id(stmt: Select, ids: Sequence[str] | None) -> Select:
+    """TAXII `match[id]`: any of the given ids (bound parameters, never spliced into SQL)."""
+    return stmt if not ids else stmt.where(OV.stix_id.in_(list(ids)))
+
+
+def match_type(stmt: Select, types: Sequence[str] | None) -> Select:
+    """TAXII `match[type]`: any of the given STIX types."""
+    return stmt if not types else stmt.where(OV.type.in_(list(types)))
+
+
+def match_spec_version(stmt: Select, versions: Sequence[str] | None) -> Select:
+    """TAXII `match[spec_version]`; every stored object is STIX 2.1, so the default keeps all."""
+    return stmt if not versions else stmt.where(OV.spec_version.in_(list(versions)))
+
+
+def match_version(
+    stmt: Select, spec: Sequence[str | int], *, reader_org_id: int, clearance: int
+) -> Select:
+    """TAXII `match[version]`: `first`, `last`, `all` and exact timestamps (µs), any of them.
+
+    `first` and `last` are judged among the versions this reader may see, so a hidden newer version
+    neither hides an older visible one nor reveals that it exists.
+    """
+    if "all" in spec:
+        return stmt
+    conds: list[ColumnElement[bool]] = []
+    for item in spec:
+        if item in ("first", "last"):
+            other = aliased(OV)
+            newer = other.version_us > OV.version_us if item == "last" else other.version_us < OV.version_us
+            conds.append(
+                ~exists().where(
+                    other.collection_id == OV.collection_id,
+                    other.stix_id == OV.stix_id,
+                    newer,
+                    visible(reader_org_id=reader_org_id, clearance=clearance, table=other),
+                )
+            )
+        else:
+            conds.append(OV.version_us == item)
+    return stmt.where(or_(*conds) if conds else false())
+
+
+def after_token(stmt: Select, position: tuple[int, int] | None) -> Select:
+    """Keyset continuation: rows strictly after (date added, sequence) of the last row served."""
+    if position is None:
+        return stmt
+    return stmt.where(tuple_(OV.date_added_us, OV.seq) > tuple_(*position))
+
+
+def page(stmt: Select, limit: int) -> Select:
+    """Order by date added and fetch one row more than the page, to learn whether there is more."""
+    return stmt.order_by(OV.date_added_us, OV.seq).limit(limit + 1)

@@ -1,0 +1,328 @@
+"""The TAXII 2.1 HTTP surface: discovery, API roots, collections, objects, manifest, versions, status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub import ingest
+from hub import policy_adapter as policy
+from hub.errors import BadRequest, NotFound, PayloadTooLarge
+from hub.settings import Settings
+from hub.store import objects as store
+from hub.store.audit import record
+from hub.store.models import Status
+from hub.taxii import envelopes
+from hub.taxii.deps import db_session, principal, settings
+from hub.taxii.filters import parse_filters
+from hub.taxii.media import STIX, TAXII, check_content_type
+from hub.trust import access
+from hub.trust.models import TrustGroup
+from hub.trust.service import Principal
+
+router = APIRouter()
+
+OBJECT_FILTERS = frozenset({"added_after", "match[id]", "match[type]", "match[version]", "match[spec_version]"})
+ONE_OBJECT_FILTERS = frozenset({"added_after", "match[version]", "match[spec_version]"})
+VERSIONS_FILTERS = frozenset({"added_after", "match[spec_version]"})
+DELETE_FILTERS = frozenset({"match[version]", "match[spec_version]"})
+
+
+def taxii(body: bytes | dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A response in the TAXII 2.1 media type."""
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+    return Response(content, status_code=status_code, headers=headers, media_type=TAXII)
+
+
+def _root_url(request: Request, cfg: Settings, slug: str) -> str:
+    base = cfg.public_url.rstrip("/") if cfg.public_url else str(request.base_url).rstrip("/")
+    return f"{base}/taxii2/{slug}/"
+
+
+@router.get("/taxii2/")
+def get_discovery(
+    request: Request,
+    who: Principal = Depends(principal),
+    session: Session = Depends(db_session),
+    cfg: Settings = Depends(settings),
+) -> Response:
+    """TAXII 2.1 section 4.1: Server Discovery; lists only the caller's API roots."""
+    with session.begin():
+        slugs = list(
+            session.scalars(select(TrustGroup.slug).where(TrustGroup.id.in_(list(who.memberships))).order_by(TrustGroup.slug))
+        )
+    body: dict[str, Any] = {"title": cfg.title, "description": "TAXII 2.1 hub: one API root per trust group."}
+    if cfg.contact:
+        body["contact"] = cfg.contact
+    if slugs:
+        body["api_roots"] = [_root_url(request, cfg, s) for s in slugs]
+        body["default"] = body["api_roots"][0]
+    return taxii(body)
+
+
+@router.get("/taxii2/{api_root}/")
+def get_api_root(
+    api_root: str,
+    who: Principal = Depends(principal),
+    session: Session = Depends(db_session),
+    cfg: Settings = Depends(settings),
+) -> Response:
+    """TAXII 2.1 section 4.2: Get API Root Information."""
+    with session.begin():
+        group = access.group_for(session, who, api_root)
+        body = {
+            "title": group.name,
+            "description": group.description,
+            "versions": [TAXII],
+            "max_content_length": cfg.max_content_length,
+        }
+    return taxii(body)
+
+
+@router.get("/taxii2/{api_root}/status/{status_id}/")
+def get_status(
+    api_root: str, status_id: str, who: Principal = Depends(principal), session: Session = Depends(db_session)
+) -> Response:
+    """TAXII 2.1 section 4.3: Get Status; only the submitting organisation sees it."""
+    with session.begin():
+        group = access.group_for(session, who, api_root)
+        row = session.get(Status, status_id[:36])
+        if row is None or row.group_id != group.id or row.organisation_id != who.org_id:
+            raise NotFound(f"There is no status '{status_id[:80]}' for you in API root '{api_root}'.")
+        details = orjson.loads(row.details)
+        body = ingest.status_resource(row.id, row.request_timestamp, details["successes"], details["failures"])
+    return taxii(body)
+
+
+def _collection(acc: access.CollectionAccess) -> dict[str, Any]:
+    c = acc.collection
+    out: dict[str, Any] = {
+        "id": c.id,
+        "title": c.title,
+        "can_read": acc.can_read,
+        "can_write": acc.can_write,
+        "media_types": [STIX],
+    }
+    if c.description:
+        out["description"] = c.description
+    if c.alias:
+        out["alias"] = c.alias
+    return out
+
+
+@router.get("/taxii2/{api_root}/collections/")
+def get_collections(api_root: str, who: Principal = Depends(principal), session: Session = Depends(db_session)) -> Response:
+    """TAXII 2.1 section 5.1: Get Collections; named-recipient collections only to those they name."""
+    with session.begin():
+        group = access.group_for(session, who, api_root)
+        colls = [_collection(a) for a in access.list_collections(session, who, group)]
+    return taxii({"collections": colls} if colls else {})
+
+
+@router.get("/taxii2/{api_root}/collections/{collection_id}/")
+def get_collection(
+    api_root: str, collection_id: str, who: Principal = Depends(principal), session: Session = Depends(db_session)
+) -> Response:
+    """TAXII 2.1 section 5.2: Get A Collection."""
+    with session.begin():
+        acc = access.authorize(session, who, api_root, collection_id, "read")
+        body = _collection(acc)
+    return taxii(body)
+
+
+def _reader(acc: access.CollectionAccess, who: Principal) -> store.Reader:
+    return store.Reader(org_id=who.org_id, clearance=acc.clearance)
+
+
+def _render(clearance: int) -> Any:
+    def render(row: Any) -> bytes | None:
+        if row.redact_tlp is None or row.redact_tlp <= clearance:
+            return row.body
+        redacted = policy.redact(orjson.loads(row.body), clearance)
+        return None if redacted is None else orjson.dumps(redacted)
+
+    return render
+
+
+def _pull_audit(session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str) -> None:
+    record(session, action=f"pull-{what}", organisation_id=who.org_id, account_id=who.account_id,
+           group_id=acc.group.id, collection_id=acc.collection.id, count=count)
+
+
+@router.get("/taxii2/{api_root}/collections/{collection_id}/objects/")
+def get_objects(
+    request: Request,
+    api_root: str,
+    collection_id: str,
+    who: Principal = Depends(principal),
+    session: Session = Depends(db_session),
+    cfg: Settings = Depends(settings),
+) -> Response:
+    """TAXII 2.1 section 5.3: Get Objects."""
+    key = cfg.signing_key()
+    f = parse_filters(request.query_params, default_limit=cfg.default_page_size, max_limit=cfg.max_page_size,
+                      signing_key=key, allow=OBJECT_FILTERS)
+    with session.begin():
+        acc = access.authorize(session, who, api_root, collection_id, "read")
+        page = store.get_objects(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f)
+        _pull_audit(session, who, acc, len(page.rows), "objects")
+    return taxii(envelopes.envelope(page, key, _render(acc.clearance)), headers=envelopes.page_headers(page))
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is {int(declared)} bytes; this server takes at most {limit}.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is over {limit} bytes, the most this server takes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _envelope_objects(body: bytes) -> list[Any]:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(doc, dict):
+        raise BadRequest("The body must be a TAXII envelope: a JSON object with an 'objects' list.")
+    if doc.get("type") == "bundle":
+        raise BadRequest("The body is a STIX bundle; TAXII 2.1 takes an envelope: {\"objects\": [...]} "
+                         "(send the bundle's 'objects' list in one).")
+    objs = doc.get("objects")
+    if not isinstance(objs, list):
+        raise BadRequest("The envelope needs an 'objects' list.")
+    return objs
+
+
+@router.post("/taxii2/{api_root}/collections/{collection_id}/objects/")
+async def add_objects(
+    request: Request,
+    api_root: str,
+    collection_id: str,
+    who: Principal = Depends(principal),
+    session: Session = Depends(db_session),
+    cfg: Settings = Depends(settings),
+) -> Response:
+    """TAXII 2.1 section 5.4: Add Objects; every object is judged alone, the rest are stored."""
+    check_content_type(request.headers.get("content-type"))
+    body = await _read_body(request, cfg.max_content_length)
+    objs = _envelope_objects(body)
+    return await run_in_threadpool(_add_objects, session, who, api_root, collection_id, objs)
+
+
+def _add_objects(session: Session, who: Principal, api_root: str, collection_id: str, objs: list[Any]) -> Response:
+    with session.begin():
+        acc = access.authorize(session, who, api_root, collection_id, "write")
+        sub = ingest.Submission(
+            collection_id=acc.collection.id,
+            group_id=acc.group.id,
+            collection_kind=acc.collection.kind,
+            group_slug=acc.group.slug,
+            default_tlp=acc.group.default_tlp,
+            max_tlp=acc.group.max_tlp,
+            org_id=who.org_id,
+            identity_id=who.identity_id,
+            account_id=who.account_id,
+        )
+        outcome = ingest.add_objects(session, submission=sub, objects=objs)
+    return taxii(outcome.resource(), status_code=202)
+
+
+@router.get("/taxii2/{api_root}/collections/{collection_id}/objects/{object_id}/")
+def get_object(
+    request: Request,
+    api_root: str,
+    collection_id: str,
+    object_id: str,
+    who: Principal = Depends(principal),
+    session: Session = Depends(db_session),
+    cfg: Settings = Depends(settings),
+) -> Response:
+    """TAXII 2.1 section 5.5: Get An Object; hidden and absent objects alike are 404."""
+    key = cfg.signing_key()
+    f = parse_filters(request.query_params, default_limit=cfg.default_page_size, max_limit=cfg.max_page_size,
+                      signing_key=key, allow=ONE_OBJECT_FILTERS, object_id=object_id)
+    with session.begin():
+        acc = access.authorize(session, who, api_root, collection_id, "read")
+        page = store.get_objects(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f)
+        if not page.rows and f.position is None and f.added_after_us is None:
+            raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
+        _pull_audit(session, who, acc, len(page.rows), "object")
+    return taxii(envelopes.envelope(page, key, _render(acc.clearance)), headers=envelopes.page_headers(page))
+
+
+@router.delete("/taxii2/{api_root}/collections/{collection_id}/objects/{object_id}/")
+def delete_object(
+    request: Request,
+    api_root: str,
+    collection_id: str,
+    object_id: str,
+    who: Principal = Depends(principal),
+    session: Session = Depends(db_session),
+    cfg: Settings = Depends(settings),
+) -> Response:
+    """TAXII 2.1 section 5.6: Delete An Object; a coordinator deletes any, a contributor its own."""
+    f = parse_filters(request.query_params, default_limit=1, max_limit=1, signing_key=cfg.signing_key(),
+                      allow=DELETE_FILTERS, default_version="all", object_id=object_id)
+    with session.begin():
+        acc = access.authorize(session, who, api_root, collection_id, "write")
+        own_only = None if acc.role == "coordinator" and not acc.is_named else who.org_id
+        n = store.delete_versions(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f,
+                                  producer_id=own_only)
+        if n == 0:
+            raise NotFound(f"There is no object '{object_id[:300]}' here that you may delete.")
+        record(session, action="delete", organisation_id=who.org_id, account_id=who.account_id,
+               group_id=acc.group.id, collection_id=acc.collection.id, count=n, detail=object_id[:300])
+    return taxii(b"", status_code=200)
+
+
+@router.get("/taxii2/{api_root}/collections/{collection_id}/manifest/")
+def get_manifest(
+    request: Request,
+    api_root: str,
+    collection_id: str,
+    who: Principal = Depends(principal),
+    session: Session = Depends(db_session),
+    cfg: Settings = Depends(settings),
+) -> Response:
+    """TAXII 2.1 section 5.3 (manifest): Get Object Manifests."""
+    key = cfg.signing_key()
+    f = parse_filters(request.query_params, default_limit=cfg.default_page_size, max_limit=cfg.max_page_size,
+                      signing_key=key, allow=OBJECT_FILTERS)
+    with session.begin():
+        acc = access.authorize(session, who, api_root, collection_id, "read")
+        page = store.get_manifest(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f)
+        _pull_audit(session, who, acc, len(page.rows), "manifest")
+    return taxii(envelopes.manifest(page, key, STIX), headers=envelopes.page_headers(page))
+
+
+@router.get("/taxii2/{api_root}/collections/{collection_id}/objects/{object_id}/versions/")
+def get_versions(
+    request: Request,
+    api_root: str,
+    collection_id: str,
+    object_id: str,
+    who: Principal = Depends(principal),
+    session: Session = Depends(db_session),
+    cfg: Settings = Depends(settings),
+) -> Response:
+    """TAXII 2.1 section 5.7: Get Object Versions."""
+    key = cfg.signing_key()
+    f = parse_filters(request.query_params, default_limit=cfg.default_page_size, max_limit=cfg.max_page_size,
+                      signing_key=key, allow=VERSIONS_FILTERS, default_version="all", object_id=object_id)
+    with session.begin():
+        acc = access.authorize(session, who, api_root, collection_id, "read")
+        page = store.get_versions(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f)
+        if not page.rows and f.position is None and f.added_after_us is None:
+            raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
+    return taxii(envelopes.versions(page, key), headers=envelopes.page_headers(page))
