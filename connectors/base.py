@@ -129,9 +129,13 @@ class Connector(ABC):
 
     def normalise(self, raw: bytes) -> Iterator[Result]:
         """Normalise one feed payload; broken records become `Rejected` and never stop the rest."""
+        return self._guarded(self._normalise(raw))
+
+    def _guarded(self, results: Iterator[Result]) -> Iterator[Result]:
+        """Drop duplicate objects, reject conflicting ones, and turn a connector failure into a rejection."""
         seen: dict[tuple[str, str | None], tuple[dict[str, Any], str]] = {}
         try:
-            for result in self._normalise(raw):
+            for result in results:
                 if isinstance(result, Rejected):
                     yield result
                     continue

@@ -552,9 +552,12 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(item for item in items if item))
 
 
-def build(draft: Draft, settings: FeedSettings) -> list[dict[str, Any]]:
-    """Turn a draft into an indicator (and, with `with_observables`, its SCO and a based-on relationship)."""
-    pattern = draft.value.pattern()
+def build(draft: Draft, settings: FeedSettings, *, pattern: str | None = None) -> list[dict[str, Any]]:
+    """Turn a draft into an indicator (and, with `with_observables`, its SCO and a based-on relationship).
+
+    `pattern` overrides the pattern the value would build (the MISP fast path writes misp-stix's forms).
+    """
+    pattern = pattern or draft.value.pattern()
     created = draft.first_seen or settings.valid_from or EPOCH
     base = created
     if draft.last_seen is not None and draft.last_seen > created:
