@@ -297,7 +297,6 @@ def test_may_read_is_collection_access_then_visible_level(
 def test_accept_refuses_exactly_what_is_above_the_ceiling(refs: list[str]) -> None:
     obj = {"type": "indicator", "id": "indicator--1", "object_marking_refs": refs}
     decision = accept(obj, GROUP_COLL, Submitter(1, IDENTITY, "contributor"), markings={})
-    levels = [TLP_LEVEL for TLP_LEVEL in (Tlp(i) for i in range(5)) if marking_ids(TLP_LEVEL, 1) in refs]
-    levels += [lv for lv in Tlp if marking_ids(lv, 2) in refs]
+    levels = [lv for lv in Tlp for version in (1, 2) if marking_ids(lv, version) in refs]  # type: ignore[arg-type]
     effective = max(levels) if levels else APAC.default_tlp
     assert decision.allowed == (effective <= APAC.max_tlp)
