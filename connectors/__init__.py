@@ -42,7 +42,8 @@ def get_connector(format_name: str, settings: FeedSettings) -> Connector:
     try:
         cls = FORMATS[format_name]
     except KeyError:
-        raise ValueError(f"unknown feed format {format_name!r}; known: {', '.join(sorted(FORMATS))}") from None
+        known = ", ".join(sorted(FORMATS))
+        raise ValueError(f"unknown feed format {format_name!r}; known: {known}") from None
     return cls(settings)
 
 

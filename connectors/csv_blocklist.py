@@ -6,7 +6,16 @@ import csv
 from collections.abc import Iterator
 from typing import ClassVar
 
-from connectors.base import ColumnMap, Connector, FeedSettings, Normalised, Rejected, Result, excerpt, split_lines
+from connectors.base import (
+    ColumnMap,
+    Connector,
+    FeedSettings,
+    Normalised,
+    Rejected,
+    Result,
+    excerpt,
+    split_lines,
+)
 from connectors.normalise import Draft, InvalidValue, build, parse_time, parse_value, with_port
 
 # URLhaus `csv_recent`: `# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter`
@@ -21,7 +30,8 @@ URLHAUS = ColumnMap(
     tags="tags",
     reference="urlhaus_link",
 )
-# Feodo Tracker `ipblocklist.csv`: `# "first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"`
+# Feodo Tracker `ipblocklist.csv`:
+# `# "first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"`
 FEODO = ColumnMap(
     value="dst_ip",
     fixed_type="ip",

@@ -67,7 +67,16 @@ _SCO_ID_PROPERTIES: dict[str, tuple[str, ...]] = {
     "ipv6-addr": ("value",),
     "mac-addr": ("value",),
     "mutex": ("name",),
-    "network-traffic": ("start", "end", "src_ref", "dst_ref", "src_port", "dst_port", "protocols", "extensions"),
+    "network-traffic": (
+        "start",
+        "end",
+        "src_ref",
+        "dst_ref",
+        "src_port",
+        "dst_port",
+        "protocols",
+        "extensions",
+    ),
     "process": (),
     "software": ("name", "cpe", "swid", "vendor", "version"),
     "url": ("value",),
@@ -109,7 +118,8 @@ def events_of(doc: Any) -> list[Any]:
 def _ip_terms(direction: str, kind: ValueType, value: str) -> str:
     sco = "ipv4-addr" if kind in (ValueType.IPV4, ValueType.IPV4_NET) else "ipv6-addr"
     return (
-        f"network-traffic:{direction}_ref.type = '{sco}' AND network-traffic:{direction}_ref.value = {quote(value)}"
+        f"network-traffic:{direction}_ref.type = '{sco}'"
+        f" AND network-traffic:{direction}_ref.value = {quote(value)}"
     )
 
 
@@ -127,8 +137,9 @@ def _pattern(attr_type: str, value: Value) -> str:
 
 
 def _load_misp_stix() -> Any:
+    # Imported on first use: misp-stix is the optional `hub[misp]` extra and slow to import.
     try:
-        from misp_stix_converter import MISPtoSTIX21Parser  # noqa: PLC0415 - optional extra, imported lazily
+        from misp_stix_converter import MISPtoSTIX21Parser
     except ImportError as exc:
         raise MispStixMissing(
             "this MISP event needs misp-stix, which is not installed: pip install 'cirt-hub[misp]'"
@@ -326,7 +337,11 @@ class MispConnector(Connector):
             "published": format_time(published),
             "object_refs": list(dict.fromkeys(n.obj["id"] for n in members)),
             "external_references": [
-                {"source_name": settings.source_name, "external_id": str(event["uuid"]), "description": "MISP event"}
+                {
+                    "source_name": settings.source_name,
+                    "external_id": str(event["uuid"]),
+                    "description": "MISP event",
+                }
             ],
             "object_marking_refs": [marking_ref(tlp, settings.tlp_version)],
         }
@@ -443,7 +458,8 @@ class MispConnector(Connector):
                 value = {chosen: value[chosen]} if chosen else value
             contributing[key] = value
         if not contributing:
-            # STIX would use a random UUIDv4 here; a stable one from the misp-stix id keeps re-imports identical.
+            # STIX would use a random UUIDv4 here; one derived from the misp-stix id keeps
+            # re-imports identical.
             return object_id(obj["type"], "sco", obj["id"])
         return sco_id(obj["type"], contributing)
 

@@ -193,7 +193,7 @@ _REFANG_MAP = {
 
 def refang(value: str) -> str:
     """Undo the usual defanging (`hxxp`, `[.]`, `(.)`, `[dot]`, `[:]`, `[@]`, `[at]`)."""
-    if "[" not in value and "(" not in value and "{" not in value and not value[:3].lower() in ("hxx", "fxp"):
+    if "[" not in value and "(" not in value and "{" not in value and value[:3].lower() not in ("hxx", "fxp"):
         return value
     return _REFANG.sub(lambda m: _REFANG_MAP[m.group(0).lower()], value)
 

@@ -11,7 +11,7 @@ from connectors.normalise import Draft, InvalidValue, build, parse_value
 # A comment starts a line or follows whitespace: `#` inside a URL (`/a#frag`) is part of the value.
 _INLINE_COMMENT = re.compile(r"\s[#;]")
 # hosts-file sinkholes: `0.0.0.0 evil.example` lists the second token.
-_SINKHOLES = frozenset({"0.0.0.0", "127.0.0.1", "::", "::1"})
+_SINKHOLES = frozenset({"0.0.0.0", "127.0.0.1", "::", "::1"})  # noqa: S104 - addresses in text, not a bind
 
 
 class TextBlocklistConnector(Connector):

@@ -16,6 +16,14 @@ NAMING = {
 }
 
 
+WRITE_OPTION = "hub_write"
+
+
+def begin_write(session: Any) -> None:
+    """Mark the session's coming transaction as a writer (SQLite: BEGIN IMMEDIATE); call it first."""
+    session.connection(execution_options={WRITE_OPTION: True})
+
+
 class Base(DeclarativeBase):
     """Declarative base of every hub table."""
 
@@ -23,6 +31,9 @@ class Base(DeclarativeBase):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # take transaction control from pysqlite (SQLAlchemy's documented recipe) so that BEGIN and
+    # SAVEPOINT behave as on PostgreSQL; `_sqlite_begin` then opens each transaction
+    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     # WAL lets readers run beside one writer; NORMAL sync is durable in WAL mode across app crashes
     cur.execute("PRAGMA journal_mode=WAL")
@@ -32,11 +43,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn: Any) -> None:
+    # a write transaction takes the write lock up front (IMMEDIATE), so two writers queue on
+    # busy_timeout instead of one failing with "database is locked" when it upgrades from a read;
+    # reads stay deferred so that they never wait for a writer in WAL mode
+    write = conn.get_execution_options().get(WRITE_OPTION)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """Create an engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from hub import ingest
 from hub import policy_adapter as policy
+from hub.db import begin_write
 from hub.errors import BadRequest, NotFound, PayloadTooLarge
 from hub.settings import Settings
 from hub.store import objects as store
@@ -222,6 +223,7 @@ async def add_objects(
 
 def _add_objects(session: Session, who: Principal, api_root: str, collection_id: str, objs: list[Any]) -> Response:
     with session.begin():
+        begin_write(session)
         acc = access.authorize(session, who, api_root, collection_id, "write")
         sub = ingest.Submission(
             collection_id=acc.collection.id,

@@ -1,0 +1,221 @@
+"""Shared fixtures: every storage test runs on SQLite and on PostgreSQL, on schemas made by Alembic."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.db import make_engine
+from hub.schema import upgrade
+from hub.settings import Settings
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        action="store",
+        default="both",
+        choices=("sqlite", "postgresql", "both"),
+        help="databases the storage tests run on (default: both)",
+    )
+
+
+def _databases(config: pytest.Config) -> list[str]:
+    choice = config.getoption("--db")
+    return ["sqlite", "postgresql"] if choice == "both" else [choice]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_kind" in metafunc.fixturenames:
+        metafunc.parametrize("db_kind", _databases(metafunc.config), scope="session")
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def pg_admin_url() -> str:
+    """The PostgreSQL server the suite uses (HUB_TEST_POSTGRES_URL)."""
+    return os.environ.get("HUB_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+def fresh_database(kind: str, name: str, tmp: Path) -> str:
+    """A new, empty database of the given kind, returned as a URL; PostgreSQL unreachable fails loudly."""
+    if kind == "sqlite":
+        path = tmp / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    admin_url = pg_admin_url()
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # any connection failure: say what to do
+        pytest.fail(f"PostgreSQL at {admin_url} is not reachable ({exc.__class__.__name__}: {exc}). "
+                    "The suite runs every storage test on PostgreSQL too: start it, or set "
+                    "HUB_TEST_POSTGRES_URL.", pytrace=False)
+    finally:
+        admin.dispose()
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def db_url(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database for this worker and kind (schema from `alembic upgrade head`)."""
+    url = fresh_database(db_kind, f"hub_test_{_worker()}", tmp_path_factory.mktemp(db_kind))
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            yield conn
+        finally:
+            trans.rollback()
+
+
+@pytest.fixture
+def sm(connection: Connection) -> sessionmaker:
+    """Sessions joined to the test's transaction: their commits become savepoints."""
+    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
+                        autoflush=False)
+
+
+@pytest.fixture
+def session(sm: sessionmaker) -> Iterator[Session]:
+    with sm() as s:
+        yield s
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(database_url="sqlite://", secret_key="test-secret", max_page_size=1000,
+                    max_content_length=2 * 1024 * 1024)
+
+
+@pytest.fixture
+def app(settings: Settings, sm: sessionmaker) -> Any:
+    from hub.app import create_app
+
+    return create_app(settings, sessionmaker=sm)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="http://hub.test", raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def world(sm: sessionmaker) -> Any:
+    """The demo trust groups loaded, with a key per organisation."""
+    from tests.factories import load_world
+
+    return load_world(sm)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data beside the checkout; tests that need it skip with a reason where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA} (it sits beside the checkout in CI)")
+    return SHARED_DATA
+
+
+# ------------------------------------------------------------------ live servers (real clients)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """The hub served by uvicorn on 127.0.0.1 in a thread, on its own migrated database."""
+
+    def __init__(self, url: str, settings: Settings):
+        import uvicorn
+
+        from hub.app import create_app
+
+        self.db_url = url
+        self.settings = settings
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning",
+                                access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the hub did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def live(db_kind: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A running hub with the demo world loaded, on a database of its own for this module."""
+    from hub.db import make_sessionmaker
+    from tests.factories import load_world
+
+    name = f"hub_live_{_worker()}_{abs(hash(request.module.__name__)) % 10**8}"
+    url = fresh_database(db_kind, name, tmp_path_factory.mktemp("live"))
+    upgrade(url)
+    eng = make_engine(url)
+    world = load_world(make_sessionmaker(eng))
+    eng.dispose()
+    server = LiveServer(url, Settings(database_url=url, secret_key="live-secret", max_page_size=1000)).start()
+    world.base = server.base
+    world.server = server
+    try:
+        yield world
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _cheap_key_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at production cost (tens of ms a hash) would dominate the suite; the scheme is unchanged."""
+    from argon2 import PasswordHasher
+
+    import hub.trust.service as svc
+
+    monkeypatch.setattr(svc, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
