@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 from hub.policy.tlp import MarkingIndex, Tlp, effective_tlp, tlp_of_ref
@@ -95,6 +96,9 @@ class GranularLevels(NamedTuple):
 
 _NONE: Final = GranularLevels(None, None)
 
+# Built-in TLP ids need no definitions, so callers without an envelope at hand may omit `markings`.
+_NO_MARKINGS: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
+
 
 def _max(a: Tlp | None, b: Tlp) -> Tlp:
     return b if a is None or b > a else a
@@ -104,7 +108,9 @@ def _top(selector: str) -> str:
     return selector.split(".", 1)[0]
 
 
-def analyse(obj: Mapping[str, Any], markings: Mapping[str, Mapping[str, Any]]) -> GranularLevels:
+def analyse(
+    obj: Mapping[str, Any], markings: Mapping[str, Mapping[str, Any]] = _NO_MARKINGS
+) -> GranularLevels:
     """The highest TLP on selectors hitting required and optional properties of `obj`.
 
     A selector counts by its top-level property: `object_refs.[3]` is required on a report,
@@ -237,7 +243,7 @@ def _format(path: _Path) -> str:
 
 
 def redact(
-    obj: Mapping[str, Any], clearance: Tlp, markings: Mapping[str, Mapping[str, Any]]
+    obj: Mapping[str, Any], clearance: Tlp, markings: Mapping[str, Mapping[str, Any]] = _NO_MARKINGS
 ) -> dict[str, Any] | None:
     """DESIGN TLP rule 5: `obj` as a reader or destination cleared to `clearance` may receive it.
 
