@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from connectors.normalise import (
     InvalidValue,
     Value,
     ValueType,
+    ascii_domain,
     build,
     format_time,
     indicator_id,
@@ -123,6 +125,19 @@ def _ip_terms(direction: str, kind: ValueType, value: str) -> str:
     )
 
 
+def _as_pymisp_writes_it(value: Value) -> Value:
+    """Normalise as pymisp does before misp-stix sees a value: IDNs as A-labels, emails lower-cased.
+
+    Both paths then give one indicator id for one attribute. Other formats keep a unicode domain as the
+    source wrote it; a MISP event written by MISP already holds the A-label.
+    """
+    if value.kind in (ValueType.DOMAIN, ValueType.HOSTNAME):
+        return Value(value.kind, ascii_domain(value.value))
+    if value.kind is ValueType.EMAIL:
+        return Value(value.kind, value.value.lower())
+    return value
+
+
 def _pattern(attr_type: str, value: Value) -> str:
     """The pattern misp-stix writes for a plain attribute of a fast-path type."""
     if attr_type in ("ip-src", "ip-dst"):
@@ -137,9 +152,12 @@ def _pattern(attr_type: str, value: Value) -> str:
 
 
 def _load_misp_stix() -> Any:
-    # Imported on first use: misp-stix is the optional `hub[misp]` extra and slow to import.
+    # Imported on first use: misp-stix is the optional `hub[misp]` extra and slow to import. Its
+    # dependencies (six, via the STIX 1 libraries) emit ImportWarnings at import that are not ours to fix.
     try:
-        from misp_stix_converter import MISPtoSTIX21Parser
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImportWarning)
+            from misp_stix_converter import MISPtoSTIX21Parser
     except ImportError as exc:
         raise MispStixMissing(
             "this MISP event needs misp-stix, which is not installed: pip install 'cirt-hub[misp]'"
@@ -290,7 +308,7 @@ class MispConnector(Connector):
             # misp-stix quotes the port; kept identical so both paths give one indicator id.
             pattern = f"[{terms} AND network-traffic:{direction}_port = '{port}']"
         else:
-            value = parse_value(raw_value, _HINTS.get(attr_type, attr_type))
+            value = _as_pymisp_writes_it(parse_value(raw_value, _HINTS.get(attr_type, attr_type)))
             pattern = _pattern(attr_type, value)
         attr_tlp = _tlp(_tags(attribute))
         tlp = most_restrictive((event_tlp, attr_tlp))
@@ -415,6 +433,12 @@ class MispConnector(Connector):
                 id_map[obj["id"]] = indicator_id(settings.producer_id, obj["pattern"])
             else:
                 id_map[obj["id"]] = object_id(obj["type"], settings.producer_id, obj["id"])
+        # Relationships last: their ids hash their (new) ends, and reports list them.
+        for obj in kept:
+            if obj["type"] == "relationship":
+                source = id_map.get(obj.get("source_ref", ""), obj.get("source_ref", ""))
+                target = id_map.get(obj.get("target_ref", ""), obj.get("target_ref", ""))
+                id_map[obj["id"]] = relationship_id(source, str(obj.get("relationship_type")), target)
         result: list[dict[str, Any]] = []
         for obj in kept:
             old_id = obj["id"]
@@ -430,10 +454,8 @@ class MispConnector(Connector):
                 obj["id"] = id_map[old_id]
                 result.append(obj)
                 continue
-            if stix_type == "relationship":
-                obj["id"] = relationship_id(obj["source_ref"], obj["relationship_type"], obj["target_ref"])
-            else:
-                obj["id"] = id_map[old_id]
+            obj["id"] = id_map[old_id]
+            if stix_type != "relationship":
                 match = _UUID_IN_ID.search(old_id)
                 if match:
                     refs = [r for r in obj.get("external_references") or () if isinstance(r, dict)]

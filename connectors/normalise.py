@@ -299,6 +299,11 @@ def normalise_domain(text: str) -> str:
     return unicode_form
 
 
+def ascii_domain(name: str) -> str:
+    """The A-label (punycode) form of an already-normalised domain name."""
+    return name if name.isascii() else idna.encode(name, uts46=True).decode("ascii")
+
+
 def _host(host: str) -> str:
     if host.startswith("["):
         if not host.endswith("]"):

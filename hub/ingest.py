@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from hub import policy_adapter as policy
+from hub.policy.rules import CollectionPolicy, Submitter, accept
 from hub.stix import InvalidObject, check_object, format_us
 from hub.store import objects as store
 from hub.store.audit import record
+from hub.store.markings import marking_index, referenced
 from hub.store.models import Status
 
 
@@ -21,15 +22,18 @@ from hub.store.models import Status
 class Submission:
     """Where objects go and who sends them (plain values, so sync jobs and imports use it too)."""
 
-    collection_id: str
+    collection: CollectionPolicy
+    submitter: Submitter
     group_id: int
-    collection_kind: str  # group | named
-    group_slug: str
-    default_tlp: int
-    max_tlp: int
-    org_id: int
-    identity_id: str
     account_id: int | None = None
+
+    @property
+    def collection_id(self) -> str:
+        return self.collection.id
+
+    @property
+    def org_id(self) -> int:
+        return self.submitter.org_id
 
 
 @dataclass
@@ -80,28 +84,30 @@ def add_objects(session: Session, *, submission: Submission, objects: list[Any],
     """
     started = now_us()
     outcome = Outcome(status_id=str(uuid.uuid4()), request_timestamp=format_us(started))
-    markings = {
+    given = {
         o["id"]: o
         for o in objects
         if isinstance(o, dict) and o.get("type") == "marking-definition" and isinstance(o.get("id"), str)
     }
-    markings = policy.resolve_markings(session, submission.collection_id, objects, markings)
+    markings = marking_index(session, collection_id=submission.collection_id, refs=referenced(objects), given=given)
     accepted: list[tuple[dict[str, Any], str, str, str, str | None, int | None, int, int | None]] = []
     for obj in objects:
         try:
             sid, stype, spec, version, version_us = check_object(obj)
-            tlp, redact_tlp = policy.storage_levels(obj, markings=markings, default=submission.default_tlp)
         except InvalidObject as exc:
             outcome.failures.append(_failure(obj, str(exc)))
             continue
-        except policy.MarkingConflict as exc:
-            outcome.failures.append(_failure(obj, str(exc)))
+        conflict = markings.conflicts.get(sid) if stype == "marking-definition" else None
+        if conflict is not None:
+            outcome.failures.append(_failure(obj, f"marking refused: {conflict.reason}"))
             continue
-        decision = policy.accept(obj, submission=submission, level=tlp)
-        if not decision.allowed:
+        decision = accept(obj, submission.collection, submission.submitter, markings=markings)
+        if not decision.allowed or decision.levels is None:
             outcome.failures.append(_failure(obj, decision.reason))
             continue
-        accepted.append((obj, sid, stype, spec, version, version_us, tlp, redact_tlp))
+        tlp, redact_tlp = decision.levels
+        accepted.append((obj, sid, stype, spec, version, version_us, int(tlp),
+                         None if redact_tlp is None else int(redact_tlp)))
 
     # objects with neither `modified` nor `created` take their first date added as their version
     unversioned = [a[1] for a in accepted if a[5] is None]

@@ -12,12 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import ingest
-from hub import policy_adapter as policy
 from hub.db import begin_write
 from hub.errors import BadRequest, NotFound, PayloadTooLarge
+from hub.policy.granular import redact
+from hub.policy.rules import Submitter
 from hub.settings import Settings
 from hub.store import objects as store
 from hub.store.audit import record
+from hub.store.markings import marking_index, referenced
 from hub.store.models import Status
 from hub.taxii import envelopes
 from hub.taxii.deps import db_session, principal, settings
@@ -141,14 +143,22 @@ def _reader(acc: access.CollectionAccess, who: Principal) -> store.Reader:
     return store.Reader(org_id=who.org_id, clearance=acc.clearance)
 
 
-def _render(clearance: int) -> Any:
-    def render(row: Any) -> bytes | None:
-        if row.redact_tlp is None or row.redact_tlp <= clearance:
-            return row.body
-        redacted = policy.redact(orjson.loads(row.body), clearance)
-        return None if redacted is None else orjson.dumps(redacted)
+def _objects_body(session: Session, acc: access.CollectionAccess, page: store.Page, key: bytes) -> bytes:
+    """The envelope of a page; rows with optional content above the reader's clearance are redacted."""
+    clearance = acc.clearance
+    redacted: dict[int, bytes | None] = {}
+    pending = {r.seq: orjson.loads(r.body) for r in page.rows if r.redact_tlp is not None and r.redact_tlp > clearance}
+    if pending:
+        # the same definitions ingest judged the object by: built-in TLP and those stored here
+        markings = marking_index(session, collection_id=acc.collection.id, refs=referenced(pending.values()))
+        for seq, obj in pending.items():
+            out = redact(obj, clearance, markings)
+            redacted[seq] = None if out is None else orjson.dumps(out)
 
-    return render
+    def render(row: Any) -> bytes | None:
+        return redacted[row.seq] if row.seq in redacted else row.body
+
+    return envelopes.envelope(page, key, render)
 
 
 def _pull_audit(session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str) -> None:
@@ -173,7 +183,8 @@ def get_objects(
         acc = access.authorize(session, who, api_root, collection_id, "read")
         page = store.get_objects(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f)
         _pull_audit(session, who, acc, len(page.rows), "objects")
-    return taxii(envelopes.envelope(page, key, _render(acc.clearance)), headers=envelopes.page_headers(page))
+        body = _objects_body(session, acc, page, key)
+    return taxii(body, headers=envelopes.page_headers(page))
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -226,14 +237,10 @@ def _add_objects(session: Session, who: Principal, api_root: str, collection_id:
         begin_write(session)
         acc = access.authorize(session, who, api_root, collection_id, "write")
         sub = ingest.Submission(
-            collection_id=acc.collection.id,
+            collection=acc.policy,
+            submitter=Submitter(org_id=who.org_id, identity_id=who.identity_id, role=acc.role,  # type: ignore[arg-type]
+                                name=who.org_slug),
             group_id=acc.group.id,
-            collection_kind=acc.collection.kind,
-            group_slug=acc.group.slug,
-            default_tlp=acc.group.default_tlp,
-            max_tlp=acc.group.max_tlp,
-            org_id=who.org_id,
-            identity_id=who.identity_id,
             account_id=who.account_id,
         )
         outcome = ingest.add_objects(session, submission=sub, objects=objs)
@@ -260,7 +267,8 @@ def get_object(
         if not page.rows and f.position is None and f.added_after_us is None:
             raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
         _pull_audit(session, who, acc, len(page.rows), "object")
-    return taxii(envelopes.envelope(page, key, _render(acc.clearance)), headers=envelopes.page_headers(page))
+        body = _objects_body(session, acc, page, key)
+    return taxii(body, headers=envelopes.page_headers(page))
 
 
 @router.delete("/taxii2/{api_root}/collections/{collection_id}/objects/{object_id}/")

@@ -8,11 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.errors import Forbidden, NotFound
+from hub.policy.rules import WRITER_ROLES, CollectionPolicy, GroupPolicy, Reader, read_clearance
 from hub.policy.tlp import Tlp
 from hub.trust.models import Collection, CollectionRecipient, TrustGroup
 from hub.trust.service import Principal
-
-WRITE_ROLES = frozenset({"coordinator", "contributor"})
 
 
 @dataclass(frozen=True)
@@ -21,15 +20,29 @@ class CollectionAccess:
 
     collection: Collection
     group: TrustGroup
+    policy: CollectionPolicy
     role: str  # the caller's role in the group
-    can_read: bool
     can_write: bool
-    clearance: int
-    recipient_ids: frozenset[int]
+    clearance: Tlp  # from the policy layer's read_clearance
 
     @property
     def is_named(self) -> bool:
         return self.collection.kind == "named"
+
+    can_read = True  # a CollectionAccess exists only for collections the caller may read
+
+
+def group_policy(group: TrustGroup) -> GroupPolicy:
+    """The plain-value view of a trust group the policy layer takes."""
+    return GroupPolicy(slug=group.slug, default_tlp=Tlp(group.default_tlp), max_tlp=Tlp(group.max_tlp),
+                       community=group.community)
+
+
+def collection_policy(coll: Collection, group: TrustGroup, recipients: frozenset[int]) -> CollectionPolicy:
+    """The plain-value view of a collection the policy layer takes."""
+    kind = "named" if coll.kind == "named" else "group"
+    return CollectionPolicy(id=coll.id, kind=kind, group=group_policy(group), owner_org_id=coll.owner_id,
+                            recipient_org_ids=recipients, title=coll.alias)
 
 
 def group_for(session: Session, principal: Principal, slug: str) -> TrustGroup:
@@ -42,19 +55,18 @@ def group_for(session: Session, principal: Principal, slug: str) -> TrustGroup:
     return group
 
 
-def collection_access(session: Session, principal: Principal, group: TrustGroup, coll: Collection,
+def collection_access(principal: Principal, group: TrustGroup, coll: Collection,
                       recipients: frozenset[int]) -> CollectionAccess | None:
-    """What the caller may do in a collection; None when it may not even know it exists."""
+    """What the caller may do in a collection; None when it may not read (or know of) it."""
     member = principal.memberships[group.id]
-    if coll.kind == "named":
-        is_owner = coll.owner_id == principal.org_id
-        if not is_owner and principal.org_id not in recipients:
-            return None
-        # naming the recipients is what TLP:RED asks for: inside a named-recipient collection its
-        # owner and recipients are cleared up to RED
-        return CollectionAccess(coll, group, member.role, True, is_owner, int(Tlp.RED), recipients)
-    writable = member.role in WRITE_ROLES
-    return CollectionAccess(coll, group, member.role, True, writable, member.clearance, recipients)
+    policy = collection_policy(coll, group, recipients)
+    reader = Reader(org_id=principal.org_id, role=member.role, clearance=Tlp(member.clearance),  # type: ignore[arg-type]
+                    name=principal.org_slug)
+    clearance = read_clearance(reader, policy)
+    if clearance is None:
+        return None
+    can_write = coll.owner_id == principal.org_id if policy.kind == "named" else member.role in WRITER_ROLES
+    return CollectionAccess(coll, group, policy, member.role, can_write, clearance)
 
 
 def list_collections(session: Session, principal: Principal, group: TrustGroup) -> list[CollectionAccess]:
@@ -63,7 +75,7 @@ def list_collections(session: Session, principal: Principal, group: TrustGroup) 
     recips = _recipients(session, [c.id for c in colls if c.kind == "named"])
     out = []
     for c in colls:
-        acc = collection_access(session, principal, group, c, recips.get(c.id, frozenset()))
+        acc = collection_access(principal, group, c, recips.get(c.id, frozenset()))
         if acc is not None:
             out.append(acc)
     return out
@@ -72,20 +84,18 @@ def list_collections(session: Session, principal: Principal, group: TrustGroup) 
 def authorize(session: Session, principal: Principal, group_slug: str, collection_id: str, action: str) -> CollectionAccess:
     """Decide 403/404 for a collection action ('read' or 'write'); return the access on success."""
     group = group_for(session, principal, group_slug)
-    coll = session.get(Collection, collection_id)
+    coll = session.get(Collection, collection_id[:64])
     if coll is None or coll.group_id != group.id:
-        raise NotFound(f"There is no collection '{collection_id}' in API root '{group_slug}'.")
+        raise NotFound(f"There is no collection '{collection_id[:64]}' in API root '{group_slug}'.")
     recips = _recipients(session, [coll.id]).get(coll.id, frozenset()) if coll.kind == "named" else frozenset()
-    acc = collection_access(session, principal, group, coll, recips)
+    acc = collection_access(principal, group, coll, recips)
     if acc is None:
         # a named-recipient collection is not revealed to organisations it does not name
-        raise NotFound(f"There is no collection '{collection_id}' in API root '{group_slug}'.")
+        raise NotFound(f"There is no collection '{collection_id[:64]}' in API root '{group_slug}'.")
     if action == "write" and not acc.can_write:
         why = ("only its owner adds objects to a named-recipient collection" if acc.is_named
                else f"your role in '{group_slug}' is {acc.role}, which may read but not add objects")
         raise Forbidden(f"You may not add objects to this collection: {why}.")
-    if action == "read" and not acc.can_read:
-        raise Forbidden("You may not read this collection.")
     return acc
 
 

@@ -1,0 +1,70 @@
+"""Alembic is the only way the schema is made: it goes up and down cleanly and matches the models."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+import hub.store.models
+import hub.trust.models  # noqa: F401
+from hub.db import Base, make_engine
+from hub.schema import SchemaOutOfDate, alembic_config, check_schema, head_revision, upgrade
+from tests.conftest import fresh_database
+
+
+@pytest.fixture
+def empty_url(db_kind, tmp_path):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return fresh_database(db_kind, f"hub_test_migrations_{worker}", tmp_path)
+
+
+def test_upgrade_downgrade_upgrade_round_trips(empty_url):
+    upgrade(empty_url)
+    command.downgrade(alembic_config(empty_url), "base")
+    eng = make_engine(empty_url)
+    assert set(inspect(eng).get_table_names()) <= {"alembic_version"}
+    eng.dispose()
+    upgrade(empty_url)
+    eng = make_engine(empty_url)
+    check_schema(eng)
+    eng.dispose()
+
+
+def test_models_match_the_migrations(engine):
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_out_of_date_schema_is_refused_with_what_to_run(empty_url):
+    eng = make_engine(empty_url)
+    with pytest.raises(SchemaOutOfDate, match="hub db upgrade"):
+        check_schema(eng)
+    eng.dispose()
+    assert head_revision()
+
+
+def test_hub_serve_refuses_an_empty_database(empty_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    monkeypatch.setenv("HUB_DATABASE_URL", empty_url)
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "hub db upgrade" in result.output
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    from sqlalchemy import text
+
+    eng = make_engine(f"sqlite:///{tmp_path}/x.db")
+    with eng.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    eng.dispose()
