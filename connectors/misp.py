@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from importlib.machinery import ModuleSpec
+from importlib.util import spec_from_loader
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -93,10 +97,14 @@ class MispStixMissing(RuntimeError):
     """misp-stix (the `hub[misp]` extra) is needed for this event and is not installed."""
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _tags(record: Mapping[str, Any]) -> list[str]:
     names: list[str] = []
     for key in ("Tag", "EventTag", "AttributeTag"):
-        for tag in record.get(key) or ():
+        for tag in _list(record.get(key)):
             if isinstance(tag, dict):
                 inner = tag.get("Tag", tag)
                 name = inner.get("name") if isinstance(inner, dict) else None
@@ -151,6 +159,37 @@ def _pattern(attr_type: str, value: Value) -> str:
     return value.pattern()
 
 
+class _LegacyFinderAdapter:
+    """A PEP 451 face for a finder that only has the removed `find_module` API.
+
+    misp-stix imports the STIX 1 libraries, and mixbox puts its vendored six's importer on
+    `sys.meta_path`. That importer has no `find_spec`, so from then on every failed import anywhere in
+    the process emits an ImportWarning (an error where warnings are errors). Wrapping it keeps its
+    behaviour and silences nothing else.
+    """
+
+    def __init__(self, legacy: Any) -> None:
+        self.legacy = legacy
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        if self.legacy.find_module(fullname, path) is None:
+            return None
+        return spec_from_loader(fullname, self)
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType:
+        module: ModuleType = self.legacy.load_module(spec.name)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        """The legacy loader already ran the module in `create_module`."""
+
+
+def _adapt_legacy_finders() -> None:
+    for index, finder in enumerate(sys.meta_path):
+        if not hasattr(finder, "find_spec") and hasattr(finder, "find_module"):
+            sys.meta_path[index] = _LegacyFinderAdapter(finder)  # type: ignore[call-overload]
+
+
 def _load_misp_stix() -> Any:
     # Imported on first use: misp-stix is the optional `hub[misp]` extra and slow to import. Its
     # dependencies (six, via the STIX 1 libraries) emit ImportWarnings at import that are not ours to fix.
@@ -158,6 +197,7 @@ def _load_misp_stix() -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ImportWarning)
             from misp_stix_converter import MISPtoSTIX21Parser
+        _adapt_legacy_finders()
     except ImportError as exc:
         raise MispStixMissing(
             "this MISP event needs misp-stix, which is not installed: pip install 'cirt-hub[misp]'"
@@ -220,7 +260,7 @@ class MispConnector(Connector):
             yield Rejected(ref, refusal, str(event.get("info", ""))[:200], skipped=True)
             return
         kept: list[dict[str, Any]] = []
-        for attribute in event.get("Attribute") or ():
+        for attribute in _list(event.get("Attribute")):
             if not isinstance(attribute, dict) or attribute.get("deleted") in (True, "1", 1):
                 continue
             refusal = self._distribution_refusal(attribute, "attribute")
@@ -230,7 +270,7 @@ class MispConnector(Connector):
             kept.append(attribute)
         objects = [
             obj
-            for obj in event.get("Object") or ()
+            for obj in _list(event.get("Object"))
             if isinstance(obj, dict) and not self._distribution_refusal(obj, "object")
         ]
         event = {**event, "Attribute": kept, "Object": objects}
@@ -395,10 +435,10 @@ class MispConnector(Connector):
         settings = self.settings
         event_tlp = _tlp(_tags(event))
         tlp_of_uuid: dict[str, str | None] = {}
-        for attribute in event.get("Attribute") or ():
+        for attribute in _list(event.get("Attribute")):
             tlp_of_uuid[str(attribute.get("uuid"))] = _tlp(_tags(attribute))
-        for misp_object in event.get("Object") or ():
-            levels = [_tlp(_tags(a)) for a in misp_object.get("Attribute") or () if isinstance(a, dict)]
+        for misp_object in _list(event.get("Object")):
+            levels = [_tlp(_tags(a)) for a in _list(misp_object.get("Attribute")) if isinstance(a, dict)]
             tlp_of_uuid[str(misp_object.get("uuid"))] = most_restrictive(levels)
         dropped = {
             obj["id"]

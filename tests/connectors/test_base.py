@@ -173,14 +173,16 @@ def test_arbitrary_misp_feed_never_raises(manifest: bytes, files: dict[str, byte
 
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=12,
 )
 _attribute = st.fixed_dictionaries(
     {
         "uuid": st.uuids().map(str),
-        "type": st.sampled_from(["ip-dst", "ip-src|port", "domain", "hostname", "url", "email-dst", "md5", "x"]),
+        "type": st.sampled_from(
+            ["ip-dst", "ip-src|port", "domain", "hostname", "url", "email-dst", "md5", "x"]
+        ),
         "value": st.one_of(st.text(max_size=40), st.sampled_from(["192.0.2.1|80", "xn--bcher-kva.example"])),
         "to_ids": st.booleans(),
         "timestamp": st.one_of(st.text(max_size=12), st.integers(-(2**40), 2**40)),
@@ -215,7 +217,9 @@ def test_arbitrary_json_never_raises_only_rejects(name: str, doc: object) -> Non
 def test_arbitrary_misp_events_never_raise_and_yield_valid_stix(event: dict) -> None:
     import orjson
 
-    results = list(MispConnector(make_settings(with_observables=True)).normalise(orjson.dumps({"Event": event})))
+    results = list(
+        MispConnector(make_settings(with_observables=True)).normalise(orjson.dumps({"Event": event}))
+    )
     objects = [r.obj for r in results if isinstance(r, Normalised)]
     for result in results:
         if isinstance(result, Rejected):

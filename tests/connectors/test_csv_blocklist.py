@@ -15,7 +15,10 @@ def test_urlhaus_fixture_reads_good_rows_and_names_each_broken_one(settings: Fee
     by_id = {o["external_references"][0]["external_id"]: o for o in objects}
     assert set(by_id) == {"2960003", "2960004", "2960005", "2960006", "2960007", "2960011", "2960013"}
     assert by_id["2960004"]["pattern"] == "[url:value = 'https://b\u00fccher.example/download/invoice.exe']"
-    assert by_id["2960006"]["pattern"] == "[url:value = 'http://evil.example/payload.php?id=\\'1\\'&x=\\\\\\\\share']"
+    assert (
+        by_id["2960006"]["pattern"]
+        == "[url:value = 'http://evil.example/payload.php?id=\\'1\\'&x=\\\\\\\\share']"
+    )
     assert len(by_id["2960007"]["pattern"]) > 8000
     assert by_id["2960003"]["labels"] == ["malware_download", "32-bit", "elf", "mips", "Mozi"]
     assert by_id["2960003"]["external_references"][0]["url"] == "https://urlhaus.abuse.ch/url/2960003/"
@@ -55,7 +58,9 @@ def test_threatfox_preset_reads_spaced_quoted_rows_and_typed_values(settings: Fe
     assert by_id["1245300"]["labels"] == ["payload_delivery", "Agent Tesla", "AgentTesla"]
     assert "dst_port = 4444" in by_id["1245301"]["pattern"]
     assert "ipv6-addr" in by_id["1245296"]["pattern"]
-    assert by_id["1245298"]["pattern"].endswith("'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855']")
+    assert by_id["1245298"]["pattern"].endswith(
+        "'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855']"
+    )
     assert "Unknown malware" not in by_id["1245299"]["labels"]
     assert by_id["1245293"]["pattern"] == "[domain-name:value = 'evil.example']"
     assert summary.rejected == 2  # an md5 declared as sha1_hash, an unsupported ioc_type

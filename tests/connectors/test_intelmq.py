@@ -38,8 +38,15 @@ def test_classification_type_maps_to_indicator_types(settings: FeedSettings) -> 
 
 @pytest.mark.parametrize(
     ("classification", "expected"),
-    [("c2-server", "malicious-activity"), ("C2 Server", "malicious-activity"), ("infected_system", "compromised")]
-    + [("phishing", "malicious-activity"), ("vulnerable-system", "unknown"), ("nonsense", None), (None, None)],
+    [
+        ("c2-server", "malicious-activity"),
+        ("C2 Server", "malicious-activity"),
+        ("infected_system", "compromised"),
+        ("phishing", "malicious-activity"),
+        ("vulnerable-system", "unknown"),
+        ("nonsense", None),
+        (None, None),
+    ],
 )
 def test_classification_names_are_matched_loosely(classification: str | None, expected: str | None) -> None:
     assert indicator_type(classification) == expected

@@ -91,7 +91,9 @@ def test_misp_stix_output_gets_tlp_on_every_object_and_deterministic_ids(setting
     assert not [o for o in objects if o["type"] == "identity"]  # the MISP Orgc identity is ours to replace
     indicators = _indicators_by_attribute(objects)
     assert indicators["5f0c1a2b-0000-4000-8000-000000000021"]["object_marking_refs"] == [TLP2_IDS["green"]]
-    assert indicators["5f0c1a2b-0000-4000-8000-000000000022"]["object_marking_refs"] == [TLP2_IDS["amber+strict"]]
+    assert indicators["5f0c1a2b-0000-4000-8000-000000000022"]["object_marking_refs"] == [
+        TLP2_IDS["amber+strict"]
+    ]
     (report,) = [o for o in objects if o["type"] == "report"]
     assert report["object_marking_refs"] == [TLP2_IDS["red"]]
     assert_stix21(objects)
@@ -134,7 +136,10 @@ def test_org_only_and_sharing_group_events_are_skipped_unless_allowed(settings: 
     raw = fixture_bytes("misp_response.json")
     objects, summary = collect(MispConnector(settings).normalise(raw))
     patterns = {o["pattern"] for o in objects if o["type"] == "indicator"}
-    assert patterns == {"[domain-name:value = 'public.example']", "[domain-name:value = 'also-public.example']"}
+    assert patterns == {
+        "[domain-name:value = 'public.example']",
+        "[domain-name:value = 'also-public.example']",
+    }
     assert summary.skipped == 2
     reasons = "\n".join(summary.reasons)
     assert "'your organisation only'; allow_org_only is off" in reasons
@@ -151,7 +156,9 @@ def test_tlp_white_tag_becomes_clear(settings: FeedSettings) -> None:
 
 
 def _feed_files() -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in (FIXTURES / "misp_feed").glob("*.json") if p.name != "manifest.json"}
+    return {
+        p.name: p.read_bytes() for p in (FIXTURES / "misp_feed").glob("*.json") if p.name != "manifest.json"
+    }
 
 
 def test_misp_feed_is_read_from_a_dict_of_files_and_a_missing_file_costs_one_event(
@@ -200,7 +207,9 @@ def test_missing_misp_stix_rejects_complex_events_with_a_clear_reason(
 
 
 def test_tlp1_setting_writes_tlp1_markings_for_misp_events() -> None:
-    objects, _ = collect(MispConnector(make_settings(tlp_version=1)).normalise(fixture_bytes("misp_response.json")))
+    objects, _ = collect(
+        MispConnector(make_settings(tlp_version=1)).normalise(fixture_bytes("misp_response.json"))
+    )
     assert objects[0]["object_marking_refs"] == ["marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"]
 
 

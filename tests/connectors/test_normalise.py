@@ -70,7 +70,11 @@ def test_refang_undoes_common_defanging(defanged: str, plain: str) -> None:
         ("http://user@B\u00fccher.example/p", ValueType.URL, "http://user@b\u00fccher.example/p"),
         ("Someone@Mail.Example", ValueType.EMAIL, "Someone@mail.example"),
         ("D41D8CD98F00B204E9800998ECF8427E", ValueType.MD5, "d41d8cd98f00b204e9800998ecf8427e"),
-        ("da39a3ee5e6b4b0d3255bfef95601890afd80709", ValueType.SHA1, "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+        (
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            ValueType.SHA1,
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        ),
         ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", ValueType.SHA256, None),
         ("a" * 128, ValueType.SHA512, "a" * 128),
     ],
@@ -83,8 +87,22 @@ def test_value_type_is_detected_and_normalised(text: str, kind: ValueType, value
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "not a value", "10.0.0.300", "http://", "http://exa mple.com", "foo@", "@bar.example", "-bad-.example"]
-    + ["http://[::1", "http://host:99999/", "ab" * 20 + "zz", "bücher..example", "localhost"],
+    [
+        "",
+        "   ",
+        "not a value",
+        "10.0.0.300",
+        "http://",
+        "http://exa mple.com",
+        "foo@",
+        "@bar.example",
+        "-bad-.example",
+        "http://[::1",
+        "http://host:99999/",
+        "ab" * 20 + "zz",
+        "bücher..example",
+        "localhost",
+    ],
 )
 def test_unreadable_values_are_invalid_with_a_reason(text: str) -> None:
     with pytest.raises(InvalidValue) as info:
@@ -151,8 +169,16 @@ def test_any_parsed_value_builds_a_valid_pattern_and_never_raises_otherwise(text
     [
         (Value(ValueType.IPV4, "192.0.2.1"), stix2.v21.IPv4Address, {"value": "192.0.2.1"}),
         (Value(ValueType.IPV6, "2001:db8::1"), stix2.v21.IPv6Address, {"value": "2001:db8::1"}),
-        (Value(ValueType.DOMAIN, "b\u00fccher.example"), stix2.v21.DomainName, {"value": "b\u00fccher.example"}),
-        (Value(ValueType.URL, "http://x.example/\u00e9"), stix2.v21.URL, {"value": "http://x.example/\u00e9"}),
+        (
+            Value(ValueType.DOMAIN, "b\u00fccher.example"),
+            stix2.v21.DomainName,
+            {"value": "b\u00fccher.example"},
+        ),
+        (
+            Value(ValueType.URL, "http://x.example/\u00e9"),
+            stix2.v21.URL,
+            {"value": "http://x.example/\u00e9"},
+        ),
         (Value(ValueType.EMAIL, "a@b.example"), stix2.v21.EmailAddress, {"value": "a@b.example"}),
         (Value(ValueType.SHA256, "ab" * 32), stix2.v21.File, {"hashes": {"SHA-256": "ab" * 32}}),
     ],
@@ -217,8 +243,15 @@ def test_amber_strict_under_tlp1_keeps_the_tlp2_id_rather_than_lowering_to_amber
 
 @pytest.mark.parametrize(
     ("text", "level"),
-    [("tlp:white", "clear"), ("TLP:CLEAR", "clear"), ("tlp:amber+strict", "amber+strict"), ("RED", "red")]
-    + [("tlp:ex:chr", None), ("", None), (None, None)],
+    [
+        ("tlp:white", "clear"),
+        ("TLP:CLEAR", "clear"),
+        ("tlp:amber+strict", "amber+strict"),
+        ("RED", "red"),
+        ("tlp:ex:chr", None),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_tlp_names_are_recognised_in_misp_and_intelmq_forms(text: str | None, level: str | None) -> None:
     assert parse_tlp(text) == level
@@ -246,5 +279,5 @@ def test_source_timestamps_are_read_as_utc_seconds(text: str, expected: datetime
 
 
 def test_ipv4_detection_agrees_with_ipaddress() -> None:
-    for text in ("0.0.0.0", "255.255.255.255", "1.2.3.4"):
+    for text in ("0.0.0.0", "255.255.255.255", "1.2.3.4"):  # noqa: S104 - text, not a bind
         assert parse_value(text).value == str(ipaddress.ip_address(text))
