@@ -19,6 +19,7 @@ from hub.schema import check_schema
 from hub.settings import Settings
 from hub.taxii.media import TAXII
 from hub.taxii.routes import router as taxii_router
+from hub.trust.routes import router as admin_router
 
 log = logging.getLogger("hub")
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     if sessionmaker is not None:
         app.state.sessionmaker = sessionmaker
     app.include_router(taxii_router)
+    app.include_router(admin_router)
 
     @app.exception_handler(HubError)
     async def hub_error(_request: Request, exc: HubError) -> Response:

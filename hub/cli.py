@@ -17,14 +17,19 @@ from hub.errors import ConfigError
 from hub.schema import SchemaOutOfDate, check_schema, upgrade
 from hub.settings import Settings
 
-app = typer.Typer(help="The inter-CIRT sharing hub: a TAXII 2.1 server for regional trust groups.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="The inter-CIRT sharing hub: a TAXII 2.1 server for regional trust groups.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 trust_app = typer.Typer(help="Trust groups, organisations and memberships.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(key_app, name="key")
 app.add_typer(trust_app, name="trust")
+policy_app = typer.Typer(help="The TLP policy layer.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
 
 console = Console()
 err = Console(stderr=True)
@@ -70,8 +75,10 @@ def _serve(s: Settings) -> None:
 
 
 @app.command()
-def serve(host: str = typer.Option(None, help="address to listen on (HUB_HOST)"),
-          port: int = typer.Option(None, help="port (HUB_PORT)")) -> None:
+def serve(
+    host: str = typer.Option(None, help="address to listen on (HUB_HOST)"),
+    port: int = typer.Option(None, help="port (HUB_PORT)"),
+) -> None:
     """Serve the TAXII 2.1 API (refuses an out-of-date schema)."""
     _serve(_settings(host=host, port=port))
 
@@ -104,7 +111,9 @@ def _print_keys(issued: list) -> None:
     console.print("[bold]API keys created now[/] (shown once; only their hashes are stored):")
     width = max(len(f"{k.organisation}/{k.account}") for k in issued)
     for k in issued:
-        console.print(f"  {k.organisation + '/' + k.account:<{width}}  {k.key}", soft_wrap=True, highlight=False)
+        console.print(
+            f"  {k.organisation + '/' + k.account:<{width}}  {k.key}", soft_wrap=True, highlight=False
+        )
 
 
 @app.command()
@@ -112,8 +121,9 @@ def demo(
     host: str = typer.Option(None, help="address to listen on"),
     port: int = typer.Option(None, help="port"),
     config: Path = typer.Option(DEMO_CONFIG, help="trust-groups YAML to load"),
-    keys_json: Path | None = typer.Option(None, "--keys-json", help="also write orgs, keys, API roots and "
-                                          "collection ids as JSON here"),
+    keys_json: Path | None = typer.Option(
+        None, "--keys-json", help="also write orgs, keys, API roots and collection ids as JSON here"
+    ),
     serve_: bool = typer.Option(True, "--serve/--no-serve", help="serve after loading"),
 ) -> None:
     """Migrate, load the demo trust groups, print how to connect, and serve."""
@@ -127,8 +137,10 @@ def demo(
         console.print(f"wrote {keys_json}")
     console.print(f"\n[bold]Discovery:[/] {base}/taxii2/   (database: {_safe_url(s)})")
     _print_keys(issued)
-    console.print("\nTry:  curl -H 'Accept: application/taxii+json;version=2.1' "
-                  f"-H 'Authorization: Bearer <key>' {base}/taxii2/")
+    console.print(
+        "\nTry:  curl -H 'Accept: application/taxii+json;version=2.1' "
+        f"-H 'Authorization: Bearer <key>' {base}/taxii2/"
+    )
     if serve_:
         _serve(s)
 
@@ -171,18 +183,21 @@ def _account(session, org_slug: str, account: str):  # type: ignore[no-untyped-d
 
 
 @key_app.command("create")
-def key_create(org: str = typer.Option(..., help="organisation slug"),
-               account: str = typer.Option("taxii", help="account name"),
-               label: str = typer.Option("", help="a label to recognise the key by"),
-               expires_days: int | None = typer.Option(None, help="days until the key expires")) -> None:
+def key_create(
+    org: str = typer.Option(..., help="organisation slug"),
+    account: str = typer.Option("taxii", help="account name"),
+    label: str = typer.Option("", help="a label to recognise the key by"),
+    expires_days: int | None = typer.Option(None, help="days until the key expires"),
+) -> None:
     """Issue an API key (printed once; only its hash is stored)."""
     from hub.trust.service import create_api_key
 
     sm = make_sessionmaker(make_engine(_settings().database_url))
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     with sm() as session, session.begin():
-        _key, secret = create_api_key(session, account=_account(session, org, account), label=label,
-                                      expires_at=expires)
+        _key, secret = create_api_key(
+            session, account=_account(session, org, account), label=label, expires_at=expires
+        )
     console.print(secret, soft_wrap=True)
 
 
@@ -211,9 +226,55 @@ def key_list(org: str = typer.Option(..., help="organisation slug")) -> None:
             select(ApiKey, Account).join(Account).join(Organisation).where(Organisation.slug == org)
         )
         for k, a in rows:
-            t.add_row(k.key_id, a.name, k.label, str(k.created_at)[:19], str(k.expires_at or "")[:19],
-                      str(k.revoked_at or "")[:19])
+            t.add_row(
+                k.key_id,
+                a.name,
+                k.label,
+                str(k.created_at)[:19],
+                str(k.expires_at or "")[:19],
+                str(k.revoked_at or "")[:19],
+            )
     console.print(t)
+
+
+@policy_app.command("explain")
+def policy_explain(
+    object_id: str = typer.Option(..., "--object", help="the STIX id of a stored object"),
+    reader: str | None = typer.Option(None, "--reader", help="may this organisation (slug) see it?"),
+    to: str | None = typer.Option(None, "--to", help="may it flow to this trust group?"),
+    peer: str | None = typer.Option(
+        None, "--peer-community", help="may it go to a peer hub of this community?"
+    ),
+    export: bool = typer.Option(False, "--export", help="may it be exported?"),
+    group: str | None = typer.Option(None, "--group", help="only the copies stored in this trust group"),
+) -> None:
+    """Say whether an organisation may see, or a destination receive, a stored object, and why."""
+    from hub.trust.explain import ExplainError, explain
+    from hub.trust.models import TrustGroup
+
+    sm = make_sessionmaker(make_engine(_settings().database_url))
+    with sm() as session:
+        within = None
+        if group:
+            gid = session.scalar(select(TrustGroup.id).where(TrustGroup.slug == group))
+            if gid is None:
+                _fail(f"no trust group {group!r}")
+            within = {gid}
+        try:
+            answers = explain(
+                session,
+                object_id=object_id,
+                reader=reader,
+                to_group=to,
+                to_peer_community=peer,
+                export=export,
+                within_groups=within,
+            )
+        except ExplainError as exc:
+            _fail(str(exc))
+    for a in answers:
+        console.print(f"[bold]{a.group}/{a.collection}[/] (version {a.version})", highlight=False)
+        console.print(a.text, soft_wrap=True, highlight=False, markup=False)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m hub.cli`

@@ -11,7 +11,9 @@ class HubError(Exception):
     http_status = 400
     title = "Bad request"
 
-    def __init__(self, description: str = "", *, title: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self, description: str = "", *, title: str | None = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(description or self.title)
         self.description = description
         if title is not None:
@@ -36,8 +38,11 @@ class Unauthorized(HubError):
     http_status = 401
     title = "Unauthorized"
 
-    def __init__(self, description: str = "Send an API key as 'Authorization: Bearer <key>' or as the "
-                 "password of HTTP Basic authentication."):
+    def __init__(
+        self,
+        description: str = "Send an API key as 'Authorization: Bearer <key>' or as the "
+        "password of HTTP Basic authentication.",
+    ):
         super().__init__(description, headers={"WWW-Authenticate": 'Bearer realm="hub", Basic realm="hub"'})
 
 

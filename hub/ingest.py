@@ -48,9 +48,7 @@ class Outcome:
 
     def resource(self) -> dict[str, Any]:
         """The TAXII 2.1 status resource (section 4.3.1)."""
-        return status_resource(
-            self.status_id, self.request_timestamp, self.successes, self.failures
-        )
+        return status_resource(self.status_id, self.request_timestamp, self.successes, self.failures)
 
 
 def status_resource(
@@ -76,7 +74,9 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def add_objects(session: Session, *, submission: Submission, objects: list[Any], keep_status: bool = True) -> Outcome:
+def add_objects(
+    session: Session, *, submission: Submission, objects: list[Any], keep_status: bool = True
+) -> Outcome:
     """Validate each object, ask the policy layer, store the accepted ones in one insert.
 
     A bad or refused object becomes a failure with a reason; it never stops the rest of the envelope
@@ -89,7 +89,9 @@ def add_objects(session: Session, *, submission: Submission, objects: list[Any],
         for o in objects
         if isinstance(o, dict) and o.get("type") == "marking-definition" and isinstance(o.get("id"), str)
     }
-    markings = marking_index(session, collection_id=submission.collection_id, refs=referenced(objects), given=given)
+    markings = marking_index(
+        session, collection_id=submission.collection_id, refs=referenced(objects), given=given
+    )
     accepted: list[tuple[dict[str, Any], str, str, str, str | None, int | None, int, int | None]] = []
     for obj in objects:
         try:
@@ -106,12 +108,26 @@ def add_objects(session: Session, *, submission: Submission, objects: list[Any],
             outcome.failures.append(_failure(obj, decision.reason))
             continue
         tlp, redact_tlp = decision.levels
-        accepted.append((obj, sid, stype, spec, version, version_us, int(tlp),
-                         None if redact_tlp is None else int(redact_tlp)))
+        accepted.append(
+            (
+                obj,
+                sid,
+                stype,
+                spec,
+                version,
+                version_us,
+                int(tlp),
+                None if redact_tlp is None else int(redact_tlp),
+            )
+        )
 
     # objects with neither `modified` nor `created` take their first date added as their version
     unversioned = [a[1] for a in accepted if a[5] is None]
-    known = store.existing_versions(session, collection_id=submission.collection_id, ids=unversioned) if unversioned else {}
+    known = (
+        store.existing_versions(session, collection_id=submission.collection_id, ids=unversioned)
+        if unversioned
+        else {}
+    )
     last = store.last_date_added(session, collection_id=submission.collection_id) or 0
     base = max(started, last + 1)
     rows: list[dict[str, Any]] = []

@@ -18,10 +18,12 @@ TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 SCO_TYPES = frozenset(
-    "artifact autonomous-system directory domain-name email-addr email-message file ipv4-addr ipv6-addr "
-    "mac-addr mutex network-traffic process software url user-account windows-registry-key "
-    "x509-certificate".split()
-)
+    [
+        "artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message", "file",
+        "ipv4-addr", "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process", "software", "url",
+        "user-account", "windows-registry-key", "x509-certificate",
+    ]
+)  # fmt: skip
 # STIX 2.1 section 4-6: properties each type must carry beyond the common ones
 REQUIRED: dict[str, tuple[str, ...]] = {
     "attack-pattern": ("name",),
@@ -58,8 +60,17 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "windows-registry-key": (),
     "network-traffic": ("protocols",),
 }
-TIMESTAMP_PROPS = ("created", "modified", "valid_from", "valid_until", "published", "first_seen", "last_seen",
-                   "first_observed", "last_observed")
+TIMESTAMP_PROPS = (
+    "created",
+    "modified",
+    "valid_from",
+    "valid_until",
+    "published",
+    "first_seen",
+    "last_seen",
+    "first_observed",
+    "last_observed",
+)
 # Patterns our own connectors and most feeds emit; they are valid by construction of this expression,
 # so ingest skips the ANTLR parser (about a millisecond a pattern) for them.
 SIMPLE_PATTERN = re.compile(
@@ -76,8 +87,9 @@ class InvalidObject(ValueError):
 def timestamp_us(value: Any, prop: str) -> int:
     """Microseconds since the epoch of an RFC 3339 STIX timestamp (UTC, 'Z'); finer digits are cut."""
     if not isinstance(value, str) or not TIMESTAMP_RE.match(value):
-        raise InvalidObject(f"'{prop}' must be an RFC 3339 UTC timestamp like 2024-01-31T12:00:00.000Z, "
-                            f"not {_show(value)}")
+        raise InvalidObject(
+            f"'{prop}' must be an RFC 3339 UTC timestamp like 2024-01-31T12:00:00.000Z, not {_show(value)}"
+        )
     try:
         dt = datetime.fromisoformat(value[:26].rstrip("Z") + "+00:00" if len(value) > 27 else value)
     except ValueError:
@@ -122,10 +134,12 @@ def check_object(obj: Any) -> tuple[str, str, str, str | None, int | None]:
     is_sco = stype in SCO_TYPES
     spec = obj.get("spec_version")
     if spec is None and not is_sco:
-        raise InvalidObject("'spec_version' is missing: STIX 2.1 objects carry \"spec_version\": \"2.1\"")
+        raise InvalidObject('\'spec_version\' is missing: STIX 2.1 objects carry "spec_version": "2.1"')
     if spec is not None and spec != "2.1":
-        raise InvalidObject(f"'spec_version' {_show(spec)} is not supported: this collection stores STIX 2.1 "
-                            "(convert STIX 2.0 content with `hub import --format stix`)")
+        raise InvalidObject(
+            f"'spec_version' {_show(spec)} is not supported: this collection stores STIX 2.1 "
+            "(convert STIX 2.0 content with `hub import --format stix`)"
+        )
     created_us = modified_us = None
     if not is_sco:
         if "created" not in obj:

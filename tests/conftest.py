@@ -65,9 +65,12 @@ def fresh_database(kind: str, name: str, tmp: Path) -> str:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any connection failure: say what to do
-        pytest.fail(f"PostgreSQL at {admin_url} is not reachable ({exc.__class__.__name__}: {exc}). "
-                    "The suite runs every storage test on PostgreSQL too: start it, or set "
-                    "HUB_TEST_POSTGRES_URL.", pytrace=False)
+        pytest.fail(
+            f"PostgreSQL at {admin_url} is not reachable ({exc.__class__.__name__}: {exc}). "
+            "The suite runs every storage test on PostgreSQL too: start it, or set "
+            "HUB_TEST_POSTGRES_URL.",
+            pytrace=False,
+        )
     finally:
         admin.dispose()
     base, _, _ = admin_url.rpartition("/")
@@ -103,8 +106,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def sm(connection: Connection) -> sessionmaker:
     """Sessions joined to the test's transaction: their commits become savepoints."""
-    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
-                        autoflush=False)
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=False
+    )
 
 
 @pytest.fixture
@@ -115,8 +119,12 @@ def session(sm: sessionmaker) -> Iterator[Session]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(database_url="sqlite://", secret_key="test-secret", max_page_size=1000,
-                    max_content_length=2 * 1024 * 1024)
+    return Settings(
+        database_url="sqlite://",
+        secret_key="test-secret",
+        max_page_size=1000,
+        max_content_length=2 * 1024 * 1024,
+    )
 
 
 @pytest.fixture
@@ -171,8 +179,9 @@ class LiveServer:
         self.settings = settings
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False)
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -191,7 +200,9 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live(db_kind: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Any]:
+def live(
+    db_kind: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Any]:
     """A running hub with the demo world loaded, on a database of its own for this module."""
     from hub.db import make_sessionmaker
     from tests.factories import load_world

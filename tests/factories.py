@@ -32,7 +32,13 @@ WORLD = {
             ],
             "collections": [
                 {"alias": "indicators", "title": "Indicators"},
-                {"alias": "a-to-b", "title": "A to B", "kind": "named", "owner": "cert-a", "recipients": ["cert-b"]},
+                {
+                    "alias": "a-to-b",
+                    "title": "A to B",
+                    "kind": "named",
+                    "owner": "cert-a",
+                    "recipients": ["cert-b"],
+                },
             ],
         },
         {
@@ -87,8 +93,9 @@ TLP = {
 }
 
 
-def indicator(n: int, *, modified: str = "2024-01-01T00:00:00.000Z", tlp: str | None = "green",
-              **extra: Any) -> dict[str, Any]:
+def indicator(
+    n: int, *, modified: str = "2024-01-01T00:00:00.000Z", tlp: str | None = "green", **extra: Any
+) -> dict[str, Any]:
     """A valid indicator whose id is stable for `n`."""
     obj: dict[str, Any] = {
         "type": "indicator",

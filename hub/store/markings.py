@@ -24,12 +24,18 @@ def referenced(objects: Iterable[Any]) -> set[str]:
             refs.update(r for r in omr if isinstance(r, str))
         gm = o.get("granular_markings")
         if isinstance(gm, list):
-            refs.update(e["marking_ref"] for e in gm if isinstance(e, dict) and isinstance(e.get("marking_ref"), str))
+            refs.update(
+                e["marking_ref"] for e in gm if isinstance(e, dict) and isinstance(e.get("marking_ref"), str)
+            )
     return refs
 
 
 def marking_index(
-    session: Session, *, collection_id: str, refs: set[str], given: Mapping[str, Mapping[str, Any]] | None = None
+    session: Session,
+    *,
+    collection_id: str,
+    refs: set[str],
+    given: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> MarkingIndex:
     """A MarkingIndex of the built-in TLP definitions, the given ones, and stored ones the refs need.
 

@@ -109,7 +109,9 @@ def last_date_added(session: Session, *, collection_id: str) -> int | None:
     return session.scalar(select(func.max(OV.date_added_us)).where(OV.collection_id == collection_id))
 
 
-def existing_versions(session: Session, *, collection_id: str, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+def existing_versions(
+    session: Session, *, collection_id: str, ids: Sequence[str]
+) -> dict[str, tuple[str, int]]:
     """For objects without their own version: the version already stored per id, if any."""
     found: dict[str, tuple[str, int]] = {}
     for i in range(0, len(ids), 500):
@@ -128,4 +130,6 @@ def insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
         return
     dialect = session.get_bind().dialect.name
     ins = pg_insert(OV) if dialect == "postgresql" else sqlite_insert(OV)
-    session.execute(ins.on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"]), rows)
+    session.execute(
+        ins.on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"]), rows
+    )

@@ -43,9 +43,7 @@ def match_spec_version(stmt: Select, versions: Sequence[str] | None) -> Select:
     return stmt if not versions else stmt.where(OV.spec_version.in_(list(versions)))
 
 
-def match_version(
-    stmt: Select, spec: Sequence[str | int], *, reader_org_id: int, clearance: int
-) -> Select:
+def match_version(stmt: Select, spec: Sequence[str | int], *, reader_org_id: int, clearance: int) -> Select:
     """TAXII `match[version]`: `first`, `last`, `all` and exact timestamps (µs), any of them.
 
     `first` and `last` are judged among the versions this reader may see, so a hidden newer version

@@ -47,9 +47,13 @@ def api_key_from(header: str | None) -> str | None:
     return None
 
 
+def taxii_accept(request: Request) -> None:
+    """TAXII routes answer only clients that accept the TAXII media type (406 otherwise)."""
+    check_accept(request.headers.get("accept"))
+
+
 def principal(request: Request, session: Session = Depends(db_session)) -> Principal:
     """The authenticated caller; 401 with WWW-Authenticate otherwise."""
-    check_accept(request.headers.get("accept"))
     key = api_key_from(request.headers.get("authorization"))
     if key is None:
         raise Unauthorized()

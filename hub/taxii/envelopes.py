@@ -42,7 +42,12 @@ def manifest(page: Page, key: bytes, media_type: str) -> bytes:
     if not page.rows:
         return b'{"more":false}'
     entries = [
-        {"id": r.stix_id, "date_added": format_us(r.date_added_us), "version": r.version, "media_type": media_type}
+        {
+            "id": r.stix_id,
+            "date_added": format_us(r.date_added_us),
+            "version": r.version,
+            "media_type": media_type,
+        }
         for r in page.rows
     ]
     return _head(page, key) + b'"objects":' + orjson.dumps(entries) + b"}"

@@ -22,22 +22,26 @@ from hub.store.audit import record
 from hub.store.markings import marking_index, referenced
 from hub.store.models import Status
 from hub.taxii import envelopes
-from hub.taxii.deps import db_session, principal, settings
+from hub.taxii.deps import db_session, principal, settings, taxii_accept
 from hub.taxii.filters import parse_filters
 from hub.taxii.media import STIX, TAXII, check_content_type
 from hub.trust import access
 from hub.trust.models import TrustGroup
 from hub.trust.service import Principal
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(taxii_accept)])
 
-OBJECT_FILTERS = frozenset({"added_after", "match[id]", "match[type]", "match[version]", "match[spec_version]"})
+OBJECT_FILTERS = frozenset(
+    {"added_after", "match[id]", "match[type]", "match[version]", "match[spec_version]"}
+)
 ONE_OBJECT_FILTERS = frozenset({"added_after", "match[version]", "match[spec_version]"})
 VERSIONS_FILTERS = frozenset({"added_after", "match[spec_version]"})
 DELETE_FILTERS = frozenset({"match[version]", "match[spec_version]"})
 
 
-def taxii(body: bytes | dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+def taxii(
+    body: bytes | dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """A response in the TAXII 2.1 media type."""
     content = body if isinstance(body, bytes) else orjson.dumps(body)
     return Response(content, status_code=status_code, headers=headers, media_type=TAXII)
@@ -58,7 +62,11 @@ def get_discovery(
     """TAXII 2.1 section 4.1: Server Discovery; lists only the caller's API roots."""
     with session.begin():
         slugs = list(
-            session.scalars(select(TrustGroup.slug).where(TrustGroup.id.in_(list(who.memberships))).order_by(TrustGroup.slug))
+            session.scalars(
+                select(TrustGroup.slug)
+                .where(TrustGroup.id.in_(list(who.memberships)))
+                .order_by(TrustGroup.slug)
+            )
         )
     body: dict[str, Any] = {"title": cfg.title, "description": "TAXII 2.1 hub: one API root per trust group."}
     if cfg.contact:
@@ -99,7 +107,9 @@ def get_status(
         if row is None or row.group_id != group.id or row.organisation_id != who.org_id:
             raise NotFound(f"There is no status '{status_id[:80]}' for you in API root '{api_root}'.")
         details = orjson.loads(row.details)
-        body = ingest.status_resource(row.id, row.request_timestamp, details["successes"], details["failures"])
+        body = ingest.status_resource(
+            row.id, row.request_timestamp, details["successes"], details["failures"]
+        )
     return taxii(body)
 
 
@@ -120,7 +130,9 @@ def _collection(acc: access.CollectionAccess) -> dict[str, Any]:
 
 
 @router.get("/taxii2/{api_root}/collections/")
-def get_collections(api_root: str, who: Principal = Depends(principal), session: Session = Depends(db_session)) -> Response:
+def get_collections(
+    api_root: str, who: Principal = Depends(principal), session: Session = Depends(db_session)
+) -> Response:
     """TAXII 2.1 section 5.1: Get Collections; named-recipient collections only to those they name."""
     with session.begin():
         group = access.group_for(session, who, api_root)
@@ -130,7 +142,10 @@ def get_collections(api_root: str, who: Principal = Depends(principal), session:
 
 @router.get("/taxii2/{api_root}/collections/{collection_id}/")
 def get_collection(
-    api_root: str, collection_id: str, who: Principal = Depends(principal), session: Session = Depends(db_session)
+    api_root: str,
+    collection_id: str,
+    who: Principal = Depends(principal),
+    session: Session = Depends(db_session),
 ) -> Response:
     """TAXII 2.1 section 5.2: Get A Collection."""
     with session.begin():
@@ -147,7 +162,11 @@ def _objects_body(session: Session, acc: access.CollectionAccess, page: store.Pa
     """The envelope of a page; rows with optional content above the reader's clearance are redacted."""
     clearance = acc.clearance
     redacted: dict[int, bytes | None] = {}
-    pending = {r.seq: orjson.loads(r.body) for r in page.rows if r.redact_tlp is not None and r.redact_tlp > clearance}
+    pending = {
+        r.seq: orjson.loads(r.body)
+        for r in page.rows
+        if r.redact_tlp is not None and r.redact_tlp > clearance
+    }
     if pending:
         # the same definitions ingest judged the object by: built-in TLP and those stored here
         markings = marking_index(session, collection_id=acc.collection.id, refs=referenced(pending.values()))
@@ -156,14 +175,23 @@ def _objects_body(session: Session, acc: access.CollectionAccess, page: store.Pa
             redacted[seq] = None if out is None else orjson.dumps(out)
 
     def render(row: Any) -> bytes | None:
-        return redacted[row.seq] if row.seq in redacted else row.body
+        return redacted.get(row.seq, row.body)
 
     return envelopes.envelope(page, key, render)
 
 
-def _pull_audit(session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str) -> None:
-    record(session, action=f"pull-{what}", organisation_id=who.org_id, account_id=who.account_id,
-           group_id=acc.group.id, collection_id=acc.collection.id, count=count)
+def _pull_audit(
+    session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str
+) -> None:
+    record(
+        session,
+        action=f"pull-{what}",
+        organisation_id=who.org_id,
+        account_id=who.account_id,
+        group_id=acc.group.id,
+        collection_id=acc.collection.id,
+        count=count,
+    )
 
 
 @router.get("/taxii2/{api_root}/collections/{collection_id}/objects/")
@@ -177,11 +205,18 @@ def get_objects(
 ) -> Response:
     """TAXII 2.1 section 5.3: Get Objects."""
     key = cfg.signing_key()
-    f = parse_filters(request.query_params, default_limit=cfg.default_page_size, max_limit=cfg.max_page_size,
-                      signing_key=key, allow=OBJECT_FILTERS)
+    f = parse_filters(
+        request.query_params,
+        default_limit=cfg.default_page_size,
+        max_limit=cfg.max_page_size,
+        signing_key=key,
+        allow=OBJECT_FILTERS,
+    )
     with session.begin():
         acc = access.authorize(session, who, api_root, collection_id, "read")
-        page = store.get_objects(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f)
+        page = store.get_objects(
+            session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f
+        )
         _pull_audit(session, who, acc, len(page.rows), "objects")
         body = _objects_body(session, acc, page, key)
     return taxii(body, headers=envelopes.page_headers(page))
@@ -208,8 +243,10 @@ def _envelope_objects(body: bytes) -> list[Any]:
     if not isinstance(doc, dict):
         raise BadRequest("The body must be a TAXII envelope: a JSON object with an 'objects' list.")
     if doc.get("type") == "bundle":
-        raise BadRequest("The body is a STIX bundle; TAXII 2.1 takes an envelope: {\"objects\": [...]} "
-                         "(send the bundle's 'objects' list in one).")
+        raise BadRequest(
+            'The body is a STIX bundle; TAXII 2.1 takes an envelope: {"objects": [...]} '
+            "(send the bundle's 'objects' list in one)."
+        )
     objs = doc.get("objects")
     if not isinstance(objs, list):
         raise BadRequest("The envelope needs an 'objects' list.")
@@ -232,14 +269,20 @@ async def add_objects(
     return await run_in_threadpool(_add_objects, session, who, api_root, collection_id, objs)
 
 
-def _add_objects(session: Session, who: Principal, api_root: str, collection_id: str, objs: list[Any]) -> Response:
+def _add_objects(
+    session: Session, who: Principal, api_root: str, collection_id: str, objs: list[Any]
+) -> Response:
     with session.begin():
         begin_write(session)
         acc = access.authorize(session, who, api_root, collection_id, "write")
         sub = ingest.Submission(
             collection=acc.policy,
-            submitter=Submitter(org_id=who.org_id, identity_id=who.identity_id, role=acc.role,  # type: ignore[arg-type]
-                                name=who.org_slug),
+            submitter=Submitter(
+                org_id=who.org_id,
+                identity_id=who.identity_id,
+                role=acc.role,  # type: ignore[arg-type]
+                name=who.org_slug,
+            ),
             group_id=acc.group.id,
             account_id=who.account_id,
         )
@@ -259,11 +302,19 @@ def get_object(
 ) -> Response:
     """TAXII 2.1 section 5.5: Get An Object; hidden and absent objects alike are 404."""
     key = cfg.signing_key()
-    f = parse_filters(request.query_params, default_limit=cfg.default_page_size, max_limit=cfg.max_page_size,
-                      signing_key=key, allow=ONE_OBJECT_FILTERS, object_id=object_id)
+    f = parse_filters(
+        request.query_params,
+        default_limit=cfg.default_page_size,
+        max_limit=cfg.max_page_size,
+        signing_key=key,
+        allow=ONE_OBJECT_FILTERS,
+        object_id=object_id,
+    )
     with session.begin():
         acc = access.authorize(session, who, api_root, collection_id, "read")
-        page = store.get_objects(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f)
+        page = store.get_objects(
+            session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f
+        )
         if not page.rows and f.position is None and f.added_after_us is None:
             raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
         _pull_audit(session, who, acc, len(page.rows), "object")
@@ -282,17 +333,37 @@ def delete_object(
     cfg: Settings = Depends(settings),
 ) -> Response:
     """TAXII 2.1 section 5.6: Delete An Object; a coordinator deletes any, a contributor its own."""
-    f = parse_filters(request.query_params, default_limit=1, max_limit=1, signing_key=cfg.signing_key(),
-                      allow=DELETE_FILTERS, default_version="all", object_id=object_id)
+    f = parse_filters(
+        request.query_params,
+        default_limit=1,
+        max_limit=1,
+        signing_key=cfg.signing_key(),
+        allow=DELETE_FILTERS,
+        default_version="all",
+        object_id=object_id,
+    )
     with session.begin():
         acc = access.authorize(session, who, api_root, collection_id, "write")
         own_only = None if acc.role == "coordinator" and not acc.is_named else who.org_id
-        n = store.delete_versions(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f,
-                                  producer_id=own_only)
+        n = store.delete_versions(
+            session,
+            collection_id=acc.collection.id,
+            reader=_reader(acc, who),
+            filters=f,
+            producer_id=own_only,
+        )
         if n == 0:
             raise NotFound(f"There is no object '{object_id[:300]}' here that you may delete.")
-        record(session, action="delete", organisation_id=who.org_id, account_id=who.account_id,
-               group_id=acc.group.id, collection_id=acc.collection.id, count=n, detail=object_id[:300])
+        record(
+            session,
+            action="delete",
+            organisation_id=who.org_id,
+            account_id=who.account_id,
+            group_id=acc.group.id,
+            collection_id=acc.collection.id,
+            count=n,
+            detail=object_id[:300],
+        )
     return taxii(b"", status_code=200)
 
 
@@ -307,11 +378,18 @@ def get_manifest(
 ) -> Response:
     """TAXII 2.1 section 5.3 (manifest): Get Object Manifests."""
     key = cfg.signing_key()
-    f = parse_filters(request.query_params, default_limit=cfg.default_page_size, max_limit=cfg.max_page_size,
-                      signing_key=key, allow=OBJECT_FILTERS)
+    f = parse_filters(
+        request.query_params,
+        default_limit=cfg.default_page_size,
+        max_limit=cfg.max_page_size,
+        signing_key=key,
+        allow=OBJECT_FILTERS,
+    )
     with session.begin():
         acc = access.authorize(session, who, api_root, collection_id, "read")
-        page = store.get_manifest(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f)
+        page = store.get_manifest(
+            session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f
+        )
         _pull_audit(session, who, acc, len(page.rows), "manifest")
     return taxii(envelopes.manifest(page, key, STIX), headers=envelopes.page_headers(page))
 
@@ -328,11 +406,20 @@ def get_versions(
 ) -> Response:
     """TAXII 2.1 section 5.7: Get Object Versions."""
     key = cfg.signing_key()
-    f = parse_filters(request.query_params, default_limit=cfg.default_page_size, max_limit=cfg.max_page_size,
-                      signing_key=key, allow=VERSIONS_FILTERS, default_version="all", object_id=object_id)
+    f = parse_filters(
+        request.query_params,
+        default_limit=cfg.default_page_size,
+        max_limit=cfg.max_page_size,
+        signing_key=key,
+        allow=VERSIONS_FILTERS,
+        default_version="all",
+        object_id=object_id,
+    )
     with session.begin():
         acc = access.authorize(session, who, api_root, collection_id, "read")
-        page = store.get_versions(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f)
+        page = store.get_versions(
+            session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f
+        )
         if not page.rows and f.position is None and f.added_after_us is None:
             raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
     return taxii(envelopes.versions(page, key), headers=envelopes.page_headers(page))

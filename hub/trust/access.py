@@ -34,15 +34,25 @@ class CollectionAccess:
 
 def group_policy(group: TrustGroup) -> GroupPolicy:
     """The plain-value view of a trust group the policy layer takes."""
-    return GroupPolicy(slug=group.slug, default_tlp=Tlp(group.default_tlp), max_tlp=Tlp(group.max_tlp),
-                       community=group.community)
+    return GroupPolicy(
+        slug=group.slug,
+        default_tlp=Tlp(group.default_tlp),
+        max_tlp=Tlp(group.max_tlp),
+        community=group.community,
+    )
 
 
 def collection_policy(coll: Collection, group: TrustGroup, recipients: frozenset[int]) -> CollectionPolicy:
     """The plain-value view of a collection the policy layer takes."""
     kind = "named" if coll.kind == "named" else "group"
-    return CollectionPolicy(id=coll.id, kind=kind, group=group_policy(group), owner_org_id=coll.owner_id,
-                            recipient_org_ids=recipients, title=coll.alias)
+    return CollectionPolicy(
+        id=coll.id,
+        kind=kind,
+        group=group_policy(group),
+        owner_org_id=coll.owner_id,
+        recipient_org_ids=recipients,
+        title=coll.alias,
+    )
 
 
 def group_for(session: Session, principal: Principal, slug: str) -> TrustGroup:
@@ -55,13 +65,18 @@ def group_for(session: Session, principal: Principal, slug: str) -> TrustGroup:
     return group
 
 
-def collection_access(principal: Principal, group: TrustGroup, coll: Collection,
-                      recipients: frozenset[int]) -> CollectionAccess | None:
+def collection_access(
+    principal: Principal, group: TrustGroup, coll: Collection, recipients: frozenset[int]
+) -> CollectionAccess | None:
     """What the caller may do in a collection; None when it may not read (or know of) it."""
     member = principal.memberships[group.id]
     policy = collection_policy(coll, group, recipients)
-    reader = Reader(org_id=principal.org_id, role=member.role, clearance=Tlp(member.clearance),  # type: ignore[arg-type]
-                    name=principal.org_slug)
+    reader = Reader(
+        org_id=principal.org_id,
+        role=member.role,
+        clearance=Tlp(member.clearance),  # type: ignore[arg-type]
+        name=principal.org_slug,
+    )
     clearance = read_clearance(reader, policy)
     if clearance is None:
         return None
@@ -71,7 +86,9 @@ def collection_access(principal: Principal, group: TrustGroup, coll: Collection,
 
 def list_collections(session: Session, principal: Principal, group: TrustGroup) -> list[CollectionAccess]:
     """The collections of a group the caller may know of, in a stable order."""
-    colls = list(session.scalars(select(Collection).where(Collection.group_id == group.id).order_by(Collection.alias)))
+    colls = list(
+        session.scalars(select(Collection).where(Collection.group_id == group.id).order_by(Collection.alias))
+    )
     recips = _recipients(session, [c.id for c in colls if c.kind == "named"])
     out = []
     for c in colls:
@@ -81,20 +98,27 @@ def list_collections(session: Session, principal: Principal, group: TrustGroup) 
     return out
 
 
-def authorize(session: Session, principal: Principal, group_slug: str, collection_id: str, action: str) -> CollectionAccess:
+def authorize(
+    session: Session, principal: Principal, group_slug: str, collection_id: str, action: str
+) -> CollectionAccess:
     """Decide 403/404 for a collection action ('read' or 'write'); return the access on success."""
     group = group_for(session, principal, group_slug)
     coll = session.get(Collection, collection_id[:64])
     if coll is None or coll.group_id != group.id:
         raise NotFound(f"There is no collection '{collection_id[:64]}' in API root '{group_slug}'.")
-    recips = _recipients(session, [coll.id]).get(coll.id, frozenset()) if coll.kind == "named" else frozenset()
+    recips = (
+        _recipients(session, [coll.id]).get(coll.id, frozenset()) if coll.kind == "named" else frozenset()
+    )
     acc = collection_access(principal, group, coll, recips)
     if acc is None:
         # a named-recipient collection is not revealed to organisations it does not name
         raise NotFound(f"There is no collection '{collection_id[:64]}' in API root '{group_slug}'.")
     if action == "write" and not acc.can_write:
-        why = ("only its owner adds objects to a named-recipient collection" if acc.is_named
-               else f"your role in '{group_slug}' is {acc.role}, which may read but not add objects")
+        why = (
+            "only its owner adds objects to a named-recipient collection"
+            if acc.is_named
+            else f"your role in '{group_slug}' is {acc.role}, which may read but not add objects"
+        )
         raise Forbidden(f"You may not add objects to this collection: {why}.")
     return acc
 

@@ -128,7 +128,9 @@ class TrustConfig(Strict):
             for c in g.collections:
                 for o in [c.owner, *c.recipients]:
                     if o is not None and o not in members:
-                        raise ValueError(f"group {g.slug}, collection {c.alias}: {o!r} is not a member of the group")
+                        raise ValueError(
+                            f"group {g.slug}, collection {c.alias}: {o!r} is not a member of the group"
+                        )
         return self
 
 

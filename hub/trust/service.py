@@ -117,9 +117,7 @@ def apply_config(session: Session, cfg: TrustConfig) -> list[IssuedKey]:
             acct.is_admin = ac.admin
             if not _has_usable_key(session, acct.id):
                 for kc in ac.keys:
-                    expires = (
-                        datetime.now(UTC) + timedelta(days=kc.expires_days) if kc.expires_days else None
-                    )
+                    expires = datetime.now(UTC) + timedelta(days=kc.expires_days) if kc.expires_days else None
                     key, secret = create_api_key(session, account=acct, label=kc.label, expires_at=expires)
                     issued.append(
                         IssuedKey(
@@ -141,7 +139,9 @@ def apply_config(session: Session, cfg: TrustConfig) -> list[IssuedKey]:
         for mc in gc.members:
             org = orgs[mc.org]
             m = session.scalar(
-                select(Membership).where(Membership.group_id == group.id, Membership.organisation_id == org.id)
+                select(Membership).where(
+                    Membership.group_id == group.id, Membership.organisation_id == org.id
+                )
             )
             if m is None:
                 m = Membership(group_id=group.id, organisation_id=org.id)
@@ -170,7 +170,9 @@ def apply_config(session: Session, cfg: TrustConfig) -> list[IssuedKey]:
 
 def _has_usable_key(session: Session, account_id: int) -> bool:
     now = datetime.now(UTC)
-    for key in session.scalars(select(ApiKey).where(ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))):
+    for key in session.scalars(
+        select(ApiKey).where(ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
+    ):
         if key.expires_at is None or _aware(key.expires_at) > now:
             return True
     return False

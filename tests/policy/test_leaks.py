@@ -46,7 +46,9 @@ def _read_all(client, url, headers, params):
             assert body["more"] is True
         items = body.get("objects", body.get("versions", []))
         got += items
-        pages.append((items, r.headers.get("X-TAXII-Date-Added-First"), r.headers.get("X-TAXII-Date-Added-Last")))
+        pages.append(
+            (items, r.headers.get("X-TAXII-Date-Added-First"), r.headers.get("X-TAXII-Date-Added-Last"))
+        )
         if not body.get("more"):
             assert "next" not in body
             return got, pages
@@ -54,53 +56,92 @@ def _read_all(client, url, headers, params):
     raise AssertionError("pagination did not end")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
-@given(orgs=orgs_st, objects=objects_st, default=st.sampled_from(LEVELS[:4]), recipients=st.sets(st.integers(0, 3)))
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    orgs=orgs_st,
+    objects=objects_st,
+    default=st.sampled_from(LEVELS[:4]),
+    recipients=st.sets(st.integers(0, 3)),
+)
 def test_every_reader_gets_exactly_what_it_is_entitled_to(client, sm, orgs, objects, default, recipients):
     n = next(_counter)
     slugs = [f"o{n}-{i}" for i in range(len(orgs))]
     group = f"g{n}"
-    members = [{"org": s, "role": role, "clearance": clr} for s, (role, clr) in zip(slugs, orgs, strict=True) if role]
+    members = [
+        {"org": s, "role": role, "clearance": clr} for s, (role, clr) in zip(slugs, orgs, strict=True) if role
+    ]
     owner = slugs[0]
     named_ok = orgs[0][0] is not None
     recips = [slugs[i] for i in recipients if i < len(slugs) and i > 0 and orgs[i][0] is not None]
     collections = [{"alias": "shared", "title": "Shared"}]
     if named_ok:
-        collections.append({"alias": "named", "title": "Named", "kind": "named", "owner": owner, "recipients": recips})
+        collections.append(
+            {"alias": "named", "title": "Named", "kind": "named", "owner": owner, "recipients": recips}
+        )
     cfg = {
         "organisations": [{"slug": s, "name": s, "accounts": [{"name": "k"}]} for s in slugs],
-        "groups": [{"slug": group, "name": group, "default_tlp": default, "max_tlp": "amber+strict",
-                    "members": members, "collections": collections}],
+        "groups": [
+            {
+                "slug": group,
+                "name": group,
+                "default_tlp": default,
+                "max_tlp": "amber+strict",
+                "members": members,
+                "collections": collections,
+            }
+        ],
     }
     with sm() as session, session.begin():
         issued = apply_config(session, TrustConfig.model_validate(cfg))
         from sqlalchemy import select
 
         from hub.trust.models import Collection, Organisation
-        org_ids = {o.slug: o.id for o in session.scalars(select(Organisation).where(Organisation.slug.in_(slugs)))}
-        coll_ids = {c.alias: c.id for c in session.scalars(select(Collection).where(Collection.alias.in_(["shared", "named"])))
-                    if c.group.slug == group}
+
+        org_ids = {
+            o.slug: o.id for o in session.scalars(select(Organisation).where(Organisation.slug.in_(slugs)))
+        }
+        coll_ids = {
+            c.alias: c.id
+            for c in session.scalars(select(Collection).where(Collection.alias.in_(["shared", "named"])))
+            if c.group.slug == group
+        }
     keys = {k.organisation: k.key for k in issued}
     hdr = {s: {"Authorization": f"Bearer {keys[s]}", "Accept": TAXII, "Content-Type": TAXII} for s in slugs}
     gpol = GroupPolicy(slug=group, default_tlp=Tlp.parse(default), max_tlp=Tlp.AMBER_STRICT)
 
     # push: who may post where follows the roles; the hub's own status tells what was stored
-    stored: dict[str, list[tuple[str, str, int, int]]] = {"shared": [], "named": []}  # id, version, level, producer
+    stored: dict[str, list[tuple[str, str, int, int]]] = {
+        "shared": [],
+        "named": [],
+    }  # id, version, level, producer
     for k, (who, level, nversions, to_named) in enumerate(objects):
         producer = slugs[who % len(slugs)]
         alias = "named" if to_named and named_ok else "shared"
         oid = f"indicator--{uuid.uuid5(uuid.NAMESPACE_DNS, f'{n}-{k}')}"
         objs = []
         for v in range(nversions):
-            obj = {"type": "indicator", "spec_version": "2.1", "id": oid, "created": "2024-01-01T00:00:00.000Z",
-                   "modified": f"2024-01-0{v + 1}T00:00:00.000Z", "pattern": f"[ipv4-addr:value = '10.0.{n % 250}.{k}']",
-                   "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z"}
+            obj = {
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": oid,
+                "created": "2024-01-01T00:00:00.000Z",
+                "modified": f"2024-01-0{v + 1}T00:00:00.000Z",
+                "pattern": f"[ipv4-addr:value = '10.0.{n % 250}.{k}']",
+                "pattern_type": "stix",
+                "valid_from": "2024-01-01T00:00:00Z",
+            }
             if level:
                 obj["object_marking_refs"] = [TLP[level]]
             objs.append(obj)
-        r = client.post(f"/taxii2/{group}/collections/{coll_ids[alias]}/objects/",
-                        content=orjson.dumps({"objects": objs}), headers=hdr[producer])
+        r = client.post(
+            f"/taxii2/{group}/collections/{coll_ids[alias]}/objects/",
+            content=orjson.dumps({"objects": objs}),
+            headers=hdr[producer],
+        )
         if r.status_code != 202:
             assert r.status_code in (403, 404)
             continue
@@ -109,13 +150,20 @@ def test_every_reader_gets_exactly_what_it_is_entitled_to(client, sm, orgs, obje
             stored[alias].append((s["id"], s["version"], eff, org_ids[producer]))
 
     for alias, cid in coll_ids.items():
-        cpol = CollectionPolicy(id=cid, kind="named" if alias == "named" else "group", group=gpol,
-                                owner_org_id=org_ids[owner], recipient_org_ids=frozenset(org_ids[r] for r in recips))
+        cpol = CollectionPolicy(
+            id=cid,
+            kind="named" if alias == "named" else "group",
+            group=gpol,
+            owner_org_id=org_ids[owner],
+            recipient_org_ids=frozenset(org_ids[r] for r in recips),
+        )
         base = f"/taxii2/{group}/collections/{cid}"
         for i, s in enumerate(slugs):
             role, clr = orgs[i]
             reader = Reader(org_id=org_ids[s], role=role, clearance=Tlp.parse(clr))
-            entitled = {(oid, ver) for oid, ver, lvl, prod in stored[alias] if may_read(reader, cpol, lvl, prod)}
+            entitled = {
+                (oid, ver) for oid, ver, lvl, prod in stored[alias] if may_read(reader, cpol, lvl, prod)
+            }
             h = {k: v for k, v in hdr[s].items() if k != "Content-Type"}
             if role is None:
                 assert client.get(f"{base}/objects/", headers=h).status_code == 403
@@ -126,7 +174,7 @@ def test_every_reader_gets_exactly_what_it_is_entitled_to(client, sm, orgs, obje
                 assert client.get(f"{base}/manifest/", headers=h).status_code == 404
                 assert not entitled
                 continue
-            objs, pages = _read_all(client, f"{base}/objects/", h, {"match[version]": "all", "limit": 3})
+            objs, _ = _read_all(client, f"{base}/objects/", h, {"match[version]": "all", "limit": 3})
             assert {(o["id"], o["modified"]) for o in objs} == entitled
             assert len(objs) == len(entitled)
             man, mpages = _read_all(client, f"{base}/manifest/", h, {"match[version]": "all", "limit": 2})

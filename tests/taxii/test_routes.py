@@ -11,8 +11,11 @@ from tests.factories import TAXII, indicator
 
 
 def post(client, world, objs, org="cert-a", group="africa", alias="indicators"):
-    return client.post(world.objects_url(group, alias), content=orjson.dumps({"objects": objs}),
-                       headers=world.post_headers(org))
+    return client.post(
+        world.objects_url(group, alias),
+        content=orjson.dumps({"objects": objs}),
+        headers=world.post_headers(org),
+    )
 
 
 def test_discovery_lists_only_the_callers_api_roots(client, world):
@@ -49,16 +52,24 @@ def test_api_root_of_a_group_the_caller_is_not_in_is_403_unknown_is_404(client, 
 
 
 def test_collections_reflect_role(client, world):
-    colls = {c["alias"]: c for c in client.get("/taxii2/africa/collections/", headers=world.auth("cert-c")).json()["collections"]}
+    colls = {
+        c["alias"]: c
+        for c in client.get("/taxii2/africa/collections/", headers=world.auth("cert-c")).json()["collections"]
+    }
     assert colls["indicators"]["can_read"] and not colls["indicators"]["can_write"]
     assert "a-to-b" not in colls  # named-recipient collections are shown only to those they name
-    colls = {c["alias"]: c for c in client.get("/taxii2/africa/collections/", headers=world.auth("cert-b")).json()["collections"]}
+    colls = {
+        c["alias"]: c
+        for c in client.get("/taxii2/africa/collections/", headers=world.auth("cert-b")).json()["collections"]
+    }
     assert colls["indicators"]["can_write"]
     assert colls["a-to-b"]["can_read"] and not colls["a-to-b"]["can_write"]
 
 
 def test_unknown_collection_is_404_and_reader_post_is_403(client, world):
-    r = client.get("/taxii2/africa/collections/00000000-0000-0000-0000-000000000000/", headers=world.auth("cert-a"))
+    r = client.get(
+        "/taxii2/africa/collections/00000000-0000-0000-0000-000000000000/", headers=world.auth("cert-a")
+    )
     assert r.status_code == 404
     assert post(client, world, [indicator(1)], org="cert-c").status_code == 403
 
@@ -104,7 +115,9 @@ def test_reposting_the_same_version_is_idempotent(client, world):
     post(client, world, [indicator(1)])
     r = post(client, world, [indicator(1)])
     assert r.json()["success_count"] == 1
-    man = client.get(world.objects_url().replace("objects/", "manifest/"), headers=world.auth("cert-a")).json()
+    man = client.get(
+        world.objects_url().replace("objects/", "manifest/"), headers=world.auth("cert-a")
+    ).json()
     assert len(man["objects"]) == 1
 
 
@@ -128,9 +141,15 @@ def test_versions_order_and_match_version(client, world):
 
 
 def test_match_id_type_and_spec_version(client, world):
-    ident = {"type": "identity", "spec_version": "2.1", "id": "identity--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061",
-             "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": "x",
-             "object_marking_refs": [indicator(0)["object_marking_refs"][0]]}
+    ident = {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": "identity--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061",
+        "created": "2024-01-01T00:00:00.000Z",
+        "modified": "2024-01-01T00:00:00.000Z",
+        "name": "x",
+        "object_marking_refs": [indicator(0)["object_marking_refs"][0]],
+    }
     post(client, world, [indicator(1), indicator(2), ident])
     url, h = world.objects_url(), world.auth("cert-a")
     r = client.get(url, params={"match[type]": "identity"}, headers=h).json()["objects"]
@@ -157,8 +176,9 @@ def test_pagination_covers_everything_once_and_more_comes_with_next(client, worl
     for endpoint, key in (("objects/", "objects"), ("manifest/", "objects")):
         seen, params, pages = [], {"limit": 5}, 0
         while True:
-            body = client.get(world.objects_url().replace("objects/", endpoint), params=params,
-                              headers=world.auth("cert-a")).json()
+            body = client.get(
+                world.objects_url().replace("objects/", endpoint), params=params, headers=world.auth("cert-a")
+            ).json()
             seen += [o["id"] for o in body.get(key, [])]
             pages += 1
             if not body.get("more"):
@@ -188,7 +208,10 @@ def test_get_one_object_and_unknown_object_is_404(client, world):
     post(client, world, [indicator(1)])
     url = world.objects_url() + indicator(1)["id"] + "/"
     assert client.get(url, headers=world.auth("cert-a")).json()["objects"][0]["id"] == indicator(1)["id"]
-    assert client.get(world.objects_url() + indicator(9)["id"] + "/", headers=world.auth("cert-a")).status_code == 404
+    assert (
+        client.get(world.objects_url() + indicator(9)["id"] + "/", headers=world.auth("cert-a")).status_code
+        == 404
+    )
 
 
 def test_delete_object_contributor_own_only_coordinator_any(client, world):
@@ -209,8 +232,11 @@ def test_unacceptable_accept_is_406(client, world, accept):
 
 
 def test_wrong_content_type_is_415(client, world):
-    r = client.post(world.objects_url(), content=b'{"objects":[]}',
-                    headers={**world.auth("cert-a"), "Content-Type": "application/json"})
+    r = client.post(
+        world.objects_url(),
+        content=b'{"objects":[]}',
+        headers={**world.auth("cert-a"), "Content-Type": "application/json"},
+    )
     assert r.status_code == 415
 
 
@@ -238,7 +264,10 @@ def test_malformed_bodies_are_400_with_a_reason(client, world, body, needle):
 
 @pytest.mark.parametrize("limit", ["-1", "0", "abc", "1.5"])
 def test_bad_limit_is_400(client, world, limit):
-    assert client.get(world.objects_url(), params={"limit": limit}, headers=world.auth("cert-a")).status_code == 400
+    assert (
+        client.get(world.objects_url(), params={"limit": limit}, headers=world.auth("cert-a")).status_code
+        == 400
+    )
 
 
 def test_huge_limit_is_capped(client, world, settings):
@@ -247,14 +276,18 @@ def test_huge_limit_is_capped(client, world, settings):
     assert r.status_code == 200 and len(r.json()["objects"]) == 3
 
 
-@pytest.mark.parametrize("token", ["garbage", "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "' OR 1=1 --", "x" * 5000])
+@pytest.mark.parametrize(
+    "token", ["garbage", "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "' OR 1=1 --", "x" * 5000]
+)
 def test_next_token_forged_is_400(client, world, token):
     r = client.get(world.objects_url(), params={"next": token}, headers=world.auth("cert-a"))
     assert r.status_code == 400
     assert "next" in r.json()["description"]
 
 
-@pytest.mark.parametrize("value", ["' OR '1'='1", "indicator--x'); DROP TABLE object_versions; --", '{"$ne": null}'])
+@pytest.mark.parametrize(
+    "value", ["' OR '1'='1", "indicator--x'); DROP TABLE object_versions; --", '{"$ne": null}']
+)
 def test_injection_in_match_id_finds_nothing_and_harms_nothing(client, world, value):
     post(client, world, [indicator(1)])
     r = client.get(world.objects_url(), params={"match[id]": value}, headers=world.auth("cert-a"))

@@ -1,0 +1,118 @@
+"""`policy explain`: may an organisation see, or a group receive, a stored object, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.policy.explain import explain_read, explain_redistribute
+from hub.policy.rules import Destination, Reader
+from hub.policy.tlp import Tlp
+from hub.store.markings import marking_index, referenced
+from hub.store.models import ObjectVersion as OV
+from hub.trust.access import collection_policy, group_policy
+from hub.trust.models import Collection, CollectionRecipient, Membership, Organisation, TrustGroup
+
+
+class ExplainError(ValueError):
+    """The question names something that does not exist (or that the asker may not ask about)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One explanation: for the object's latest version in one collection."""
+
+    group: str
+    collection: str
+    version: str
+    text: str
+
+
+def explain(
+    session: Session,
+    *,
+    object_id: str,
+    reader: str | None = None,
+    to_group: str | None = None,
+    to_peer_community: str | None = None,
+    export: bool = False,
+    within_groups: set[int] | None = None,
+) -> list[Answer]:
+    """Explain for each collection holding `object_id` (restricted to `within_groups` when given)."""
+    if (
+        sum(x is not None and x is not False for x in (reader, to_group, to_peer_community, export or None))
+        != 1
+    ):
+        raise ExplainError(
+            "ask about exactly one of: a reader organisation, a destination group, a peer, export"
+        )
+    stmt = (
+        select(OV, Collection, TrustGroup)
+        .join(Collection, OV.collection_id == Collection.id)
+        .join(TrustGroup, Collection.group_id == TrustGroup.id)
+        .where(OV.stix_id == object_id)
+        .order_by(Collection.id, OV.version_us.desc())
+    )
+    if within_groups is not None:
+        stmt = stmt.where(TrustGroup.id.in_(within_groups))
+    latest: dict[str, tuple[OV, Collection, TrustGroup]] = {}
+    for ov, coll, group in session.execute(stmt):
+        latest.setdefault(coll.id, (ov, coll, group))
+    if not latest:
+        raise ExplainError(f"no object {object_id} is stored in a collection you may ask about")
+    reader_org = None
+    if reader is not None:
+        reader_org = session.scalar(select(Organisation).where(Organisation.slug == reader))
+        if reader_org is None:
+            raise ExplainError(f"no organisation {reader!r}")
+    dest_group = None
+    if to_group is not None:
+        dest_group = session.scalar(select(TrustGroup).where(TrustGroup.slug == to_group))
+        if dest_group is None:
+            raise ExplainError(f"no trust group {to_group!r}")
+    answers = []
+    for ov, coll, group in latest.values():
+        obj = orjson.loads(ov.body)
+        markings = marking_index(session, collection_id=coll.id, refs=referenced([obj]))
+        recipients = frozenset(
+            session.scalars(
+                select(CollectionRecipient.organisation_id).where(
+                    CollectionRecipient.collection_id == coll.id
+                )
+            )
+        )
+        cpol = collection_policy(coll, group, recipients)
+        if reader_org is not None:
+            m = session.scalar(
+                select(Membership).where(
+                    Membership.group_id == group.id, Membership.organisation_id == reader_org.id
+                )
+            )
+            role: Literal["coordinator", "contributor", "reader"] | None = m.role if m else None  # type: ignore[assignment]
+            who = Reader(
+                org_id=reader_org.id,
+                role=role,
+                clearance=Tlp(m.clearance) if m else Tlp.CLEAR,
+                name=reader_org.slug,
+            )
+            text = explain_read(
+                reader=who, collection=cpol, obj=obj, markings=markings, producer_org_id=ov.producer_id
+            )
+        else:
+            if dest_group is not None:
+                dest = Destination(kind="group", name=dest_group.slug, community=dest_group.community)
+            elif to_peer_community is not None:
+                dest = Destination(
+                    kind="peer", name=f"peer hub ({to_peer_community})", community=to_peer_community
+                )
+            else:
+                dest = Destination(kind="export", name="export")
+            text = explain_redistribute(
+                obj=obj, markings=markings, source_group=group_policy(group), destination=dest
+            )
+        answers.append(Answer(group=group.slug, collection=coll.alias, version=ov.version, text=text))
+    return answers
