@@ -87,7 +87,7 @@ def test_oasis_examples_as_published_store_exactly_the_objects_without_a_foreign
             else:
                 assert obj["id"] not in refused, (name, obj["id"], refused.get(obj["id"]))
                 expected[key(obj)] = obj
-    assert len(expected) > 250  # nearly all of the content has no created_by_ref
+    assert len(expected) > 200  # most of the content has no created_by_ref
     assert served(coll) == expected
 
 
