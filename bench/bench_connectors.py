@@ -14,7 +14,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors import FeedSettings, collect, get_connector  # noqa: E402
+from connectors import FeedSettings, collect, get_connector
 
 SETTINGS = FeedSettings(
     producer_id="identity--11111111-2222-4333-8444-555555555555",
@@ -38,8 +38,9 @@ def urlhaus_csv(rows: int, seed: int = 5) -> bytes:
         if n % 3 == 0:
             host = f"host{n}.example"
         lines.append(
-            f'"{3000000 + n}","2024-03-04 09:{n % 60:02d}:{n % 59:02d}","http://{host}:{rng.randrange(80, 9000)}/bins/'
-            f'{n}.sh","online","2024-03-04 10:00:00","malware_download","elf,mips,Mozi",'
+            f'"{3000000 + n}","2024-03-04 09:{n % 60:02d}:{n % 59:02d}",'
+            f'"http://{host}:{rng.randrange(80, 9000)}/bins/{n}.sh","online","2024-03-04 10:00:00",'
+            '"malware_download","elf,mips,Mozi",'
             f'"https://urlhaus.abuse.ch/url/{3000000 + n}/","reporter{n % 17}"'
         )
     return ("\n".join(lines) + "\n").encode()

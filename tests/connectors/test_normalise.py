@@ -281,3 +281,13 @@ def test_source_timestamps_are_read_as_utc_seconds(text: str, expected: datetime
 def test_ipv4_detection_agrees_with_ipaddress() -> None:
     for text in ("0.0.0.0", "255.255.255.255", "1.2.3.4"):  # noqa: S104 - text, not a bind
         assert parse_value(text).value == str(ipaddress.ip_address(text))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=100))
+def test_fast_uuid5_equals_the_stdlib(name: str) -> None:
+    import uuid
+
+    from connectors.normalise import HUB_NAMESPACE, _uuid5
+
+    assert _uuid5(HUB_NAMESPACE, name) == str(uuid.uuid5(HUB_NAMESPACE, name))
