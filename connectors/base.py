@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from connectors.normalise import TLP_LEVELS, parse_tlp
+from connectors.tlp import TLP_LEVELS, parse_tlp
 
 _IDENTITY_ID = re.compile(r"identity--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 EXCERPT_CHARS = 200

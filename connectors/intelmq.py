@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 
 from connectors.base import Connector, Normalised, Rejected, Result, excerpt, split_lines
-from connectors.normalise import Draft, InvalidValue, Value, build, parse_time, parse_tlp, parse_value
+from connectors.normalise import Draft, InvalidValue, Value, build, parse_time, parse_value
+from connectors.tlp import parse_tlp
 
 # IntelMQ classification.type (RSIT taxonomy, plus the pre-2.0 names still seen in old bots) to the
 # STIX 2.1 indicator-type-ov. The rule: what the listed value *is* from a defender's view:

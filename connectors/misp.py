@@ -17,7 +17,6 @@ import orjson
 from connectors.base import Connector, Normalised, Rejected, Result, excerpt
 from connectors.normalise import (
     EPOCH,
-    TLP_OF_MARKING,
     Draft,
     InvalidValue,
     Value,
@@ -26,17 +25,15 @@ from connectors.normalise import (
     build,
     format_time,
     indicator_id,
-    marking_ref,
-    most_restrictive,
     object_id,
     parse_time,
-    parse_tlp,
     parse_value,
     quote,
     relationship_id,
     sco_id,
     stamp,
 )
+from connectors.tlp import TLP_OF_MARKING, marking_ref, most_restrictive, parse_tlp
 
 # Attribute types the fast path turns into patterns itself, written exactly as misp-stix writes them
 # (tests/connectors/test_misp.py proves it), so an event reads the same whichever path it took.

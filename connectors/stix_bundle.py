@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from connectors.base import Connector, Normalised, Rejected, Result, excerpt
-from connectors.normalise import TLP_OF_MARKING, marking_ref
+from connectors.tlp import TLP_OF_MARKING, marking_ref
 
 _ID = re.compile(r"([a-z0-9][a-z0-9-]*[a-z0-9])--[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 

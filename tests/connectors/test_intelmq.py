@@ -6,7 +6,7 @@ import pytest
 
 from connectors import FeedSettings, collect
 from connectors.intelmq import CLASSIFICATION_TYPES, IntelmqConnector, indicator_type
-from connectors.normalise import TLP2_IDS
+from connectors.tlp import TLP2_IDS
 from tests.connectors.conftest import assert_stix21, fixture_bytes
 
 

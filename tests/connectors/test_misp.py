@@ -12,7 +12,7 @@ import pytest
 
 from connectors import FeedSettings, Normalised, Rejected, collect
 from connectors.misp import MispConnector
-from connectors.normalise import TLP2_IDS, TLP_OF_MARKING
+from connectors.tlp import TLP2_IDS, TLP_OF_MARKING
 from tests.connectors.conftest import FIXTURES, PRODUCER_B, assert_stix21, fixture_bytes, make_settings
 
 MISP_UUID_PREFIX = "5f0c1a2b-"

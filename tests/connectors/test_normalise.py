@@ -16,8 +16,6 @@ from stix2patterns.validator import run_validator
 from connectors.normalise import (
     EPOCH,
     SCO_NAMESPACE,
-    TLP1_IDS,
-    TLP2_IDS,
     Draft,
     InvalidValue,
     Value,
@@ -25,14 +23,12 @@ from connectors.normalise import (
     build,
     format_time,
     indicator_id,
-    marking_ref,
-    most_restrictive,
     parse_time,
-    parse_tlp,
     parse_value,
     quote,
     refang,
 )
+from connectors.tlp import TLP1_IDS, TLP2_IDS, marking_ref, most_restrictive, parse_tlp
 from tests.connectors.conftest import PRODUCER_A, PRODUCER_B, assert_stix21, make_settings
 
 

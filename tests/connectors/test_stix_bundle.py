@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 
 from connectors import FeedSettings, Rejected, collect
-from connectors.normalise import TLP1_IDS, TLP2_IDS
 from connectors.stix_bundle import StixBundleConnector
+from connectors.tlp import TLP1_IDS, TLP2_IDS
 from tests.connectors.conftest import assert_stix21, fixture_bytes, make_settings
 
 
