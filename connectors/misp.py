@@ -265,11 +265,15 @@ class MispConnector(Connector):
                 yield Rejected(f"{ref} attribute {attribute.get('uuid')}", refusal, "", skipped=True)
                 continue
             kept.append(attribute)
-        objects = [
-            obj
-            for obj in _list(event.get("Object"))
-            if isinstance(obj, dict) and not self._distribution_refusal(obj, "object")
-        ]
+        objects: list[dict[str, Any]] = []
+        for obj in _list(event.get("Object")):
+            if not isinstance(obj, dict) or obj.get("deleted") in (True, "1", 1):
+                continue
+            refusal = self._distribution_refusal(obj, "object")
+            if refusal:
+                yield Rejected(f"{ref} object {obj.get('uuid')}", refusal, "", skipped=True)
+                continue
+            objects.append(obj)
         event = {**event, "Attribute": kept, "Object": objects}
         fast = (
             self.settings.misp_fast_path
