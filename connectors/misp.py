@@ -55,6 +55,7 @@ _HINTS = {
 # MISP distribution levels that must not leave the producing organisation or its sharing group
 # without the operator saying so.
 _ORG_ONLY, _SHARING_GROUP = "0", "4"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 _UUID_IN_ID = re.compile(r"--([0-9a-fA-F-]{36})\Z")
 # Id-contributing properties of the STIX 2.1 SCOs misp-stix emits (STIX 2.1 section 6; the same lists
 # stix2 uses), for re-identifying them deterministically.
@@ -236,6 +237,10 @@ class MispConnector(Connector):
             return
         load = files if callable(files) else files.__getitem__
         for uuid in sorted(entries):
+            if not _UUID.match(uuid):
+                # The name goes to the caller's loader (a URL or path): never let a manifest choose it.
+                yield Rejected("manifest.json", f"not an event uuid: {uuid[:60]!r}", "")
+                continue
             name = f"{uuid}.json"
             try:
                 raw = load(name)

@@ -220,3 +220,16 @@ def test_with_observables_fast_path_keeps_context_attributes_as_scos() -> None:
     assert "context-only.example" in {o.get("value") for o in objects}
     assert summary.skipped == 1
     assert_stix21(objects)
+
+
+def test_misp_feed_manifest_cannot_choose_arbitrary_file_names(settings: FeedSettings) -> None:
+    asked: list[str] = []
+
+    def load(name: str) -> bytes:
+        asked.append(name)
+        return b"{}"
+
+    manifest = orjson.dumps({"../../etc/passwd": {}, "5f0c1a2b-dddd-4eee-8fff-000000000099": {}})
+    results = list(MispConnector(settings).normalise_feed(manifest, load))
+    assert asked == ["5f0c1a2b-dddd-4eee-8fff-000000000099.json"]
+    assert "not an event uuid" in results[0].reason
