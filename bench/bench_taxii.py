@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="1k and 10k only, medallion at 1k: a smoke check")
     ap.add_argument("--reps", type=int, default=200, help="filtered GETs (limit=100) per reader")
     ap.add_argument("--reps-full", type=int, default=50, help="filtered GETs with limit=1000 per reader")
-    ap.add_argument("--medallion-timeout", type=float, default=300.0, help="seconds before a medallion request "
+    ap.add_argument("--medallion-timeout", type=float, default=120.0, help="seconds before a medallion request "
                     "is given up (its filtered GET grows quadratically)")
     ap.add_argument("--medallion-budget", type=float, default=60.0, help="seconds of medallion filtered GETs")
     ap.add_argument("--keep", action="store_true", help="keep the databases afterwards")

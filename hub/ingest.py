@@ -45,6 +45,7 @@ class Outcome:
     successes: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     created: int = 0  # new versions actually stored (re-posts of a stored version are not)
+    inserted: set[tuple[str, int]] = field(default_factory=set)
 
     def resource(self) -> dict[str, Any]:
         """The TAXII 2.1 status resource (section 4.3.1)."""
@@ -152,9 +153,17 @@ def add_objects(
                 "body": orjson.dumps(obj),
             }
         )
-        outcome.successes.append({"id": sid, "version": version, "message": "stored"})
-    store.insert_versions(session, rows)
-    outcome.created = len(rows)
+    outcome.inserted = store.insert_versions(session, rows)
+    for row in rows:
+        new = (row["stix_id"], row["version_us"]) in outcome.inserted
+        outcome.successes.append(
+            {
+                "id": row["stix_id"],
+                "version": row["version"],
+                "message": "stored" if new else "already stored",
+            }
+        )
+    outcome.created = len(outcome.inserted)
     if keep_status:
         session.add(
             Status(
@@ -178,8 +187,8 @@ def add_objects(
         account_id=submission.account_id,
         group_id=submission.group_id,
         collection_id=submission.collection_id,
-        count=len(rows),
-        detail=f"{len(outcome.failures)} refused" if outcome.failures else "",
+        count=outcome.created,
+        detail=f"{len(rows) - outcome.created} already stored, {len(outcome.failures)} refused",
     )
     if outcome.failures:
         reasons = sorted({f["message"] for f in outcome.failures})[:5]

@@ -124,12 +124,16 @@ def existing_versions(
     return found
 
 
-def insert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert object versions in one statement; a version already stored is left as it is."""
+def insert_versions(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """Insert object versions in one statement; a version already stored is left as it is.
+
+    Returns the (id, version µs) pairs actually inserted, so callers can tell new from unchanged.
+    """
     if not rows:
-        return
+        return set()
     dialect = session.get_bind().dialect.name
     ins = pg_insert(OV) if dialect == "postgresql" else sqlite_insert(OV)
-    session.execute(
-        ins.on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"]), rows
+    stmt = ins.on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"]).returning(
+        OV.stix_id, OV.version_us
     )
+    return {(sid, ver) for sid, ver in session.execute(stmt, rows)}
