@@ -9,8 +9,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from hub.db import make_engine, make_sessionmaker
 from hub.errors import ConfigError
@@ -42,6 +42,26 @@ def _settings(**overrides: object) -> Settings:
     return s.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
+_engines: list = []
+
+
+def _sessions(url: str):  # type: ignore[no-untyped-def]
+    """A session factory on a fresh engine, disposed when the command ends."""
+    engine = make_engine(url)
+    _engines.append(engine)
+    return make_sessionmaker(engine)
+
+
+@app.callback()
+def _main(ctx: typer.Context) -> None:
+    ctx.call_on_close(_dispose)
+
+
+def _dispose() -> None:
+    while _engines:
+        _engines.pop().dispose()
+
+
 def _fail(message: str) -> None:
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     raise typer.Exit(2)
@@ -56,7 +76,7 @@ def db_upgrade(revision: str = typer.Argument("head", help="target revision")) -
 
 
 def _safe_url(s: Settings) -> str:
-    return make_engine(s.database_url).url.render_as_string(hide_password=True)
+    return make_url(s.database_url).render_as_string(hide_password=True)
 
 
 def _serve(s: Settings) -> None:
@@ -90,7 +110,7 @@ def _load(s: Settings, path: Path) -> list:
         cfg = read_config(path)
     except ConfigError as exc:
         _fail(str(exc))
-    sm = make_sessionmaker(make_engine(s.database_url))
+    sm = _sessions(s.database_url)
     with sm() as session, session.begin():
         issued = apply_config(session, cfg)
     return issued
@@ -148,7 +168,7 @@ def demo(
 def _demo_summary(s: Settings, base: str, issued: list) -> dict:
     from hub.trust.models import Collection, Membership, Organisation, TrustGroup
 
-    sm = make_sessionmaker(make_engine(s.database_url))
+    sm = _sessions(s.database_url)
     keys = {k.organisation: k.key for k in issued}
     out: dict = {"discovery": f"{base}/taxii2/", "organisations": {}}
     with sm() as session:
@@ -192,7 +212,7 @@ def key_create(
     """Issue an API key (printed once; only its hash is stored)."""
     from hub.trust.service import create_api_key
 
-    sm = make_sessionmaker(make_engine(_settings().database_url))
+    sm = _sessions(_settings().database_url)
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     with sm() as session, session.begin():
         _key, secret = create_api_key(
@@ -206,7 +226,7 @@ def key_revoke(key_id: str = typer.Argument(..., help="the key id: the part afte
     """Revoke an API key at once."""
     from hub.trust.service import revoke_api_key
 
-    sm = make_sessionmaker(make_engine(_settings().database_url))
+    sm = _sessions(_settings().database_url)
     with sm() as session, session.begin():
         ok = revoke_api_key(session, key_id=key_id.removeprefix("hub_").split("_")[0])
     if not ok:
@@ -219,22 +239,22 @@ def key_list(org: str = typer.Option(..., help="organisation slug")) -> None:
     """List an organisation's keys (ids, labels, state; never secrets)."""
     from hub.trust.models import Account, ApiKey, Organisation
 
-    sm = make_sessionmaker(make_engine(_settings().database_url))
-    t = Table("key id", "account", "label", "created", "expires", "revoked")
+    sm = _sessions(_settings().database_url)
     with sm() as session:
         rows = session.execute(
             select(ApiKey, Account).join(Account).join(Organisation).where(Organisation.slug == org)
         )
+        console.print(
+            "key id            account   label     created              expires              revoked"
+        )
         for k, a in rows:
-            t.add_row(
-                k.key_id,
-                a.name,
-                k.label,
-                str(k.created_at)[:19],
-                str(k.expires_at or "")[:19],
-                str(k.revoked_at or "")[:19],
+            console.print(
+                f"{k.key_id}  {a.name:<8}  {k.label:<8}  {str(k.created_at)[:19]:<19}  "
+                f"{str(k.expires_at or '-')[:19]:<19}  {str(k.revoked_at or '-')[:19]}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
             )
-    console.print(t)
 
 
 @policy_app.command("explain")
@@ -252,7 +272,7 @@ def policy_explain(
     from hub.trust.explain import ExplainError, explain
     from hub.trust.models import TrustGroup
 
-    sm = make_sessionmaker(make_engine(_settings().database_url))
+    sm = _sessions(_settings().database_url)
     with sm() as session:
         within = None
         if group:
@@ -335,7 +355,7 @@ def import_(
     from hub.sync.importer import ImportTargetError, Target, producer_of, run_import
 
     s = _settings()
-    sm = make_sessionmaker(make_engine(s.database_url))
+    sm = _sessions(s.database_url)
     known = {*FORMATS, "misp-feed", "taxii", "taxii20"}
     if fmt not in known:
         _fail(f"unknown format {fmt!r}; known: {', '.join(sorted(known))}")

@@ -47,8 +47,9 @@ def hub_root(world: Any, org: str, group: str, *, bearer: bool = False) -> ApiRo
 def hub_collection(world: Any, org: str, group: str = "africa", alias: str = "indicators") -> Collection:
     """A taxii2-client Collection on a hub collection (its information is fetched from the hub)."""
     cid = world.collections[f"{group}/{alias}"]
-    return Collection(f"{world.base}/taxii2/{group}/collections/{cid}/", user=f"{org}-client",
-                      password=world.keys[org])
+    return Collection(
+        f"{world.base}/taxii2/{group}/collections/{cid}/", user=f"{org}-client", password=world.keys[org]
+    )
 
 
 # ------------------------------------------------------------------ medallion, the reference peer
@@ -125,9 +126,8 @@ def medallion() -> Iterator[Medallion]:
     medallion keeps one module-level Flask app per process; its blueprints are registered once (each
     xdist worker is its own process, with its own app and port).
     """
-    from werkzeug.serving import make_server
-
     import medallion as m
+    from werkzeug.serving import make_server
 
     app = m.application_instance
     port = free_port()

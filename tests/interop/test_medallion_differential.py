@@ -34,19 +34,31 @@ def ts(day: int) -> str:
 
 def malware(modified: str) -> dict[str, Any]:
     return {
-        "type": "malware", "spec_version": "2.1", "id": "malware--3c1c1f5e-2f55-4b8e-8f0c-5d1b9a0f4e11",
-        "created": ts(1), "modified": modified, "name": "loader", "is_family": True,
+        "type": "malware",
+        "spec_version": "2.1",
+        "id": "malware--3c1c1f5e-2f55-4b8e-8f0c-5d1b9a0f4e11",
+        "created": ts(1),
+        "modified": modified,
+        "name": "loader",
+        "is_family": True,
         "object_marking_refs": [indicator(0)["object_marking_refs"][0]],
     }
 
 
 A, B, C, D, E = 1, 2, 3, 10, 11
 ENVELOPE_1 = [
-    indicator(A, modified=ts(1)), indicator(A, modified=ts(2)), indicator(B, modified=ts(1)), malware(ts(1)),
-    *(indicator(C + i, modified=ts(1)) for i in range(4)), indicator(E, modified=ts(5)),
+    indicator(A, modified=ts(1)),
+    indicator(A, modified=ts(2)),
+    indicator(B, modified=ts(1)),
+    malware(ts(1)),
+    *(indicator(C + i, modified=ts(1)) for i in range(4)),
+    indicator(E, modified=ts(5)),
 ]
 ENVELOPE_2 = [
-    indicator(A, modified=ts(3)), indicator(B, modified=ts(2)), malware(ts(2)), indicator(D, modified=ts(1)),
+    indicator(A, modified=ts(3)),
+    indicator(B, modified=ts(2)),
+    malware(ts(2)),
+    indicator(D, modified=ts(1)),
     indicator(E, modified=ts(4)),
 ]
 ALL = ENVELOPE_1 + ENVELOPE_2
@@ -81,9 +93,13 @@ class Peer:
     def collection(self) -> Collection:
         return Collection(self.collection_url, user=self.auth[0], password=self.auth[1])
 
-    def get(self, path: str = "objects/", params: Any = None, accept: str | None = TAXII) -> requests.Response:
+    def get(
+        self, path: str = "objects/", params: Any = None, accept: str | None = TAXII
+    ) -> requests.Response:
         headers = {} if accept is None else {"Accept": accept}
-        return requests.get(self.collection_url + path, params=params, headers=headers, auth=self.auth, timeout=10)
+        return requests.get(
+            self.collection_url + path, params=params, headers=headers, auth=self.auth, timeout=10
+        )
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +127,10 @@ def each(peers: dict[str, Peer]) -> Iterator[tuple[str, Collection]]:
 
 def test_status_counts_agree_for_new_objects(peers):
     for name, peer in peers.items():
-        counts = [(s.status, s.total_count, s.success_count, s.failure_count, s.pending_count) for s in peer.statuses]
+        counts = [
+            (s.status, s.total_count, s.success_count, s.failure_count, s.pending_count)
+            for s in peer.statuses
+        ]
         assert counts == [("complete", 9, 9, 0, 0), ("complete", 5, 5, 0, 0)], name
         assert iv(peer.statuses[0].successes) == iv(ENVELOPE_1), name
 
@@ -176,7 +195,9 @@ def test_as_pages_with_a_small_page_serves_every_version_once(peers):
         assert all(p.get("next") for p in pages[:-1]), name
         served = [o for p in pages for o in p["objects"]]
         assert iv(served) == iv(ALL), name
-        manifest = [e for p in as_pages(coll.get_manifest, per_request=5, version="all") for e in p["objects"]]
+        manifest = [
+            e for p in as_pages(coll.get_manifest, per_request=5, version="all") for e in p["objects"]
+        ]
         assert iv(manifest) == iv(ALL), name
 
 
@@ -186,8 +207,13 @@ def test_wrong_accept_is_406_and_wrong_content_type_is_415_on_both(peers):
         assert r.status_code == 406, name
         assert r.headers["content-type"].replace(" ", "") == TAXII, name
         assert r.json()["http_status"] == "406", name
-        r = requests.post(peer.collection_url + "objects/", data=b'{"objects": []}', auth=peer.auth, timeout=10,
-                          headers={"Accept": TAXII, "Content-Type": "application/json"})
+        r = requests.post(
+            peer.collection_url + "objects/",
+            data=b'{"objects": []}',
+            auth=peer.auth,
+            timeout=10,
+            headers={"Accept": TAXII, "Content-Type": "application/json"},
+        )
         assert r.status_code == 415, name
         assert r.json()["http_status"] == "415", name
 
@@ -199,7 +225,10 @@ def test_date_added_headers_bound_each_page_on_both(peers):
     for name, peer in peers.items():
         r = peer.get("manifest/", params={"match[version]": "all", "limit": 5})
         added = [e["date_added"] for e in r.json()["objects"]]
-        assert (r.headers["X-TAXII-Date-Added-First"], r.headers["X-TAXII-Date-Added-Last"]) == (added[0], added[-1])
+        assert (r.headers["X-TAXII-Date-Added-First"], r.headers["X-TAXII-Date-Added-Last"]) == (
+            added[0],
+            added[-1],
+        )
         for path in ("objects/", f"objects/{a}/", f"objects/{a}/versions/"):
             h = peer.get(path).headers
             assert h["X-TAXII-Date-Added-First"] <= h["X-TAXII-Date-Added-Last"], (name, path)
@@ -229,7 +258,11 @@ def test_resuming_from_date_added_last_loses_nothing_medallion_loses_objects_add
             if not objs:
                 return sorted(got)
             got += iv(objs)
-            params = {"match[version]": "all", "limit": 3, "added_after": r.headers["X-TAXII-Date-Added-Last"]}
+            params = {
+                "match[version]": "all",
+                "limit": 3,
+                "added_after": r.headers["X-TAXII-Date-Added-Last"],
+            }
 
     assert resume(peers["hub"]) == iv(ALL)
     lost = set(iv(ALL)) - set(resume(peers["medallion"]))
@@ -297,8 +330,13 @@ def test_a_next_token_replayed_serves_the_same_page_medallion_moves_on(peers):
 def test_non_json_body_is_a_taxii_error_medallion_answers_html(peers):
     # TAXII 2.1 section 3.6.1 (Error Message): errors carry the error resource in the TAXII media type.
     for name, peer in peers.items():
-        r = requests.post(peer.collection_url + "objects/", data=b"not json", auth=peer.auth, timeout=10,
-                          headers={"Accept": TAXII, "Content-Type": TAXII})
+        r = requests.post(
+            peer.collection_url + "objects/",
+            data=b"not json",
+            auth=peer.auth,
+            timeout=10,
+            headers={"Accept": TAXII, "Content-Type": TAXII},
+        )
         assert r.status_code == 400, name
         if name == "hub":
             assert r.headers["content-type"] == TAXII
@@ -355,5 +393,9 @@ def test_stix2_sink_adds_to_both_servers(peers):
             assert peers[name].collection().get_object(obj.id)["objects"][0]["id"] == obj.id, name
     finally:  # leave the scenario as it was
         for peer in peers.values():
-            requests.delete(f"{peer.collection_url}objects/{obj.id}/", auth=peer.auth, headers={"Accept": TAXII},
-                            timeout=10)
+            requests.delete(
+                f"{peer.collection_url}objects/{obj.id}/",
+                auth=peer.auth,
+                headers={"Accept": TAXII},
+                timeout=10,
+            )

@@ -25,8 +25,12 @@ def stix_indicator(n: int, modified: str = T0, tlp: str = "green") -> stix2.v21.
 
 def stix_malware(n: int) -> stix2.v21.Malware:
     return stix2.v21.Malware(
-        id=f"malware--00000000-0000-4000-9000-{n:012d}", created=T0, modified=T0, name=f"family {n}",
-        is_family=True, object_marking_refs=[TLP["green"]],
+        id=f"malware--00000000-0000-4000-9000-{n:012d}",
+        created=T0,
+        modified=T0,
+        name=f"family {n}",
+        is_family=True,
+        object_marking_refs=[TLP["green"]],
     )
 
 

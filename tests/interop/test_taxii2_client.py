@@ -97,7 +97,12 @@ def test_add_objects_envelope_dict_returns_a_complete_status_whose_counts_check(
     status = coll.add_objects(envelope(objs))
     assert isinstance(status, Status)
     assert status.status == "complete"
-    assert (status.total_count, status.success_count, status.failure_count, status.pending_count) == (5, 5, 0, 0)
+    assert (status.total_count, status.success_count, status.failure_count, status.pending_count) == (
+        5,
+        5,
+        0,
+        0,
+    )
     assert sorted((s["id"], s["version"]) for s in status.successes) == ids_versions(objs)
 
 
@@ -109,7 +114,7 @@ def test_add_objects_json_string_with_one_bad_object_stores_the_rest(live):
     assert (status.total_count, status.success_count, status.failure_count) == (4, 3, 1)
     assert status.failures[0]["id"] == bad["id"]
     assert status.failures[0]["message"]
-    got = coll.get_objects(id=[o["id"] for o in good + [bad]])["objects"]
+    got = coll.get_objects(id=[o["id"] for o in [*good, bad]])["objects"]
     assert ids_versions(got) == ids_versions(good)
 
 
@@ -259,8 +264,12 @@ def test_added_after_returns_only_objects_added_strictly_later(live):
 def test_match_type_selects_by_stix_type(live):
     coll = hub_collection(live, "cert-b")
     tool = {
-        "type": "tool", "spec_version": "2.1", "id": "tool--7e1e0a7e-6c60-4f3b-9a4e-2f1c1b3c8d01",
-        "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": "nmap",
+        "type": "tool",
+        "spec_version": "2.1",
+        "id": "tool--7e1e0a7e-6c60-4f3b-9a4e-2f1c1b3c8d01",
+        "created": "2024-01-01T00:00:00.000Z",
+        "modified": "2024-01-01T00:00:00.000Z",
+        "name": "nmap",
     }
     coll.add_objects(envelope([tool, indicator(210)]))
     assert [o["id"] for o in coll.get_objects(type="tool")["objects"]] == [tool["id"]]

@@ -1,0 +1,130 @@
+"""Trust groups from configuration, API keys, and the `hub` commands that manage them."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from hub.cli import app
+from hub.errors import ConfigError
+from hub.trust.models import ApiKey
+from hub.trust.service import authenticate, read_config
+from tests.conftest import fresh_database
+from tests.factories import TAXII
+
+
+def test_example_configuration_is_valid():
+    from hub.cli import DEMO_CONFIG
+
+    cfg = read_config(DEMO_CONFIG)
+    assert {g.slug for g in cfg.groups} == {"africa", "asia-pacific", "global"}
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "problem"),
+    [
+        ("groups: [{slug: Bad Slug, name: x}]", "groups.0.slug", "not a slug"),
+        ("groups: [{slug: g, name: x, max_tlp: pink}]", "groups.0.max_tlp", "unknown TLP level"),
+        (
+            "organisations: [{slug: a, name: A}]\ngroups: [{slug: g, name: x, members: [{org: a, role: boss}]}]",
+            "groups.0.members.0.role",
+            "coordinator",
+        ),
+        ("groups: [{slug: g, name: x, members: [{org: ghost, role: reader}]}]", "(top level)", "ghost"),
+        ("groups: [{slug: g, name: x, max_tlp: red}]", "groups.0", "named-recipient"),
+        ("organisations: [{slug: a, name: A, country: Mauritius}]", "organisations.0.country", "ISO 3166"),
+        ("groups: [{slug: g, name: x, colour: blue}]", "groups.0.colour", "Extra inputs"),
+        ("groups: [{slug: g", "-", "not valid YAML"),
+    ],
+)
+def test_invalid_configuration_names_file_path_and_problem(tmp_path, text, path, problem):
+    f = tmp_path / "trust.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        read_config(f)
+    assert err.value.file == str(f)
+    assert err.value.path == path
+    assert problem in err.value.problem
+
+
+def test_trust_load_cli_reports_a_bad_file(tmp_path):
+    f = tmp_path / "trust.yaml"
+    f.write_text("groups: [{slug: g, name: x, default_tlp: red, max_tlp: amber}]")
+    r = CliRunner().invoke(app, ["trust", "load", str(f)])
+    assert r.exit_code == 2
+    assert f"{f}: groups.0" in r.output
+
+
+def test_keys_are_stored_hashed_and_check_in_constant_form(session, world):
+    key = world.keys["cert-a"]
+    rows = list(session.scalars(select(ApiKey)))
+    assert rows and all(key.split("_", 2)[2] not in r.secret_hash for r in rows)
+    assert all(r.secret_hash.startswith("$argon2") for r in rows)
+    assert authenticate(session, key).org_slug == "cert-a"
+    assert authenticate(session, key + "x") is None
+    assert authenticate(session, "hub_" + "0" * 16 + "_nope") is None
+
+
+def test_expired_and_revoked_keys_are_401(client, world, sm):
+    h = {"Authorization": f"Bearer {world.keys['cert-a']}", "Accept": TAXII}
+    assert client.get("/taxii2/", headers=h).status_code == 200
+    key_id = world.keys["cert-a"].split("_")[1]
+    with sm() as s, s.begin():
+        s.execute(
+            update(ApiKey)
+            .where(ApiKey.key_id == key_id)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert client.get("/taxii2/", headers=h).status_code == 401
+    with sm() as s, s.begin():
+        s.execute(
+            update(ApiKey)
+            .where(ApiKey.key_id == key_id)
+            .values(expires_at=None, revoked_at=datetime.now(UTC))
+        )
+    assert client.get("/taxii2/", headers=h).status_code == 401
+
+
+def test_key_create_list_revoke_cli(client, world, sm, monkeypatch):
+    monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
+    runner = CliRunner()
+    r = runner.invoke(app, ["key", "create", "--org", "cert-b", "--label", "laptop", "--expires-days", "30"])
+    assert r.exit_code == 0, r.output
+    new_key = r.output.strip()
+    assert (
+        client.get("/taxii2/", headers={"Authorization": f"Bearer {new_key}", "Accept": TAXII}).status_code
+        == 200
+    )
+    listing = runner.invoke(app, ["key", "list", "--org", "cert-b"]).output
+    key_id = new_key.split("_")[1]
+    assert key_id in listing and new_key.split("_", 2)[2] not in listing
+    assert runner.invoke(app, ["key", "revoke", key_id]).exit_code == 0
+    assert (
+        client.get("/taxii2/", headers={"Authorization": f"Bearer {new_key}", "Accept": TAXII}).status_code
+        == 401
+    )
+    assert runner.invoke(app, ["key", "revoke", "nope"]).exit_code == 2
+    assert runner.invoke(app, ["key", "create", "--org", "nobody"]).exit_code == 2
+
+
+def test_demo_loads_idempotently_and_writes_keys_json(db_kind, tmp_path, monkeypatch):
+    url = fresh_database(db_kind, f"hub_test_demo_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}", tmp_path)
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+    out = tmp_path / "keys.json"
+    runner = CliRunner()
+    r = runner.invoke(app, ["demo", "--no-serve", "--keys-json", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "/taxii2/" in r.output and "hub_" in r.output
+    data = json.loads(out.read_text())
+    mu = data["organisations"]["cert-mu"]
+    assert mu["key"].startswith("hub_")
+    assert set(mu["api_roots"]) == {"africa", "asia-pacific", "global"}
+    assert mu["api_roots"]["africa"]["collections"]["indicators"]
+    again = runner.invoke(app, ["demo", "--no-serve"])
+    assert again.exit_code == 0
+    assert "No new API keys" in again.output
