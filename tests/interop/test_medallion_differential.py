@@ -1,4 +1,4 @@
-"""One scenario against the hub and against medallion 3.0 (the OASIS reference server), both via taxii2-client.
+"""One scenario against the hub and medallion 3.0 (the OASIS reference server), both through taxii2-client.
 
 Where the two agree the test asserts equality of ids and versions (never of date_added values, which
 are each server's own clock). Where medallion departs from TAXII 2.1 the test asserts both behaviours

@@ -97,8 +97,8 @@ SINK_BUNDLE_XFAIL = pytest.mark.xfail(
     strict=True,
     raises=requests.HTTPError,
     reason="stix2 3.0's TAXIICollectionSink.add always POSTs a serialised STIX Bundle "
-    "({type: bundle, id, objects}); hub/taxii/routes.py _envelope_objects() (line ~245) answers any body with "
-    "type == 'bundle' with 400 instead of reading its 'objects' list as the envelope's.",
+    "({type: bundle, id, objects}); hub/taxii/routes.py _envelope_objects() (line ~245) answers any "
+    "body with type == 'bundle' with 400 instead of reading its 'objects' list as the envelope's.",
 )
 
 
