@@ -219,7 +219,7 @@ def test_wrong_accept_is_406_and_wrong_content_type_is_415_on_both(peers):
 
 
 def test_date_added_headers_bound_each_page_on_both(peers):
-    # TAXII 2.1 section 5 (Get Objects, Get An Object, Get Object Manifests, Get Object Versions): the
+    # TAXII 2.1 sections 5.3, 5.4, 5.6, 5.8 (manifest, objects, one object, versions): the
     # response carries X-TAXII-Date-Added-First / -Last, the date_added of the first and last item.
     a = indicator(A)["id"]
     for name, peer in peers.items():
@@ -237,8 +237,8 @@ def test_date_added_headers_bound_each_page_on_both(peers):
 # ------------------------------------------------------------------ where medallion departs from TAXII 2.1
 
 
-def test_versions_are_listed_oldest_first_medallion_lists_newest_first(peers):
-    # TAXII 2.1 section 3.6 (Pagination): the paginated endpoints (Get Object Versions takes `limit` and
+def test_versions_are_listed_in_date_added_order_medallion_lists_newest_first(peers):
+    # TAXII 2.1, Pagination: the paginated endpoints (5.8 Get Object Versions takes `limit` and
     # `next`) "return results sorted in ascending order by the date they were added to the collection".
     a = indicator(A)["id"]
     assert peers["hub"].collection().object_versions(a)["versions"] == [ts(1), ts(2), ts(3)]
@@ -246,10 +246,11 @@ def test_versions_are_listed_oldest_first_medallion_lists_newest_first(peers):
 
 
 def test_resuming_from_date_added_last_loses_nothing_medallion_loses_objects_added_together(peers):
-    # TAXII 2.1 pagination: "the client may paginate through the remaining records by using the added_after
-    # filter parameter and the date/time value from the X-TAXII-Date-Added-Last header". medallion gives
-    # every object of one POST the same date_added, so resuming after a page boundary inside one
-    # envelope skips the rest of that envelope. The hub gives each object its own date_added.
+    # TAXII 2.1, Pagination (the CTI TC's text): "the client may paginate through the remaining
+    # records by using the added_after filter parameter and the date/time value from the
+    # X-TAXII-Date-Added-Last header". medallion gives every object of one POST the same date_added,
+    # so resuming after a page boundary inside one envelope skips the rest of that envelope. The hub
+    # gives each object its own date_added.
     def resume(peer: Peer) -> list[tuple[str, str]]:
         got, params = [], {"match[version]": "all", "limit": 3}
         while True:
@@ -270,7 +271,7 @@ def test_resuming_from_date_added_last_loses_nothing_medallion_loses_objects_add
 
 
 def test_added_after_with_default_version_is_anded_medallion_chains_the_filters(peers):
-    # TAXII 2.1 section 3.4 (Filtering): filters are ANDed, and match[version] defaults to `last`, the
+    # TAXII 2.1, Filtering: filters are ANDed, and match[version] defaults to `last`, the
     # object's latest version. E's latest version (v2) was added in envelope 1 and its older v1 in
     # envelope 2: "added after envelope 1 AND latest version" matches no version of E. medallion
     # applies `last` only among the versions left after added_after and serves E v1 as if latest.
@@ -286,7 +287,7 @@ def test_added_after_with_default_version_is_anded_medallion_chains_the_filters(
 
 
 def test_accept_without_version_or_wildcard_is_served_medallion_answers_406(peers):
-    # TAXII 2.1 section 1.6.8 (Media Types): `application/taxii+json` without a version parameter names
+    # TAXII 2.1, Media Types table: `application/taxii+json` without a version parameter names
     # the latest TAXII version the server supports; RFC 9110 section 12.5.1: `*/*` accepts any media type.
     for accept in ("application/taxii+json", "*/*", "application/*", None):
         assert peers["hub"].get(accept=accept).status_code == 200, accept
@@ -296,14 +297,14 @@ def test_accept_without_version_or_wildcard_is_served_medallion_answers_406(peer
 
 
 def test_malformed_added_after_is_400_medallion_answers_500(peers):
-    # TAXII 2.1 section 3.6.1 (HTTP status codes): 400 "The server did not understand the request or
+    # TAXII 2.1, HTTP status codes: 400 "The server did not understand the request or
     # filter parameters". medallion's strptime ValueError escapes as a 500.
     assert peers["hub"].get(params={"added_after": "yesterday"}).status_code == 400
     assert peers["medallion"].get(params={"added_after": "yesterday"}).status_code == 500
 
 
 def test_next_without_limit_is_served_medallion_answers_500(peers):
-    # TAXII 2.1 section 3.4 (URL parameters): `limit` is optional on every request, `next` included.
+    # TAXII 2.1, URL parameters: `limit` is optional on every request, `next` included.
     # medallion's memory backend deletes filter_args["limit"] unconditionally (KeyError -> 500).
     for name, peer in peers.items():
         token = peer.get(params={"match[version]": "all", "limit": 2}).json()["next"]
@@ -316,8 +317,9 @@ def test_next_without_limit_is_served_medallion_answers_500(peers):
 
 
 def test_a_next_token_replayed_serves_the_same_page_medallion_moves_on(peers):
-    # `next` is opaque (TAXII 2.1 section 3.4); the hub's is a signed position, so a retried request (after
-    # a timeout, say) gets the same page. medallion's is a server-side cursor consumed by each use.
+    # `next` is opaque (TAXII 2.1, URL parameters); the hub's is a signed position, so a retried
+    # request (after a timeout, say) gets the same page. medallion's is a server-side cursor that
+    # each use consumes.
     pages = {}
     for name, peer in peers.items():
         token = peer.get(params={"match[version]": "all", "limit": 2}).json()["next"]
@@ -328,7 +330,7 @@ def test_a_next_token_replayed_serves_the_same_page_medallion_moves_on(peers):
 
 
 def test_non_json_body_is_a_taxii_error_medallion_answers_html(peers):
-    # TAXII 2.1 section 3.6.1 (Error Message): errors carry the error resource in the TAXII media type.
+    # TAXII 2.1, Error Message resource: errors carry the error resource in the TAXII media type.
     for name, peer in peers.items():
         r = requests.post(
             peer.collection_url + "objects/",

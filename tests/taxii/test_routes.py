@@ -111,10 +111,17 @@ def test_mixed_envelope_keeps_valid_objects_and_explains_failures(client, world)
     assert len(client.get(world.objects_url(), headers=world.auth("cert-a")).json()["objects"]) == 1
 
 
+def test_a_bundle_posted_as_stix2_sinks_do_is_read_as_an_envelope(client, world):
+    bundle = {"type": "bundle", "id": "bundle--5d0b3c4e-6a57-4c55-9f0e-7c1f0f1a2b3c", "objects": [indicator(1)]}
+    r = client.post(world.objects_url(), content=orjson.dumps(bundle), headers=world.post_headers("cert-a"))
+    assert r.status_code == 202 and r.json()["success_count"] == 1
+
+
 def test_reposting_the_same_version_is_idempotent(client, world):
     post(client, world, [indicator(1)])
     r = post(client, world, [indicator(1)])
     assert r.json()["success_count"] == 1
+    assert r.json()["successes"][0]["message"] == "already stored"
     man = client.get(
         world.objects_url().replace("objects/", "manifest/"), headers=world.auth("cert-a")
     ).json()
@@ -250,7 +257,7 @@ def test_body_over_the_limit_is_413(client, world, settings):
     ("body", "needle"),
     [
         (b"{not json", "not valid JSON"),
-        (b'{"type":"bundle","id":"bundle--1","objects":[]}', "bundle"),
+        (b'{"type":"bundle","id":"bundle--1","objects":{}}', "bundle"),
         (b"[1,2]", "envelope"),
         (b'{"objects":{"a":1}}', "objects"),
         (b"", "JSON"),
