@@ -307,3 +307,57 @@ def start_medallion(tmp: Path, log: Path) -> tuple[Server, str]:
 
 def tempdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="hub_bench_"))
+
+
+# ------------------------------------------------------------------ who else uses the CPU
+
+
+def _busy() -> float:
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0)
+
+
+def _pg_backends(dbname: str | None) -> dict[int, float]:
+    out: dict[int, float] = {}
+    if not dbname:
+        return out
+    for p in psutil.process_iter(["name", "cmdline"]):
+        try:
+            cmd = " ".join(p.info["cmdline"] or [])
+            if p.info["name"] == "postgres" and f" {dbname} " in f" {cmd} ":
+                c = p.cpu_times()
+                out[p.pid] = c.user + c.system
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return out
+
+
+class CpuMeter:
+    """CPU used during a phase, in cores: the server, its PostgreSQL backends, this client, everyone else.
+
+    The machine may be shared; `others` shows how much of it other processes took meanwhile.
+    """
+
+    def __init__(self, server: Server, dbname: str | None = None):
+        self.server, self.dbname = server, dbname
+        me = psutil.Process().cpu_times()
+        self.t0, self.busy0 = time.perf_counter(), _busy()
+        self.srv0, self.me0 = server.cpu_s(), me.user + me.system
+        self.pg0 = _pg_backends(dbname)
+
+    def stop(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.t0
+        me = psutil.Process().cpu_times()
+        pg1 = _pg_backends(self.dbname)
+        pg = sum(v - self.pg0.get(pid, 0.0) for pid, v in pg1.items())
+        srv = self.server.cpu_s() - self.srv0
+        cli = me.user + me.system - self.me0
+        busy = _busy() - self.busy0
+        w = max(wall, 1e-9)
+        return {"wall_s": wall, "server": srv / w, "postgres": pg / w, "client": cli / w,
+                "others": max(0.0, busy - srv - cli - pg) / w}
+
+
+def cpu_line(c: dict[str, float]) -> str:
+    pg = f", PostgreSQL {c['postgres']:.2f}" if c.get("postgres") else ""
+    return f"server {c['server']:.2f}{pg}, client {c['client']:.2f}, other processes {c['others']:.2f}"

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -34,8 +36,10 @@ from _common import (  # noqa: E402
     MEDALLION_ROOT,
     TAXII,
     TLP2,
+    CpuMeter,
     Dataset,
     Server,
+    cpu_line,
     make_dataset,
     machine,
     ms,
@@ -91,7 +95,7 @@ class Target:
 # ------------------------------------------------------------------ phases
 
 
-def ingest(t: Target, ds: Dataset, writer: str) -> dict[str, Any]:
+def ingest(t: Target, ds: Dataset, writer: str, dbname: str | None = None) -> dict[str, Any]:
     headers = {**t.headers[writer], "Content-Type": TAXII}
     times: list[float] = []
     stamps: list[str] = []
@@ -99,6 +103,7 @@ def ingest(t: Target, ds: Dataset, writer: str) -> dict[str, Any]:
     rss = [t.server.rss_mb()]
     cpu0, cli0 = t.server.cpu_s(), psutil.Process().cpu_times()
     decile_every = max(1, len(ds.envelopes) // 10)
+    meter = CpuMeter(t.server, dbname)
     started = time.perf_counter()
     for i, env in enumerate(ds.envelopes):
         t0 = time.perf_counter()
@@ -115,6 +120,7 @@ def ingest(t: Target, ds: Dataset, writer: str) -> dict[str, Any]:
         if (i + 1) % decile_every == 0:
             rss.append(t.server.rss_mb())
     wall = time.perf_counter() - started
+    cpu_share = meter.stop()
     cli1 = psutil.Process().cpu_times()
     cpu = t.server.cpu_s() - cpu0
     # per decile of the run (by envelope index): objects / summed request time
@@ -127,13 +133,13 @@ def ingest(t: Target, ds: Dataset, writer: str) -> dict[str, Any]:
     return {
         "objects": ds.n, "stored": stored, "failures": failures, "wall_s": wall, "rate": ds.n / wall,
         "deciles": deciles, "post_p50_ms": pct(times, 50) * 1000, "post_p95_ms": pct(times, 95) * 1000,
-        "server_cpu_s": cpu, "rss_mb": rss,
+        "server_cpu_s": cpu, "rss_mb": rss, "cpu": cpu_share,
         "client_cpu_during_s": (cli1.user - cli0.user) + (cli1.system - cli0.system),
         "stamps": stamps,
     }
 
 
-def page_all(t: Target, reader: str, expected: int) -> dict[str, Any]:
+def page_all(t: Target, reader: str, expected: int, dbname: str | None = None) -> dict[str, Any]:
     headers = t.headers[reader]
     times: list[float] = []
     rss = [t.server.rss_mb()]
@@ -144,6 +150,7 @@ def page_all(t: Target, reader: str, expected: int) -> dict[str, Any]:
     prev_last = None
     params: dict[str, Any] = {"limit": 1000}
     cpu0 = t.server.cpu_s()
+    meter = CpuMeter(t.server, dbname)
     started = time.perf_counter()
     pages = 0
     while True:
@@ -184,7 +191,7 @@ def page_all(t: Target, reader: str, expected: int) -> dict[str, Any]:
         problems.append(f"{count - len(ids)} duplicate ids across pages")
     return {"pages": pages, "objects": count, "total_s": total, "p50_ms": pct(times, 50) * 1000,
             "p95_ms": pct(times, 95) * 1000, "rss_mb": rss, "rss_growth_mb": max(rss) - rss[0],
-            "server_cpu_s": t.server.cpu_s() - cpu0, "first_added": first_added, "last_added": last_added,
+            "server_cpu_s": t.server.cpu_s() - cpu0, "cpu": meter.stop(), "first_added": first_added, "last_added": last_added,
             "problems": problems}
 
 
@@ -200,11 +207,12 @@ def after_values(stamps: list[str], reps: int, seed: int = 7) -> list[str]:
 
 
 def filtered(t: Target, readers: list[str], afters: list[str], limit: int, *, budget_s: float | None = None,
-             hidden_markings: dict[str, set[str]] | None = None) -> dict[str, Any]:
+             hidden_markings: dict[str, set[str]] | None = None, dbname: str | None = None) -> dict[str, Any]:
     """match[type]=indicator + added_after + limit, readers interleaved; checks what comes back."""
     times: dict[str, list[float]] = {r: [] for r in readers}
     counts: dict[str, list[int]] = {r: [] for r in readers}
     problems: list[str] = []
+    meter = CpuMeter(t.server, dbname)
     started = time.perf_counter()
     timed_out = None
     for k, after in enumerate(afters):
@@ -236,7 +244,7 @@ def filtered(t: Target, readers: list[str], afters: list[str], limit: int, *, bu
         if budget_s is not None and time.perf_counter() - started > budget_s and k >= 2:
             break
     out: dict[str, Any] = {"limit": limit, "readers": {}, "problems": sorted(set(problems))[:10],
-                           "timed_out_s": timed_out}
+                           "timed_out_s": timed_out, "cpu": meter.stop()}
     for reader in readers:
         ts = times[reader]
         out["readers"][reader] = {"n": len(ts), "p50_ms": pct(ts, 50) * 1000, "p95_ms": pct(ts, 95) * 1000,
@@ -257,18 +265,20 @@ def run_hub(kind: str, size: int, ds: Dataset, args: argparse.Namespace, tmp: Pa
     try:
         wait_http(base + "/taxii2/", server.proc, headers=headers["cert-a"], log=log)
         t = Target("hub", server, base, f"/taxii2/africa/collections/{world.collection}/objects/", headers)
-        res: dict[str, Any] = {"server": "hub", "db": kind, "size": size}
+        res: dict[str, Any] = {"server": "hub", "db": kind, "size": size, "loadavg": os.getloadavg()}
+        dbname = f"hub_bench_{size}" if kind == "postgresql" else None
         # warm the key cache of every reader (argon2 is checked once per key per process)
         for org in HUB_READERS.values():
             t.client.get(base + "/taxii2/", headers=headers[org])
         res["rss_start_mb"] = server.rss_mb()
-        res["ingest"] = ingest(t, ds, "cert-a")
+        res["ingest"] = ingest(t, ds, "cert-a", dbname)
         print(f"  ingest {res['ingest']['rate']:,.0f} objects/s", file=sys.stderr)
-        res["page"] = page_all(t, "cert-a", ds.n)
+        res["page"] = page_all(t, "cert-a", ds.n, dbname)
         print(f"  paged {res['page']['pages']} pages in {res['page']['total_s']:.1f} s", file=sys.stderr)
         afters = after_values(res["ingest"]["stamps"], args.reps)
         hidden = {"vendor": {TLP2["amber"]}}
-        res["filtered100"] = filtered(t, list(HUB_READERS.values()), afters, 100, hidden_markings=hidden)
+        res["filtered100"] = filtered(t, list(HUB_READERS.values()), afters, 100, hidden_markings=hidden,
+                                      dbname=dbname)
         res["filtered1000"] = filtered(t, ["cert-a", "vendor"], afters[: args.reps_full], 1000,
                                        hidden_markings=hidden)
         res["rss_end_mb"] = server.rss_mb()
@@ -342,6 +352,9 @@ def hub_table(r: dict[str, Any]) -> str:
         f"| POST of 1,000 p50 / p95 | {i['post_p50_ms']:.1f} / {i['post_p95_ms']:.1f} ms | | |",
         f"| server CPU during ingest | {i['server_cpu_s']:.1f} s ({i['server_cpu_s'] / i['wall_s'] * 100:.0f}% of a "
         f"core); client {i['client_cpu_during_s']:.1f} s | | |",
+        f"| CPU during ingest, in cores (of {os.cpu_count()}) | {cpu_line(i['cpu'])} | | |",
+        f"| CPU while paging / filtered GETs, in cores | {cpu_line(p['cpu'])} / {cpu_line(f1['cpu'])} | | |",
+        f"| load average (1 min) when the run started | {r['loadavg'][0]:.2f} | | |",
         f"| stored / refused | {i['stored']:,} / {i['failures']:,} | all stored | {yes(i['stored'] == r['size'])} |",
         f"| page all, limit=1000 | {p['pages']} pages, {p['objects']:,} objects in {p['total_s']:.1f} s | | |",
         f"| page p50 / p95 | {p['p50_ms']:.1f} / {p['p95_ms']:.1f} ms | | |",
@@ -392,6 +405,7 @@ def medallion_table(m: dict[str, Any], hubs: list[dict[str, Any]]) -> str:
         f"| filtered GET (type+added_after, limit=100) p50 / p95 | {fl} |",
         f"| page all, limit=1000 | {pl} |",
         f"| server RSS start / end | {m['rss_start_mb']:.0f} / {m['rss_end_mb']:.0f} MB |",
+        f"| CPU during ingest, in cores | {cpu_line(i['cpu'])} |",
     ]
     for h in hubs:
         if h["size"] != m["size"]:
@@ -465,6 +479,13 @@ def main(argv: list[str] | None = None) -> int:
 
     ident = identity_id_for("cert-a")
     mach = machine()
+    try:
+        rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).resolve().parent.parent,
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = "unknown"
+    mach["hub revision"] = rev or "unknown"
+    mach["load average at start (1/5/15 min)"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     print("## Machine\n")
     print("| | |\n|---|---|")
     for k, v in mach.items():
