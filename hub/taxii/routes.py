@@ -203,7 +203,7 @@ def get_objects(
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
 ) -> Response:
-    """TAXII 2.1 section 5.3: Get Objects."""
+    """TAXII 2.1 section 5.4: Get Objects."""
     key = cfg.signing_key()
     f = parse_filters(
         request.query_params,
@@ -264,7 +264,7 @@ async def add_objects(
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
 ) -> Response:
-    """TAXII 2.1 section 5.4: Add Objects; every object is judged alone, the rest are stored."""
+    """TAXII 2.1 section 5.5: Add Objects; every object is judged alone, the rest are stored."""
     check_content_type(request.headers.get("content-type"))
     body = await _read_body(request, cfg.max_content_length)
     objs = _envelope_objects(body)
@@ -302,7 +302,7 @@ def get_object(
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
 ) -> Response:
-    """TAXII 2.1 section 5.5: Get An Object; hidden and absent objects alike are 404."""
+    """TAXII 2.1 section 5.6: Get An Object; hidden and absent objects alike are 404."""
     key = cfg.signing_key()
     f = parse_filters(
         request.query_params,
@@ -334,7 +334,7 @@ def delete_object(
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
 ) -> Response:
-    """TAXII 2.1 section 5.6: Delete An Object; a coordinator deletes any, a contributor its own."""
+    """TAXII 2.1 section 5.7: Delete An Object; a coordinator deletes any, a contributor its own."""
     f = parse_filters(
         request.query_params,
         default_limit=1,
@@ -378,7 +378,7 @@ def get_manifest(
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
 ) -> Response:
-    """TAXII 2.1 section 5.3 (manifest): Get Object Manifests."""
+    """TAXII 2.1 section 5.3: Get Object Manifests."""
     key = cfg.signing_key()
     f = parse_filters(
         request.query_params,
@@ -406,7 +406,7 @@ def get_versions(
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
 ) -> Response:
-    """TAXII 2.1 section 5.7: Get Object Versions."""
+    """TAXII 2.1 section 5.8: Get Object Versions."""
     key = cfg.signing_key()
     f = parse_filters(
         request.query_params,
