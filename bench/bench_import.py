@@ -16,19 +16,25 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_connectors import misp_event  # noqa: E402
-from connectors import FeedSettings, get_connector  # noqa: E402
-from hub.db import make_engine, make_sessionmaker  # noqa: E402
-from hub.schema import upgrade  # noqa: E402
-from hub.sync.importer import Target, producer_of, run_import  # noqa: E402
-from hub.trust.schemas import TrustConfig  # noqa: E402
-from hub.trust.service import apply_config  # noqa: E402
+from bench.bench_connectors import misp_event
+from connectors import FeedSettings, get_connector
+from hub.db import make_engine, make_sessionmaker
+from hub.schema import upgrade
+from hub.sync.importer import Target, producer_of, run_import
+from hub.trust.schemas import TrustConfig
+from hub.trust.service import apply_config
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CONFIG = {
     "organisations": [{"slug": "cert-bench", "name": "CERT-BENCH"}],
-    "groups": [{"slug": "bench", "name": "Bench", "members": [{"org": "cert-bench", "role": "contributor"}],
-                "collections": [{"alias": "feed", "title": "Feed"}]}],
+    "groups": [
+        {
+            "slug": "bench",
+            "name": "Bench",
+            "members": [{"org": "cert-bench", "role": "contributor"}],
+            "collections": [{"alias": "feed", "title": "Feed"}],
+        }
+    ],
 }
 
 
@@ -73,14 +79,18 @@ def run(kind: str, lines: int) -> None:
             t = time.perf_counter()
             report = run_import(sm, target=target, results=get_connector("text", settings).normalise(raw))
             dt = time.perf_counter() - t
-            print(f"| {kind} | {lines:,}-line blocklist, {label} | {dt:.2f} s | {report.read / dt:,.0f} records/s "
-                  f"| new {report.created:,}, unchanged {report.unchanged:,} |")
+            print(
+                f"| {kind} | {lines:,}-line blocklist, {label} | {dt:.2f} s | {report.read / dt:,.0f} records/s "
+                f"| new {report.created:,}, unchanged {report.unchanged:,} |"
+            )
         event = misp_event(1000)
         t = time.perf_counter()
         report = run_import(sm, target=target, results=get_connector("misp", settings).normalise(event))
         dt = time.perf_counter() - t
-        print(f"| {kind} | 1,000-attribute MISP event (fast path) | {dt:.3f} s | {report.read / dt:,.0f} records/s "
-              f"| new {report.created:,} |")
+        print(
+            f"| {kind} | 1,000-attribute MISP event (fast path) | {dt:.3f} s | {report.read / dt:,.0f} records/s "
+            f"| new {report.created:,} |"
+        )
         engine.dispose()
 
 
