@@ -80,16 +80,16 @@ def run(kind: str, lines: int) -> None:
             report = run_import(sm, target=target, results=get_connector("text", settings).normalise(raw))
             dt = time.perf_counter() - t
             print(
-                f"| {kind} | {lines:,}-line blocklist, {label} | {dt:.2f} s | {report.read / dt:,.0f} records/s "
-                f"| new {report.created:,}, unchanged {report.unchanged:,} |"
+                f"| {kind} | {lines:,}-line blocklist, {label} | {dt:.2f} s "
+                f"| {report.read / dt:,.0f} records/s | new {report.created:,}, unchanged {report.unchanged:,} |"
             )
         event = misp_event(1000)
         t = time.perf_counter()
         report = run_import(sm, target=target, results=get_connector("misp", settings).normalise(event))
         dt = time.perf_counter() - t
         print(
-            f"| {kind} | 1,000-attribute MISP event (fast path) | {dt:.3f} s | {report.read / dt:,.0f} records/s "
-            f"| new {report.created:,} |"
+            f"| {kind} | 1,000-attribute MISP event (fast path) | {dt:.3f} s "
+            f"| {report.read / dt:,.0f} records/s | new {report.created:,} |"
         )
         engine.dispose()
 
