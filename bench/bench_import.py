@@ -81,7 +81,8 @@ def run(kind: str, lines: int) -> None:
             dt = time.perf_counter() - t
             print(
                 f"| {kind} | {lines:,}-line blocklist, {label} | {dt:.2f} s "
-                f"| {report.read / dt:,.0f} records/s | new {report.created:,}, unchanged {report.unchanged:,} |"
+                f"| {report.read / dt:,.0f} records/s "
+                f"| new {report.created:,}, unchanged {report.unchanged:,} |"
             )
         event = misp_event(1000)
         t = time.perf_counter()
