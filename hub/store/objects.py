@@ -132,8 +132,10 @@ def insert_versions(session: Session, rows: list[dict[str, Any]]) -> set[tuple[s
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
-    ins = pg_insert(OV) if dialect == "postgresql" else sqlite_insert(OV)
+    # the Core table, not the mapped class: the ORM's bulk-insert machinery costs more than the insert
+    table = OV.__table__
+    ins = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     stmt = ins.on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"]).returning(
-        OV.stix_id, OV.version_us
+        table.c.stix_id, table.c.version_us
     )
     return {(sid, ver) for sid, ver in session.execute(stmt, rows)}
