@@ -1,0 +1,126 @@
+"""What leaves a collection (export, push to a peer) follows the redistribution rule, on every path."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli import app
+from tests.factories import TLP, indicator
+
+
+def post(client, world, objs, org="cert-a"):
+    r = client.post(
+        world.objects_url(), content=orjson.dumps({"objects": objs}), headers=world.post_headers(org)
+    )
+    assert r.status_code == 202 and r.json()["failure_count"] == 0, r.text
+
+
+@pytest.fixture
+def cli(sm, world, monkeypatch):
+    monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def shared(client, world):
+    objs = {lvl: indicator(n, tlp=lvl) for n, lvl in enumerate(["clear", "green", "amber", "amber+strict"])}
+    objs["unmarked"] = indicator(10, tlp=None)
+    objs["granular"] = indicator(
+        11,
+        tlp="green",
+        description="context",
+        granular_markings=[{"marking_ref": TLP["amber"], "selectors": ["description"]}],
+    )
+    post(client, world, list(objs.values()))
+    return objs
+
+
+def exported(cli, tmp_path, *extra):
+    out = tmp_path / "out.json"
+    r = cli("export", "--group", "africa", "--collection", "indicators", "-o", str(out), *extra)
+    assert r.exit_code == 0, r.output
+    bundle = json.loads(out.read_bytes())
+    assert bundle["type"] == "bundle"
+    return {o["id"]: o for o in bundle["objects"]}, r.output
+
+
+def test_public_export_carries_only_clear(cli, shared, tmp_path):
+    got, _ = exported(cli, tmp_path)
+    assert set(got) == {shared["clear"]["id"]}
+
+
+def test_export_to_a_group_of_the_same_community_carries_green_redacted(cli, shared, tmp_path):
+    got, out = exported(cli, tmp_path, "--to-group", "asia")
+    assert set(got) == {shared["clear"]["id"], shared["green"]["id"], shared["granular"]["id"]}
+    assert "description" not in got[shared["granular"]["id"]]
+    assert "next incremental export: --added-after" in out
+
+
+def test_export_to_a_peer_of_another_community_carries_only_clear(cli, shared, tmp_path):
+    got, _ = exported(cli, tmp_path, "--peer-community", "north")
+    assert set(got) == {shared["clear"]["id"]}
+
+
+def test_producer_exception_does_not_let_amber_leave(cli, shared, tmp_path):
+    got, _ = exported(cli, tmp_path, "--to-group", "asia")
+    assert shared["amber"]["id"] not in got and shared["unmarked"]["id"] not in got
+
+
+def test_incremental_export_starts_after_the_cursor(cli, client, world, shared, tmp_path):
+    _, out = exported(cli, tmp_path, "--to-group", "asia")
+    cursor = out.split("--added-after ")[1].split()[0]
+    post(client, world, [indicator(50, tlp="clear")])
+    got, _ = exported(cli, tmp_path, "--to-group", "asia", "--added-after", cursor)
+    assert set(got) == {indicator(50)["id"]}
+
+
+def test_export_of_an_unknown_collection_fails_clearly(cli, tmp_path):
+    r = cli("export", "--group", "africa", "--collection", "nope", "-o", str(tmp_path / "x.json"))
+    assert r.exit_code == 2 and "no collection" in r.output
+
+
+@pytest.mark.interop
+def test_push_to_a_peer_hub_sends_what_may_leave(cli, shared, live):
+    peer_coll = f"{live.base}/taxii2/asia/collections/{live.collections['asia/indicators']}/"
+    r = cli(
+        "push",
+        peer_coll,
+        "--group",
+        "africa",
+        "--collection",
+        "indicators",
+        "--peer-community",
+        "south",
+        "--user",
+        "cert-c",
+        "--password",
+        live.keys["cert-c"],
+    )
+    assert r.exit_code == 0, r.output
+    assert "pushed 3 objects" in r.output
+    got = httpx.get(peer_coll + "objects/", headers=live.auth("cert-c")).json()["objects"]
+    ids = {o["id"] for o in got}
+    assert {shared["clear"]["id"], shared["green"]["id"], shared["granular"]["id"]} <= ids
+    assert shared["amber"]["id"] not in ids
+    assert all("description" not in o for o in got if o["id"] == shared["granular"]["id"])
+
+
+@pytest.mark.interop
+def test_push_to_an_unreachable_peer_fails_clearly(cli, shared):
+    from tests.conftest import free_port
+
+    r = cli(
+        "push",
+        f"http://127.0.0.1:{free_port()}/taxii2/x/collections/y/",
+        "--group",
+        "africa",
+        "--collection",
+        "indicators",
+    )
+    assert r.exit_code == 2 and "ConnectionError" in r.output
