@@ -137,11 +137,11 @@ class IntelmqConnector(Connector):
 
     def _draft(self, event: dict[str, Any]) -> Draft:
         value: Value | None = None
-        for key, kind in _VALUE_KEYS:
+        for key, value_kind in _VALUE_KEYS:
             text = _text(event, key)
             if text is not None:
                 try:
-                    value = parse_value(text, kind)
+                    value = parse_value(text, value_kind)
                 except InvalidValue as exc:
                     raise InvalidValue(f"{key}: {exc}") from None
                 break
@@ -150,9 +150,9 @@ class IntelmqConnector(Connector):
         observed = parse_time(event.get("time.observation"))
         source_time = parse_time(event.get("time.source"))
         labels = [
-            text
-            for text in (_text(event, "classification.taxonomy"), _text(event, "classification.type"))
-            if text
+            label
+            for label in (_text(event, "classification.taxonomy"), _text(event, "classification.type"))
+            if label
         ]
         malware = _text(event, "malware.name")
         if malware:

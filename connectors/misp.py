@@ -172,7 +172,7 @@ class _LegacyFinderAdapter:
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
         if self.legacy.find_module(fullname, path) is None:
             return None
-        return spec_from_loader(fullname, self)
+        return spec_from_loader(fullname, self)  # type: ignore[arg-type]
 
     def create_module(self, spec: ModuleSpec) -> ModuleType:
         module: ModuleType = self.legacy.load_module(spec.name)
@@ -185,7 +185,7 @@ class _LegacyFinderAdapter:
 def _adapt_legacy_finders() -> None:
     for index, finder in enumerate(sys.meta_path):
         if not hasattr(finder, "find_spec") and hasattr(finder, "find_module"):
-            sys.meta_path[index] = _LegacyFinderAdapter(finder)  # type: ignore[call-overload]
+            sys.meta_path[index] = _LegacyFinderAdapter(finder)
 
 
 def _load_misp_stix() -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -71,11 +71,6 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     )
 
 
-def make_sessionmaker(bind: Any) -> sessionmaker:
+def make_sessionmaker(bind: Any) -> sessionmaker[Session]:
     """A session factory; sessions do not expire on commit so responses can be built after it."""
     return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
-
-
-def is_postgres(bind: Any) -> bool:
-    """True when the session or engine talks to PostgreSQL."""
-    return bind.dialect.name == "postgresql"

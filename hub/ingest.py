@@ -108,7 +108,7 @@ def add_objects(
         if not decision.allowed or decision.levels is None:
             outcome.failures.append(_failure(obj, decision.reason))
             continue
-        tlp, redact_tlp = decision.levels
+        level, redact_level = decision.levels
         accepted.append(
             (
                 obj,
@@ -117,8 +117,8 @@ def add_objects(
                 spec,
                 version,
                 version_us,
-                int(tlp),
-                None if redact_tlp is None else int(redact_tlp),
+                int(level),
+                None if redact_level is None else int(redact_level),
             )
         )
 

@@ -210,7 +210,7 @@ def _remove(obj: dict[str, Any], removed: set[_Path]) -> set[_Path]:
     for path in sorted(
         removed, key=lambda p: (len(p), p[-1] if isinstance(p[-1], int) else -1), reverse=True
     ):
-        parents = [obj]
+        parents: list[Any] = [obj]
         node: Any = obj
         for part in path[:-1]:
             node = node[part]
@@ -282,7 +282,7 @@ def redact(
     # Drop paths under another removed path: removing the parent covers them.
     removed = {p for p in removed if not _is_under(p[:-1], removed)}
     out: dict[str, Any] = dict(obj)
-    for top in {p[0] for p in removed}:
+    for top in {str(p[0]) for p in removed}:  # a selector's first step is always a property name
         out[top] = copy.deepcopy(out[top])
     emptied = _remove(out, removed)
     gone = removed | emptied

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -133,7 +133,7 @@ def insert_versions(session: Session, rows: list[dict[str, Any]]) -> set[tuple[s
         return set()
     dialect = session.get_bind().dialect.name
     # the Core table, not the mapped class: the ORM's bulk-insert machinery costs more than the insert
-    table = OV.__table__
+    table = cast(Table, OV.__table__)
     ins = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     stmt = ins.on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"]).returning(
         table.c.stix_id, table.c.version_us

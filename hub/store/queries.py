@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, false, or_, tuple_
 from sqlalchemy.orm import aliased
@@ -11,39 +12,41 @@ from hub.policy.sql import visible_clause
 from hub.store.models import ObjectVersion as OV
 
 
-def visible(*, reader_org_id: int, clearance: int, table: type[OV] = OV) -> ColumnElement[bool]:
+def visible(*, reader_org_id: int, clearance: int, table: Any = OV) -> ColumnElement[bool]:
     """The policy layer's visibility predicate on a (possibly aliased) object_versions table."""
     return visible_clause(
         reader_org_id=reader_org_id, clearance=clearance, tlp_col=table.tlp, producer_col=table.producer_id
     )
 
 
-def in_collection(stmt: Select, collection_id: str) -> Select:
+def in_collection(stmt: Select[Any], collection_id: str) -> Select[Any]:
     """Rows of one collection."""
     return stmt.where(OV.collection_id == collection_id)
 
 
-def added_after(stmt: Select, after_us: int | None) -> Select:
+def added_after(stmt: Select[Any], after_us: int | None) -> Select[Any]:
     """TAXII `added_after`: strictly later than the given date added."""
     return stmt if after_us is None else stmt.where(OV.date_added_us > after_us)
 
 
-def match_id(stmt: Select, ids: Sequence[str] | None) -> Select:
+def match_id(stmt: Select[Any], ids: Sequence[str] | None) -> Select[Any]:
     """TAXII `match[id]`: any of the given ids (bound parameters, never spliced into SQL)."""
     return stmt if not ids else stmt.where(OV.stix_id.in_(list(ids)))
 
 
-def match_type(stmt: Select, types: Sequence[str] | None) -> Select:
+def match_type(stmt: Select[Any], types: Sequence[str] | None) -> Select[Any]:
     """TAXII `match[type]`: any of the given STIX types."""
     return stmt if not types else stmt.where(OV.type.in_(list(types)))
 
 
-def match_spec_version(stmt: Select, versions: Sequence[str] | None) -> Select:
+def match_spec_version(stmt: Select[Any], versions: Sequence[str] | None) -> Select[Any]:
     """TAXII `match[spec_version]`; every stored object is STIX 2.1, so the default keeps all."""
     return stmt if not versions else stmt.where(OV.spec_version.in_(list(versions)))
 
 
-def match_version(stmt: Select, spec: Sequence[str | int], *, reader_org_id: int, clearance: int) -> Select:
+def match_version(
+    stmt: Select[Any], spec: Sequence[str | int], *, reader_org_id: int, clearance: int
+) -> Select[Any]:
     """TAXII `match[version]`: `first`, `last`, `all` and exact timestamps (µs), any of them.
 
     `first` and `last` are judged among the versions this reader may see, so a hidden newer version
@@ -69,13 +72,13 @@ def match_version(stmt: Select, spec: Sequence[str | int], *, reader_org_id: int
     return stmt.where(or_(*conds) if conds else false())
 
 
-def after_token(stmt: Select, position: tuple[int, int] | None) -> Select:
+def after_token(stmt: Select[Any], position: tuple[int, int] | None) -> Select[Any]:
     """Keyset continuation: rows strictly after (date added, sequence) of the last row served."""
     if position is None:
         return stmt
     return stmt.where(tuple_(OV.date_added_us, OV.seq) > tuple_(*position))
 
 
-def page(stmt: Select, limit: int) -> Select:
+def page(stmt: Select[Any], limit: int) -> Select[Any]:
     """Order by date added and fetch one row more than the page, to learn whether there is more."""
     return stmt.order_by(OV.date_added_us, OV.seq).limit(limit + 1)

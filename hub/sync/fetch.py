@@ -90,7 +90,7 @@ def taxii_pages(
     if version == "2.0":
         from taxii2client.v20 import Collection, as_pages
     else:
-        from taxii2client.v21 import Collection, as_pages  # type: ignore[assignment]
+        from taxii2client.v21 import Collection, as_pages
     last: dict[str, str | None] = {"added": None}
 
     def remember(resp: Any, *_args: Any, **_kwargs: Any) -> Any:

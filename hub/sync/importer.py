@@ -105,7 +105,7 @@ def resolve_submission(session: Session, target: Target) -> tuple[Submission, Or
     return Submission(collection=policy, submitter=submitter, group_id=group.id), org
 
 
-def producer_of(sm: sessionmaker, org_slug: str) -> tuple[str, str]:
+def producer_of(sm: sessionmaker[Session], org_slug: str) -> tuple[str, str]:
     """The STIX identity id and name connectors stamp as `created_by_ref` for an organisation."""
     with sm() as session:
         org = session.scalar(select(Organisation).where(Organisation.slug == org_slug))
@@ -141,7 +141,7 @@ def _batches(
 
 
 def run_import(
-    sm: sessionmaker,
+    sm: sessionmaker[Session],
     *,
     target: Target,
     results: Iterable[Normalised | Rejected],

@@ -26,7 +26,8 @@ def db_session(request: Request) -> Iterator[Session]:
 
 def settings(request: Request) -> Settings:
     """The settings the app was built with."""
-    return request.app.state.settings
+    cfg: Settings = request.app.state.settings
+    return cfg
 
 
 def api_key_from(header: str | None) -> str | None:

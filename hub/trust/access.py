@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.errors import Forbidden, NotFound
-from hub.policy.rules import WRITER_ROLES, CollectionPolicy, GroupPolicy, Reader, read_clearance
+from hub.policy.rules import WRITER_ROLES, CollectionPolicy, GroupPolicy, Reader, Role, read_clearance
 from hub.policy.tlp import Tlp
 from hub.trust.models import Collection, CollectionRecipient, TrustGroup
 from hub.trust.service import Principal
@@ -44,7 +45,7 @@ def group_policy(group: TrustGroup) -> GroupPolicy:
 
 def collection_policy(coll: Collection, group: TrustGroup, recipients: frozenset[int]) -> CollectionPolicy:
     """The plain-value view of a collection the policy layer takes."""
-    kind = "named" if coll.kind == "named" else "group"
+    kind: Literal["group", "named"] = "named" if coll.kind == "named" else "group"
     return CollectionPolicy(
         id=coll.id,
         kind=kind,
@@ -73,8 +74,8 @@ def collection_access(
     policy = collection_policy(coll, group, recipients)
     reader = Reader(
         org_id=principal.org_id,
-        role=member.role,
-        clearance=Tlp(member.clearance),  # type: ignore[arg-type]
+        role=cast(Role, member.role),
+        clearance=Tlp(member.clearance),
         name=principal.org_slug,
     )
     clearance = read_clearance(reader, policy)

@@ -43,10 +43,8 @@ def explain(
     within_groups: set[int] | None = None,
 ) -> list[Answer]:
     """Explain for each collection holding `object_id` (restricted to `within_groups` when given)."""
-    if (
-        sum(x is not None and x is not False for x in (reader, to_group, to_peer_community, export or None))
-        != 1
-    ):
+    asked = [reader is not None, to_group is not None, to_peer_community is not None, export]
+    if sum(asked) != 1:
         raise ExplainError(
             "ask about exactly one of: a reader organisation, a destination group, a peer, export"
         )
