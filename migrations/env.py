@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import hub.store.models
+import hub.sync.models
 import hub.trust.models  # noqa: F401
 from hub.db import Base
 
