@@ -1,0 +1,275 @@
+"""The feeds configuration file: its pydantic shape, reading it, and loading it into the feeds table."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors import ColumnMap
+from connectors.tlp import TLP_LEVELS, parse_tlp
+from hub.errors import ConfigError
+from hub.sync.models import Feed
+from hub.sync.sources import PULL_FORMATS
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+INTERVAL = re.compile(r"^(\d+)\s*([smhd]?)$")
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# keys that would put a secret in the file (and so in the database); refused with a pointer to password_env
+SECRET_KEYS = ("password", "api_key", "apikey", "key", "token", "secret")
+# changing any of these makes the stored cursor meaningless: it belonged to another source or collection
+CURSOR_SCOPE = ("direction", "format", "url", "group_slug", "collection")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConnectorOptions(Strict):
+    """Connector settings of a pull feed (the `FeedSettings` a connector applies to every record)."""
+
+    feed_name: str = ""
+    columns: dict[str, str] | None = None
+    with_observables: bool = False
+    confidence: int | None = Field(default=None, ge=0, le=100)
+    labels: list[str] = Field(default_factory=list)
+    indicator_types: list[str] = Field(default_factory=lambda: ["malicious-activity"], min_length=1)
+    allow_org_only: bool = False
+    allow_sharing_groups: bool = False
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        if v is not None:
+            try:
+                ColumnMap(**v)
+            except TypeError as exc:
+                raise ValueError(
+                    f"not a column mapping (value=<header>, type=<header>, ...): {exc}"
+                ) from None
+        return v
+
+
+class FeedConfig(Strict):
+    """One feed as the operator declares it."""
+
+    name: str
+    direction: Literal["pull", "push"] = "pull"
+    format: str
+    url: str = Field(min_length=1)
+    group: str
+    collection: str
+    publish_as: str | None = None
+    peer_community: str | None = None
+    tlp: str = "amber"
+    tlp_version: Literal[1, 2] = 2
+    connector: ConnectorOptions = Field(default_factory=ConnectorOptions)
+    user: str | None = None
+    password_env: str | None = None
+    interval: int = 3600
+    enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in SECRET_KEYS:
+                if key in data:
+                    raise ValueError(
+                        f"`{key}` does not belong in this file (it would be stored in the database): put "
+                        "the secret in an environment variable and name that variable with `password_env`"
+                    )
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME.match(v):
+            raise ValueError(
+                f"{v!r} is not a feed name: lowercase letters, digits, '.', '_', '-'; at most 128"
+            )
+        return v
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, v: str) -> str:
+        if v not in PULL_FORMATS:
+            raise ValueError(f"unknown format {v!r}; known: {', '.join(PULL_FORMATS)}")
+        return v
+
+    @field_validator("tlp")
+    @classmethod
+    def _tlp(cls, v: str) -> str:
+        level = parse_tlp(v)
+        if level is None:
+            raise ValueError(f"unknown TLP level {v!r}: use {', '.join(TLP_LEVELS)}")
+        return level
+
+    @field_validator("password_env")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        if v is not None and not ENV_NAME.match(v):
+            raise ValueError(f"{v!r} is not an environment variable name (letters, digits, '_')")
+        return v
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            m = INTERVAL.match(v.strip())
+            if not m:
+                raise ValueError(f"{v!r} is not an interval: seconds, or a number with s, m, h or d")
+            return int(m.group(1)) * UNITS[m.group(2)]
+        return v
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("the interval must be at least 1 second")
+        return v
+
+    @model_validator(mode="after")
+    def _direction(self) -> FeedConfig:
+        if self.direction == "pull":
+            if not self.publish_as:
+                raise ValueError(
+                    "a pull feed needs `publish_as`: the organisation its objects are published as"
+                )
+            if self.peer_community:
+                raise ValueError("`peer_community` belongs to push feeds")
+        else:
+            if self.format != "taxii":
+                raise ValueError("a push feed posts to a TAXII 2.1 collection: its format is `taxii`")
+            unused = {"publish_as", "connector", "tlp", "tlp_version"} & self.model_fields_set
+            if unused:
+                raise ValueError(f"{', '.join(sorted(unused))}: only pull feeds use these")
+        if self.password_env and not self.user:
+            raise ValueError("`password_env` needs a `user` to go with it")
+        return self
+
+
+class FeedsConfig(Strict):
+    """The feeds file: a list of feeds with unique names."""
+
+    feeds: list[FeedConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> FeedsConfig:
+        seen: set[str] = set()
+        for f in self.feeds:
+            if f.name in seen:
+                raise ValueError(f"feed name {f.name!r} is declared twice")
+            seen.add(f.name)
+        return self
+
+
+def read_feeds(path: Path) -> FeedsConfig:
+    """Parse and validate a feeds YAML file; errors name the file, the path inside it and why."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "-", "no such file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), "-", f"not valid YAML: {exc}") from None
+    try:
+        return FeedsConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if loc.startswith("feeds.") and isinstance(raw, dict):
+            loc = _named(raw, err["loc"]) or loc
+        raise ConfigError(str(path), loc, err["msg"].removeprefix("Value error, ")) from None
+
+
+def _named(raw: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
+    # feeds.2.tlp reads better as feeds.2 (urlhaus).tlp when the entry has a name
+    try:
+        name = raw["feeds"][loc[1]].get("name")
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+    if not isinstance(name, str):
+        return None
+    rest = ".".join(str(p) for p in loc[2:])
+    return f"feeds.{loc[1]} ({name})" + (f".{rest}" if rest else "")
+
+
+@dataclass
+class LoadReport:
+    """What `hub sync load` changed: feeds created, updated, unchanged, and stored feeds not in the file."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    not_in_file: list[str] = field(default_factory=list)
+
+
+def definition(fc: FeedConfig) -> dict[str, Any]:
+    """The feeds-table columns a feed's declaration sets (never the run state)."""
+    return {
+        "direction": fc.direction,
+        "format": fc.format,
+        "url": fc.url,
+        "group_slug": fc.group,
+        "collection": fc.collection,
+        "publish_as": fc.publish_as,
+        "peer_community": fc.peer_community,
+        "tlp": fc.tlp,
+        "tlp_version": fc.tlp_version,
+        "options": fc.connector.model_dump(exclude_defaults=True) if fc.direction == "pull" else {},
+        "username": fc.user,
+        "password_env": fc.password_env,
+        "interval_s": fc.interval,
+        "enabled": fc.enabled,
+    }
+
+
+def apply_feeds(session: Session, cfg: FeedsConfig, *, now_us: int) -> LoadReport:
+    """Create or update the declared feeds (idempotent), keeping each feed's cursor and run state.
+
+    A new feed is due at once. A feed whose source, format or collection changed loses its cursor, which
+    belonged to the old one. Feeds stored but absent from the file are left as they are (and reported):
+    disable one with `enabled: false` rather than by deleting its history.
+    """
+    report = LoadReport()
+    stored = {f.name: f for f in session.scalars(select(Feed))}
+    for fc in cfg.feeds:
+        values = definition(fc)
+        feed = stored.get(fc.name)
+        if feed is None:
+            session.add(
+                Feed(name=fc.name, **values, next_run_at_us=now_us, cursor=None, failures=0, last_error=None)
+            )
+            report.created.append(fc.name)
+            continue
+        changed = {k for k, v in values.items() if getattr(feed, k) != v}
+        if not changed:
+            report.unchanged.append(fc.name)
+            continue
+        if changed & set(CURSOR_SCOPE):
+            feed.cursor = None
+        for k in changed:
+            setattr(feed, k, values[k])
+        report.updated.append(fc.name)
+    declared = {fc.name for fc in cfg.feeds}
+    report.not_in_file = sorted(set(stored) - declared)
+    session.flush()
+    return report
+
+
+def connector_options(feed: Feed) -> dict[str, Any]:
+    """The `connector` options of a stored feed as `FeedSettings` keyword arguments."""
+    opts = dict(feed.options or {})
+    for key in ("labels", "indicator_types"):
+        if key in opts:
+            opts[key] = tuple(opts[key])
+    if opts.get("columns") is not None:
+        opts["columns"] = ColumnMap(**opts["columns"])
+    return opts
