@@ -125,7 +125,9 @@ def password_of(job: FeedJob, environ: Mapping[str, str]) -> str | None:
     return value
 
 
-def run_feed(sm: sessionmaker[Session], job: FeedJob, *, environ: Mapping[str, str] | None = None) -> RunOutcome:
+def run_feed(
+    sm: sessionmaker[Session], job: FeedJob, *, environ: Mapping[str, str] | None = None
+) -> RunOutcome:
     """Run a feed once; every failure becomes a failed outcome with a message, never an exception."""
     try:
         password = password_of(job, os.environ if environ is None else environ)
