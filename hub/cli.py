@@ -656,6 +656,8 @@ def sync_worker(
     )
 
     def stop(signum: int, _frame: object) -> None:
+        if worker.stopping.is_set():  # asked twice: stop now; the run's lease expires and it is retried
+            raise KeyboardInterrupt
         err.print(f"{signal.Signals(signum).name}: stopping after the current run", highlight=False)
         worker.stop()
 
