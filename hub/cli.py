@@ -6,16 +6,24 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
 from hub.db import make_engine, make_sessionmaker
 from hub.errors import ConfigError
 from hub.schema import SchemaOutOfDate, check_schema, upgrade
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from hub.policy.rules import Destination
+    from hub.trust.models import Collection, TrustGroup
+    from hub.trust.schemas import IssuedKey
 
 app = typer.Typer(
     help="The inter-CIRT sharing hub: a TAXII 2.1 server for regional trust groups.",
@@ -42,7 +50,7 @@ def _settings(**overrides: object) -> Settings:
     return s.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
-_engines: list = []
+_engines: list[Engine] = []
 
 
 def _sessions(url: str):  # type: ignore[no-untyped-def]
@@ -103,7 +111,7 @@ def serve(
     _serve(_settings(host=host, port=port))
 
 
-def _load(s: Settings, path: Path) -> list:
+def _load(s: Settings, path: Path) -> list[IssuedKey]:
     from hub.trust.service import apply_config, read_config
 
     try:
@@ -124,7 +132,7 @@ def trust_load(path: Path = typer.Argument(..., help="trust-groups YAML")) -> No
     _print_keys(issued)
 
 
-def _print_keys(issued: list) -> None:
+def _print_keys(issued: list[IssuedKey]) -> None:
     if not issued:
         console.print("No new API keys (every account already has one; `hub key create` issues more).")
         return
@@ -165,12 +173,12 @@ def demo(
         _serve(s)
 
 
-def _demo_summary(s: Settings, base: str, issued: list) -> dict:
+def _demo_summary(s: Settings, base: str, issued: list[IssuedKey]) -> dict[str, Any]:
     from hub.trust.models import Collection, Membership, Organisation, TrustGroup
 
     sm = _sessions(s.database_url)
     keys = {k.organisation: k.key for k in issued}
-    out: dict = {"discovery": f"{base}/taxii2/", "organisations": {}}
+    out: dict[str, Any] = {"discovery": f"{base}/taxii2/", "organisations": {}}
     with sm() as session:
         groups = {g.id: g for g in session.scalars(select(TrustGroup))}
         colls = list(session.scalars(select(Collection)))
@@ -417,7 +425,7 @@ def _outbound_args(
     peer: str | None,
     added_after: str | None,
     name: str = "",
-):  # type: ignore[no-untyped-def]
+) -> tuple[Session, Collection, TrustGroup, Destination, int | None]:
     from hub.stix import InvalidObject, timestamp_us
     from hub.sync.outbound import OutboundError, destination_for, source_collection
 
@@ -509,8 +517,9 @@ def push(
     )
     remote = RemoteCollection(url, user=user, password=password)
 
-    def post(envelope: bytes) -> dict:
-        return remote.add_objects(envelope.decode(), wait_for_completion=False)._raw
+    def post(envelope: bytes) -> dict[str, Any]:
+        status: dict[str, Any] = remote.add_objects(envelope.decode(), wait_for_completion=False)._raw
+        return status
 
     try:
         with session:

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 import hub.store.models
+import hub.sync.models
 import hub.trust.models  # noqa: F401
 from hub.db import Base, make_engine
 from hub.schema import SchemaOutOfDate, alembic_config, check_schema, head_revision, upgrade

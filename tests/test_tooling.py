@@ -22,3 +22,8 @@ def test_ruff_finds_nothing():
 def test_import_contracts_hold():
     r = _run(str(BIN / "lint-imports"), "--no-cache")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_mypy_strict_finds_nothing():
+    r = _run(str(BIN / "mypy"))  # strict, on hub and connectors: [tool.mypy] in pyproject.toml
+    assert r.returncode == 0, r.stdout + r.stderr

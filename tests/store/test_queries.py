@@ -72,12 +72,11 @@ def test_match_type_and_id(session, rows):
 
 def test_match_version_first_last_exact(session, rows, producers):
     kw = {"reader_org_id": producers["cert-c"], "clearance": 4}
-    last = [
-        r
-        for r in session.execute(
+    last = list(
+        session.execute(
             q.match_version(select(OV.stix_id, OV.version_us).where(OV.collection_id == CID), ["last"], **kw)
         )
-    ]
+    )
     assert (rows[0]["stix_id"], 2) in last and (rows[0]["stix_id"], 1) not in last
     first = list(
         session.execute(

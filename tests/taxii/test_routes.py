@@ -112,7 +112,11 @@ def test_mixed_envelope_keeps_valid_objects_and_explains_failures(client, world)
 
 
 def test_a_bundle_posted_as_stix2_sinks_do_is_read_as_an_envelope(client, world):
-    bundle = {"type": "bundle", "id": "bundle--5d0b3c4e-6a57-4c55-9f0e-7c1f0f1a2b3c", "objects": [indicator(1)]}
+    bundle = {
+        "type": "bundle",
+        "id": "bundle--5d0b3c4e-6a57-4c55-9f0e-7c1f0f1a2b3c",
+        "objects": [indicator(1)],
+    }
     r = client.post(world.objects_url(), content=orjson.dumps(bundle), headers=world.post_headers("cert-a"))
     assert r.status_code == 202 and r.json()["success_count"] == 1
 

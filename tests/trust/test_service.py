@@ -31,7 +31,8 @@ def test_example_configuration_is_valid():
         ("groups: [{slug: Bad Slug, name: x}]", "groups.0.slug", "not a slug"),
         ("groups: [{slug: g, name: x, max_tlp: pink}]", "groups.0.max_tlp", "unknown TLP level"),
         (
-            "organisations: [{slug: a, name: A}]\ngroups: [{slug: g, name: x, members: [{org: a, role: boss}]}]",
+            "organisations: [{slug: a, name: A}]\n"
+            "groups: [{slug: g, name: x, members: [{org: a, role: boss}]}]",
             "groups.0.members.0.role",
             "coordinator",
         ),
