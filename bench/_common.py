@@ -76,6 +76,8 @@ def machine() -> dict[str, str]:
         eng = create_engine(PG_ADMIN)
         with eng.connect() as conn:
             pg = conn.execute(text("SHOW server_version")).scalar_one()
+            av = conn.execute(text("SHOW autovacuum")).scalar_one()
+            pg += f", autovacuum {av}"
         eng.dispose()
     except Exception as exc:  # noqa: BLE001 - only described
         pg = f"unreachable ({exc.__class__.__name__})"

@@ -273,6 +273,18 @@ def run_hub(kind: str, size: int, ds: Dataset, args: argparse.Namespace, tmp: Pa
         res["rss_start_mb"] = server.rss_mb()
         res["ingest"] = ingest(t, ds, "cert-a", dbname)
         print(f"  ingest {res['ingest']['rate']:,.0f} objects/s", file=sys.stderr)
+        res["analyzed"] = False
+        if kind == "postgresql" and args.pg_analyze:
+            # what autovacuum would have done by now on a server where it is on
+            from sqlalchemy import create_engine, text
+
+            eng = create_engine(world.url, isolation_level="AUTOCOMMIT")
+            with eng.connect() as conn:
+                t0 = time.perf_counter()
+                conn.execute(text("ANALYZE"))
+                res["analyze_s"] = time.perf_counter() - t0
+            eng.dispose()
+            res["analyzed"] = True
         res["page"] = page_all(t, "cert-a", ds.n, dbname)
         print(f"  paged {res['page']['pages']} pages in {res['page']['total_s']:.1f} s", file=sys.stderr)
         afters = after_values(res["ingest"]["stamps"], args.reps)
@@ -355,6 +367,8 @@ def hub_table(r: dict[str, Any]) -> str:
         f"| CPU during ingest, in cores (of {os.cpu_count()}) | {cpu_line(i['cpu'])} | | |",
         f"| CPU while paging / filtered GETs, in cores | {cpu_line(p['cpu'])} / {cpu_line(f1['cpu'])} | | |",
         f"| load average (1 min) when the run started | {r['loadavg'][0]:.2f} | | |",
+        *([f"| ANALYZE after ingest (--pg-analyze) | {'yes, ' + format(r.get('analyze_s', 0), '.1f') + ' s' if r.get('analyzed') else 'no'} | | |"]
+          if r["db"] == "postgresql" else []),
         f"| stored / refused | {i['stored']:,} / {i['failures']:,} | all stored | {yes(i['stored'] == r['size'])} |",
         f"| page all, limit=1000 | {p['pages']} pages, {p['objects']:,} objects in {p['total_s']:.1f} s | | |",
         f"| page p50 / p95 | {p['p50_ms']:.1f} / {p['p95_ms']:.1f} ms | | |",
@@ -467,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
                     "is given up (its filtered GET grows quadratically)")
     ap.add_argument("--medallion-budget", type=float, default=60.0, help="seconds of medallion filtered GETs")
     ap.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    ap.add_argument("--pg-analyze", action="store_true", help="PostgreSQL: ANALYZE after ingest, before the reads "
+                    "(what autovacuum does in time on a server where it is on)")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
     args = ap.parse_args(argv)
 
