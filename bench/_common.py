@@ -44,7 +44,7 @@ def pct(values: Sequence[float], p: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, round(p / 100 * len(s) + 0.5) - 1))
     return s[k]
 
 
@@ -79,7 +79,7 @@ def machine() -> dict[str, str]:
             av = conn.execute(text("SHOW autovacuum")).scalar_one()
             pg += f", autovacuum {av}"
         eng.dispose()
-    except Exception as exc:  # noqa: BLE001 - only described
+    except Exception as exc:
         pg = f"unreachable ({exc.__class__.__name__})"
     return {
         "CPU": cpu,
@@ -127,32 +127,61 @@ def make_dataset(n: int, *, batch: int = 1000, identity_id: str, seed: int = 202
             u = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             r = i % 20
             if r == 7:
-                obj = {"type": "identity", "spec_version": "2.1", "id": f"identity--{u}", "created": created,
-                       "modified": created, "name": f"victim organisation {i}", "identity_class": "organization",
-                       "created_by_ref": identity_id, "object_marking_refs": green}
+                obj = {
+                    "type": "identity",
+                    "spec_version": "2.1",
+                    "id": f"identity--{u}",
+                    "created": created,
+                    "modified": created,
+                    "name": f"victim organisation {i}",
+                    "identity_class": "organization",
+                    "created_by_ref": identity_id,
+                    "object_marking_refs": green,
+                }
                 types["identity"] += 1
                 tlps["green"] += 1
             elif r == 17:
-                obj = {"type": "malware", "spec_version": "2.1", "id": f"malware--{u}", "created": created,
-                       "modified": created, "name": f"family {i}", "is_family": True,
-                       "malware_types": ["botnet"], "created_by_ref": identity_id, "object_marking_refs": green}
+                obj = {
+                    "type": "malware",
+                    "spec_version": "2.1",
+                    "id": f"malware--{u}",
+                    "created": created,
+                    "modified": created,
+                    "name": f"family {i}",
+                    "is_family": True,
+                    "malware_types": ["botnet"],
+                    "created_by_ref": identity_id,
+                    "object_marking_refs": green,
+                }
                 types["malware"] += 1
                 tlps["green"] += 1
             else:
                 t = rng.random()
-                level, refs = ("green", green) if t < 0.7 else (("clear", clear) if t < 0.9 else ("amber", amber))
-                obj = {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{u}", "created": created,
-                       "modified": created, "name": f"c2 server {i}", "indicator_types": ["malicious-activity"],
-                       "pattern": f"[ipv4-addr:value = '10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}']",
-                       "pattern_type": "stix", "valid_from": created, "created_by_ref": identity_id,
-                       "object_marking_refs": refs}
+                level, refs = (
+                    ("green", green) if t < 0.7 else (("clear", clear) if t < 0.9 else ("amber", amber))
+                )
+                obj = {
+                    "type": "indicator",
+                    "spec_version": "2.1",
+                    "id": f"indicator--{u}",
+                    "created": created,
+                    "modified": created,
+                    "name": f"c2 server {i}",
+                    "indicator_types": ["malicious-activity"],
+                    "pattern": f"[ipv4-addr:value = '10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}']",
+                    "pattern_type": "stix",
+                    "valid_from": created,
+                    "created_by_ref": identity_id,
+                    "object_marking_refs": refs,
+                }
                 types["indicator"] += 1
                 tlps[level] += 1
             objs.append(obj)
         envelopes.append(orjson.dumps({"objects": objs}))
         counts.append(len(objs))
-    return Dataset(n=n, envelopes=envelopes, counts=counts, types=types, tlps=tlps,
-                   seconds=time.perf_counter() - started)
+    return Dataset(
+        n=n, envelopes=envelopes, counts=counts, types=types, tlps=tlps, seconds=time.perf_counter() - started
+    )
 
 
 # ------------------------------------------------------------------ processes
@@ -164,8 +193,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, proc: subprocess.Popen, *, headers: dict[str, str] | None = None, auth: Any = None,
-              timeout: float = 60.0, log: Path | None = None) -> None:
+def wait_http(
+    url: str,
+    proc: subprocess.Popen,
+    *,
+    headers: dict[str, str] | None = None,
+    auth: Any = None,
+    timeout: float = 60.0,
+    log: Path | None = None,
+) -> None:
     """Wait until the URL answers 200, or fail with the server's log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -260,15 +296,25 @@ def prepare_hub_database(kind: str, size: int, tmp: Path) -> HubWorld:
     eng = make_engine(url)
     world = load_world(make_sessionmaker(eng))
     eng.dispose()
-    return HubWorld(url=url, keys=world.keys, collection=world.collections["africa/indicators"],
-                    identity=world.identities["cert-a"])
+    return HubWorld(
+        url=url,
+        keys=world.keys,
+        collection=world.collections["africa/indicators"],
+        identity=world.identities["cert-a"],
+    )
 
 
 def start_hub(url: str, log: Path) -> tuple[Server, str]:
     """`hub serve` (uvicorn) in its own process, on a free port of 127.0.0.1."""
     port = free_port()
-    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_PORT": str(port), "HUB_HOST": "127.0.0.1",
-           "HUB_SECRET_KEY": "bench-secret", "HUB_MAX_PAGE_SIZE": "1000"}
+    env = {
+        **os.environ,
+        "HUB_DATABASE_URL": url,
+        "HUB_PORT": str(port),
+        "HUB_HOST": "127.0.0.1",
+        "HUB_SECRET_KEY": "bench-secret",
+        "HUB_MAX_PAGE_SIZE": "1000",
+    }
     srv = Server("hub", [sys.executable, "-m", "hub.cli", "serve"], env, log)
     return srv, f"http://127.0.0.1:{port}"
 
@@ -280,30 +326,64 @@ MEDALLION_COLLECTION = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 def start_medallion(tmp: Path, log: Path) -> tuple[Server, str]:
     """medallion 3 with its memory backend, served by its own runner (werkzeug) in its own process."""
     data = {
-        "/discovery": {"title": "medallion", "description": "benchmark", "default": "http://127.0.0.1/bench/",
-                       "api_roots": ["http://127.0.0.1/bench/"]},
+        "/discovery": {
+            "title": "medallion",
+            "description": "benchmark",
+            "default": "http://127.0.0.1/bench/",
+            "api_roots": ["http://127.0.0.1/bench/"],
+        },
         MEDALLION_ROOT: {
-            "information": {"title": "bench", "description": "benchmark", "versions": [TAXII],
-                            "max_content_length": 512 * 2**20},
+            "information": {
+                "title": "bench",
+                "description": "benchmark",
+                "versions": [TAXII],
+                "max_content_length": 512 * 2**20,
+            },
             "status": [],
             "collections": [
-                {"id": MEDALLION_COLLECTION, "title": "indicators", "description": "", "can_read": True,
-                 "can_write": True, "media_types": ["application/stix+json;version=2.1"], "objects": [],
-                 "manifest": []}
+                {
+                    "id": MEDALLION_COLLECTION,
+                    "title": "indicators",
+                    "description": "",
+                    "can_read": True,
+                    "can_write": True,
+                    "media_types": ["application/stix+json;version=2.1"],
+                    "objects": [],
+                    "manifest": [],
+                }
             ],
         },
     }
     (tmp / "medallion_data.json").write_text(json.dumps(data))
     config = {
-        "backend": {"module": "medallion.backends.memory_backend", "module_class": "MemoryBackend",
-                    "filename": str(tmp / "medallion_data.json"), "session_timeout": 36000},
+        "backend": {
+            "module": "medallion.backends.memory_backend",
+            "module_class": "MemoryBackend",
+            "filename": str(tmp / "medallion_data.json"),
+            "session_timeout": 36000,
+        },
         "users": {"bench": "bench"},
         "taxii": {"max_page_size": 1000},
     }
     (tmp / "medallion.json").write_text(json.dumps(config))
     port = free_port()
-    srv = Server("medallion", [sys.executable, "-m", "medallion.scripts.run", "--host", "127.0.0.1", "--port",
-                               str(port), "--log-level", "WARN", str(tmp / "medallion.json")], dict(os.environ), log)
+    srv = Server(
+        "medallion",
+        [
+            sys.executable,
+            "-m",
+            "medallion.scripts.run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "WARN",
+            str(tmp / "medallion.json"),
+        ],
+        dict(os.environ),
+        log,
+    )
     return srv, f"http://127.0.0.1:{port}"
 
 
@@ -356,8 +436,13 @@ class CpuMeter:
         cli = me.user + me.system - self.me0
         busy = _busy() - self.busy0
         w = max(wall, 1e-9)
-        return {"wall_s": wall, "server": srv / w, "postgres": pg / w, "client": cli / w,
-                "others": max(0.0, busy - srv - cli - pg) / w}
+        return {
+            "wall_s": wall,
+            "server": srv / w,
+            "postgres": pg / w,
+            "client": cli / w,
+            "others": max(0.0, busy - srv - cli - pg) / w,
+        }
 
 
 def cpu_line(c: dict[str, float]) -> str:

@@ -31,7 +31,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import (  # noqa: E402
+from _common import (
     MEDALLION_COLLECTION,
     MEDALLION_ROOT,
     TAXII,
@@ -40,9 +40,8 @@ from _common import (  # noqa: E402
     Dataset,
     Server,
     cpu_line,
-    make_dataset,
     machine,
-    ms,
+    make_dataset,
     pct,
     pg_drop,
     prepare_hub_database,
@@ -77,8 +76,16 @@ def ts_of(us: int) -> str:
 class Target:
     """One running TAXII server and how to talk to it."""
 
-    def __init__(self, name: str, server: Server, base: str, objects_path: str,
-                 headers: dict[str, dict[str, str]], auth: Any = None, timeout: float = 600.0):
+    def __init__(
+        self,
+        name: str,
+        server: Server,
+        base: str,
+        objects_path: str,
+        headers: dict[str, dict[str, str]],
+        auth: Any = None,
+        timeout: float = 600.0,
+    ):
         self.name = name
         self.server = server
         self.base = base
@@ -131,9 +138,17 @@ def ingest(t: Target, ds: Dataset, writer: str, dbname: str | None = None) -> di
         if hi > lo:
             deciles.append(sum(ds.counts[lo:hi]) / sum(times[lo:hi]))
     return {
-        "objects": ds.n, "stored": stored, "failures": failures, "wall_s": wall, "rate": ds.n / wall,
-        "deciles": deciles, "post_p50_ms": pct(times, 50) * 1000, "post_p95_ms": pct(times, 95) * 1000,
-        "server_cpu_s": cpu, "rss_mb": rss, "cpu": cpu_share,
+        "objects": ds.n,
+        "stored": stored,
+        "failures": failures,
+        "wall_s": wall,
+        "rate": ds.n / wall,
+        "deciles": deciles,
+        "post_p50_ms": pct(times, 50) * 1000,
+        "post_p95_ms": pct(times, 95) * 1000,
+        "server_cpu_s": cpu,
+        "rss_mb": rss,
+        "cpu": cpu_share,
         "client_cpu_during_s": (cli1.user - cli0.user) + (cli1.system - cli0.system),
         "stamps": stamps,
     }
@@ -171,7 +186,9 @@ def page_all(t: Target, reader: str, expected: int, dbname: str | None = None) -
             if first_added is None:
                 first_added = fa
             if prev_last is not None and us_of(fa) <= us_of(prev_last):
-                problems.append(f"page {pages}: first date added {fa} not after previous page's last {prev_last}")
+                problems.append(
+                    f"page {pages}: first date added {fa} not after previous page's last {prev_last}"
+                )
             prev_last = last_added = la
         if len(objs) != 1000 and doc.get("more"):
             problems.append(f"page {pages}: {len(objs)} objects but more=true")
@@ -189,10 +206,20 @@ def page_all(t: Target, reader: str, expected: int, dbname: str | None = None) -
         problems.append(f"paged {count} objects, expected {expected}")
     if len(ids) != count:
         problems.append(f"{count - len(ids)} duplicate ids across pages")
-    return {"pages": pages, "objects": count, "total_s": total, "p50_ms": pct(times, 50) * 1000,
-            "p95_ms": pct(times, 95) * 1000, "rss_mb": rss, "rss_growth_mb": max(rss) - rss[0],
-            "server_cpu_s": t.server.cpu_s() - cpu0, "cpu": meter.stop(), "first_added": first_added, "last_added": last_added,
-            "problems": problems}
+    return {
+        "pages": pages,
+        "objects": count,
+        "total_s": total,
+        "p50_ms": pct(times, 50) * 1000,
+        "p95_ms": pct(times, 95) * 1000,
+        "rss_mb": rss,
+        "rss_growth_mb": max(rss) - rss[0],
+        "server_cpu_s": t.server.cpu_s() - cpu0,
+        "cpu": meter.stop(),
+        "first_added": first_added,
+        "last_added": last_added,
+        "problems": problems,
+    }
 
 
 def after_values(stamps: list[str], reps: int, seed: int = 7) -> list[str]:
@@ -206,8 +233,16 @@ def after_values(stamps: list[str], reps: int, seed: int = 7) -> list[str]:
     return [ts_of(rng.randint(min(a, b), max(a, b))) for _ in range(reps)]
 
 
-def filtered(t: Target, readers: list[str], afters: list[str], limit: int, *, budget_s: float | None = None,
-             hidden_markings: dict[str, set[str]] | None = None, dbname: str | None = None) -> dict[str, Any]:
+def filtered(
+    t: Target,
+    readers: list[str],
+    afters: list[str],
+    limit: int,
+    *,
+    budget_s: float | None = None,
+    hidden_markings: dict[str, set[str]] | None = None,
+    dbname: str | None = None,
+) -> dict[str, Any]:
     """match[type]=indicator + added_after + limit, readers interleaved; checks what comes back."""
     times: dict[str, list[float]] = {r: [] for r in readers}
     counts: dict[str, list[int]] = {r: [] for r in readers}
@@ -216,7 +251,7 @@ def filtered(t: Target, readers: list[str], afters: list[str], limit: int, *, bu
     started = time.perf_counter()
     timed_out = None
     for k, after in enumerate(afters):
-        order = readers[k % len(readers):] + readers[: k % len(readers)]
+        order = readers[k % len(readers) :] + readers[: k % len(readers)]
         for reader in order:
             params = {"match[type]": "indicator", "added_after": after, "limit": limit}
             t0 = time.perf_counter()
@@ -243,13 +278,21 @@ def filtered(t: Target, readers: list[str], afters: list[str], limit: int, *, bu
             break
         if budget_s is not None and time.perf_counter() - started > budget_s and k >= 2:
             break
-    out: dict[str, Any] = {"limit": limit, "readers": {}, "problems": sorted(set(problems))[:10],
-                           "timed_out_s": timed_out, "cpu": meter.stop()}
+    out: dict[str, Any] = {
+        "limit": limit,
+        "readers": {},
+        "problems": sorted(set(problems))[:10],
+        "timed_out_s": timed_out,
+        "cpu": meter.stop(),
+    }
     for reader in readers:
         ts = times[reader]
-        out["readers"][reader] = {"n": len(ts), "p50_ms": pct(ts, 50) * 1000, "p95_ms": pct(ts, 95) * 1000,
-                                  "mean_count": (sum(counts[reader]) / len(counts[reader])) if counts[reader]
-                                  else 0}
+        out["readers"][reader] = {
+            "n": len(ts),
+            "p50_ms": pct(ts, 50) * 1000,
+            "p95_ms": pct(ts, 95) * 1000,
+            "mean_count": (sum(counts[reader]) / len(counts[reader])) if counts[reader] else 0,
+        }
     return out
 
 
@@ -289,10 +332,12 @@ def run_hub(kind: str, size: int, ds: Dataset, args: argparse.Namespace, tmp: Pa
         print(f"  paged {res['page']['pages']} pages in {res['page']['total_s']:.1f} s", file=sys.stderr)
         afters = after_values(res["ingest"]["stamps"], args.reps)
         hidden = {"vendor": {TLP2["amber"]}}
-        res["filtered100"] = filtered(t, list(HUB_READERS.values()), afters, 100, hidden_markings=hidden,
-                                      dbname=dbname)
-        res["filtered1000"] = filtered(t, ["cert-a", "vendor"], afters[: args.reps_full], 1000,
-                                       hidden_markings=hidden)
+        res["filtered100"] = filtered(
+            t, list(HUB_READERS.values()), afters, 100, hidden_markings=hidden, dbname=dbname
+        )
+        res["filtered1000"] = filtered(
+            t, ["cert-a", "vendor"], afters[: args.reps_full], 1000, hidden_markings=hidden
+        )
         res["rss_end_mb"] = server.rss_mb()
         res["ingest"].pop("stamps")
         t.close()
@@ -314,15 +359,25 @@ def run_medallion(size: int, ds: Dataset, args: argparse.Namespace, tmp: Path) -
     headers = {"bench": {"Accept": TAXII}}
     try:
         wait_http(base + "/taxii2/", server.proc, headers=headers["bench"], auth=auth, log=log)
-        t = Target("medallion", server, base, f"/{MEDALLION_ROOT}/collections/{MEDALLION_COLLECTION}/objects/",
-                   headers, auth=auth, timeout=args.medallion_timeout)
+        t = Target(
+            "medallion",
+            server,
+            base,
+            f"/{MEDALLION_ROOT}/collections/{MEDALLION_COLLECTION}/objects/",
+            headers,
+            auth=auth,
+            timeout=args.medallion_timeout,
+        )
         res: dict[str, Any] = {"server": "medallion", "size": size, "rss_start_mb": server.rss_mb()}
         res["ingest"] = ingest(t, ds, "bench")
         print(f"  ingest {res['ingest']['rate']:,.0f} objects/s", file=sys.stderr)
         afters = after_values(res["ingest"]["stamps"], args.reps)
         res["filtered100"] = filtered(t, ["bench"], afters, 100, budget_s=args.medallion_budget)
         f = res["filtered100"]
-        print(f"  filtered GET: {f['readers']['bench']['n']} done, timed out: {f['timed_out_s']}", file=sys.stderr)
+        print(
+            f"  filtered GET: {f['readers']['bench']['n']} done, timed out: {f['timed_out_s']}",
+            file=sys.stderr,
+        )
         if f["timed_out_s"] is None:
             try:
                 res["page"] = page_all(t, "bench", ds.n)
@@ -352,6 +407,7 @@ def hub_table(r: dict[str, Any]) -> str:
     ratio = vend["p50_ms"] / coord["p50_ms"] if coord["p50_ms"] else float("nan")
     dec = i["deciles"]
     steady = min(dec) / max(dec) if dec else float("nan")
+    analyzed = f"yes, {r.get('analyze_s', 0):.1f} s" if r.get("analyzed") else "no"
     lines = [
         f"### hub, {r['db']}, {r['size']:,} objects",
         "",
@@ -362,15 +418,17 @@ def hub_table(r: dict[str, Any]) -> str:
         f"| ingest per decile, objects/s | {' / '.join(f'{d:,.0f}' for d in dec)} | steady | "
         f"slowest/fastest {steady:.2f} |",
         f"| POST of 1,000 p50 / p95 | {i['post_p50_ms']:.1f} / {i['post_p95_ms']:.1f} ms | | |",
-        f"| server CPU during ingest | {i['server_cpu_s']:.1f} s ({i['server_cpu_s'] / i['wall_s'] * 100:.0f}% of a "
+        f"| server CPU during ingest | {i['server_cpu_s']:.1f} s "
+        f"({i['server_cpu_s'] / i['wall_s'] * 100:.0f}% of a "
         f"core); client {i['client_cpu_during_s']:.1f} s | | |",
         f"| CPU during ingest, in cores (of {os.cpu_count()}) | {cpu_line(i['cpu'])} | | |",
         f"| CPU while paging / filtered GETs, in cores | {cpu_line(p['cpu'])} / {cpu_line(f1['cpu'])} | | |",
         f"| load average (1 min) when the run started | {r['loadavg'][0]:.2f} | | |",
-        *([f"| ANALYZE after ingest (--pg-analyze) | {'yes, ' + format(r.get('analyze_s', 0), '.1f') + ' s' if r.get('analyzed') else 'no'} | | |"]
-          if r["db"] == "postgresql" else []),
-        f"| stored / refused | {i['stored']:,} / {i['failures']:,} | all stored | {yes(i['stored'] == r['size'])} |",
-        f"| page all, limit=1000 | {p['pages']} pages, {p['objects']:,} objects in {p['total_s']:.1f} s | | |",
+        *([f"| ANALYZE after ingest (--pg-analyze) | {analyzed} | | |"] if r["db"] == "postgresql" else []),
+        f"| stored / refused | {i['stored']:,} / {i['failures']:,} | all stored | "
+        f"{yes(i['stored'] == r['size'])} |",
+        f"| page all, limit=1000 | {p['pages']} pages, {p['objects']:,} objects in "
+        f"{p['total_s']:.1f} s | | |",
         f"| page p50 / p95 | {p['p50_ms']:.1f} / {p['p95_ms']:.1f} ms | | |",
         f"| server RSS while paging: before / max / after | {p['rss_mb'][0]:.0f} / {max(p['rss_mb']):.0f} / "
         f"{p['rss_mb'][-1]:.0f} MB | flat within 50 MB | {yes(p['rss_growth_mb'] <= 50)} |",
@@ -378,13 +436,15 @@ def hub_table(r: dict[str, Any]) -> str:
         f"{r['rss_end_mb']:.0f} MB | | |",
         f"| filtered GET (type+added_after, limit=100), coordinator p50 / p95 | {coord['p50_ms']:.1f} / "
         f"{coord['p95_ms']:.1f} ms (n={coord['n']}) | p50 < 10 ms | {yes(coord['p50_ms'] < 10)} |",
-        f"| same, reader cert-c (amber+strict, not producer) p50 / p95 | {cc['p50_ms']:.1f} / {cc['p95_ms']:.1f} ms "
+        f"| same, reader cert-c (amber+strict, not producer) p50 / p95 | {cc['p50_ms']:.1f} / "
+        f"{cc['p95_ms']:.1f} ms "
         f"| | |",
         f"| same, reader vendor (green) p50 / p95 | {vend['p50_ms']:.1f} / {vend['p95_ms']:.1f} ms "
         f"(mean {vend['mean_count']:.0f} objects) | | |",
         f"| policy cost: vendor p50 / coordinator p50 | {ratio:.2f}x | < 1.20x (at 1M) | "
         f"{yes(ratio < 1.2) if r['size'] >= 1_000_000 else '(' + yes(ratio < 1.2) + ')'} |",
-        f"| filtered full page (limit=1000) p50 / p95, coordinator | {f10['readers']['cert-a']['p50_ms']:.1f} / "
+        f"| filtered full page (limit=1000) p50 / p95, coordinator | "
+        f"{f10['readers']['cert-a']['p50_ms']:.1f} / "
         f"{f10['readers']['cert-a']['p95_ms']:.1f} ms (n={f10['readers']['cert-a']['n']}) | p50 < 30 ms | "
         f"{yes(f10['readers']['cert-a']['p50_ms'] < 30)} |",
         f"| filtered full page (limit=1000) p50 / p95, vendor | {f10['readers']['vendor']['p50_ms']:.1f} / "
@@ -399,12 +459,18 @@ def hub_table(r: dict[str, Any]) -> str:
 def medallion_table(m: dict[str, Any], hubs: list[dict[str, Any]]) -> str:
     i, f = m["ingest"], m["filtered100"]["readers"]["bench"]
     to = m["filtered100"]["timed_out_s"]
-    fl = f"> {to:.0f} s (timed out; no answer)" if to is not None and f["n"] == 0 else \
-        f"{f['p50_ms']:.1f} / {f['p95_ms']:.1f} ms (n={f['n']})"
+    fl = (
+        f"> {to:.0f} s (timed out; no answer)"
+        if to is not None and f["n"] == 0
+        else f"{f['p50_ms']:.1f} / {f['p95_ms']:.1f} ms (n={f['n']})"
+    )
     p = m["page"]
     if "pages" in p:
-        pl = f"{p['pages']} pages, {p['objects']:,} objects in {p['total_s']:.1f} s; p50 {p['p50_ms']:.1f} ms, " \
-             f"p95 {p['p95_ms']:.1f} ms"
+        pl = (
+            f"{p['pages']} pages, {p['objects']:,} objects in {p['total_s']:.1f} s; "
+            f"p50 {p['p50_ms']:.1f} ms, "
+            f"p95 {p['p95_ms']:.1f} ms"
+        )
     elif "timed_out_s" in p:
         pl = f"first page > {p['timed_out_s']:.0f} s (timed out)"
     else:
@@ -444,17 +510,23 @@ def medallion_table(m: dict[str, Any], hubs: list[dict[str, Any]]) -> str:
 
 
 def summary_table(hubs: list[dict[str, Any]]) -> str:
-    lines = ["### summary", "",
-             "| db | objects | ingest/s | slowest decile/s | page p50 ms | page RSS growth MB | "
-             "filtered p50 ms (coord / vendor) | policy ratio | full page p50 ms |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "### summary",
+        "",
+        "| db | objects | ingest/s | slowest decile/s | page p50 ms | page RSS growth MB | "
+        "filtered p50 ms (coord / vendor) | policy ratio | full page p50 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for h in hubs:
         rd = h["filtered100"]["readers"]
         c, v = rd["cert-a"]["p50_ms"], rd["vendor"]["p50_ms"]
         lines.append(
-            f"| {h['db']} | {h['size']:,} | {h['ingest']['rate']:,.0f} | {min(h['ingest']['deciles']):,.0f} | "
-            f"{h['page']['p50_ms']:.1f} | {h['page']['rss_growth_mb']:.0f} | {c:.1f} / {v:.1f} | {v / c:.2f}x | "
-            f"{h['filtered1000']['readers']['cert-a']['p50_ms']:.1f} |")
+            f"| {h['db']} | {h['size']:,} | {h['ingest']['rate']:,.0f} | "
+            f"{min(h['ingest']['deciles']):,.0f} | "
+            f"{h['page']['p50_ms']:.1f} | {h['page']['rss_growth_mb']:.0f} | {c:.1f} / {v:.1f} | "
+            f"{v / c:.2f}x | "
+            f"{h['filtered1000']['readers']['cert-a']['p50_ms']:.1f} |"
+        )
     by_db: dict[str, list[dict[str, Any]]] = {}
     for h in hubs:
         by_db.setdefault(h["db"], []).append(h)
@@ -462,9 +534,14 @@ def summary_table(hubs: list[dict[str, Any]]) -> str:
         hs = sorted(hs, key=lambda x: x["size"])
         if len(hs) >= 2:
             a, b = hs[0], hs[-1]
-            g = b["filtered100"]["readers"]["cert-a"]["p50_ms"] / a["filtered100"]["readers"]["cert-a"]["p50_ms"]
-            lines.append(f"\nfiltered GET p50 growth on {db}, {a['size']:,} -> {b['size']:,} objects: {g:.2f}x "
-                         f"(target within 2x: {yes(g <= 2)})")
+            g = (
+                b["filtered100"]["readers"]["cert-a"]["p50_ms"]
+                / a["filtered100"]["readers"]["cert-a"]["p50_ms"]
+            )
+            lines.append(
+                f"\nfiltered GET p50 growth on {db}, {a['size']:,} -> {b['size']:,} objects: {g:.2f}x "
+                f"(target within 2x: {yes(g <= 2)})"
+            )
     return "\n".join(lines)
 
 
@@ -472,17 +549,28 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
     ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--medallion-sizes", default=None,
-                    help="sizes to run medallion at (default 1000,10000; --quick: 1000; 'none' to skip)")
+    ap.add_argument(
+        "--medallion-sizes",
+        default=None,
+        help="sizes to run medallion at (default 1000,10000; --quick: 1000; 'none' to skip)",
+    )
     ap.add_argument("--quick", action="store_true", help="1k and 10k only, medallion at 1k: a smoke check")
     ap.add_argument("--reps", type=int, default=200, help="filtered GETs (limit=100) per reader")
     ap.add_argument("--reps-full", type=int, default=50, help="filtered GETs with limit=1000 per reader")
-    ap.add_argument("--medallion-timeout", type=float, default=120.0, help="seconds before a medallion request "
-                    "is given up (its filtered GET grows quadratically)")
+    ap.add_argument(
+        "--medallion-timeout",
+        type=float,
+        default=120.0,
+        help="seconds before a medallion request is given up (its filtered GET grows quadratically)",
+    )
     ap.add_argument("--medallion-budget", type=float, default=60.0, help="seconds of medallion filtered GETs")
     ap.add_argument("--keep", action="store_true", help="keep the databases afterwards")
-    ap.add_argument("--pg-analyze", action="store_true", help="PostgreSQL: ANALYZE after ingest, before the reads "
-                    "(what autovacuum does in time on a server where it is on)")
+    ap.add_argument(
+        "--pg-analyze",
+        action="store_true",
+        help="PostgreSQL: ANALYZE after ingest, before the reads "
+        "(what autovacuum does in time on a server where it is on)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
     args = ap.parse_args(argv)
 
@@ -496,8 +584,13 @@ def main(argv: list[str] | None = None) -> int:
     ident = identity_id_for("cert-a")
     mach = machine()
     try:
-        rev = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).resolve().parent.parent,
-                             capture_output=True, text=True, timeout=10).stdout.strip()
+        rev = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         rev = "unknown"
     mach["hub revision"] = rev or "unknown"
@@ -513,7 +606,10 @@ def main(argv: list[str] | None = None) -> int:
     meds: list[dict[str, Any]] = []
     for size in sorted(set(sizes) | set(msizes)):
         ds = make_dataset(size, identity_id=ident)
-        print(f"\n(generated {size:,} objects in {ds.seconds:.1f} s: {ds.types}, TLP {ds.tlps})", file=sys.stderr)
+        print(
+            f"\n(generated {size:,} objects in {ds.seconds:.1f} s: {ds.types}, TLP {ds.tlps})",
+            file=sys.stderr,
+        )
         if size in sizes:
             for kind in dbs:
                 r = run_hub(kind, size, ds, args, tmp)
