@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,17 @@ def status_resource(
         "pending_count": 0,
         "pendings": [],
     }
+
+
+def pack_details(successes: list[dict[str, Any]], failures: list[dict[str, Any]]) -> bytes:
+    """A status's entry lists, compressed: an envelope's thousand entries shrink about tenfold."""
+    return zlib.compress(orjson.dumps({"successes": successes, "failures": failures}), 1)
+
+
+def unpack_details(blob: bytes) -> dict[str, list[dict[str, Any]]]:
+    """The entry lists stored by `pack_details`."""
+    details: dict[str, list[dict[str, Any]]] = orjson.loads(zlib.decompress(blob))
+    return details
 
 
 def now_us() -> int:
@@ -177,7 +189,7 @@ def add_objects(
                 success_count=len(outcome.successes),
                 failure_count=len(outcome.failures),
                 pending_count=0,
-                details=orjson.dumps({"successes": outcome.successes, "failures": outcome.failures}),
+                details=pack_details(outcome.successes, outcome.failures),
             )
         )
     record(

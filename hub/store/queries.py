@@ -57,6 +57,10 @@ def match_version(
     conds: list[ColumnElement[bool]] = []
     for item in spec:
         if item in ("first", "last"):
+            # NOT EXISTS, not `version_us = (SELECT max(...))`: PostgreSQL estimates an anti-join well
+            # and walks the date-added index under the LIMIT, while it guesses an equality with a
+            # subquery keeps 0.5% of rows and then sorts the whole collection for each page. It
+            # needs statistics for that: see hub.store.objects._keep_statistics.
             other = aliased(OV)
             newer = other.version_us > OV.version_us if item == "last" else other.version_us < OV.version_us
             conds.append(

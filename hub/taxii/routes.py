@@ -106,7 +106,7 @@ def get_status(
         row = session.get(Status, status_id[:36])
         if row is None or row.group_id != group.id or row.organisation_id != who.org_id:
             raise NotFound(f"There is no status '{status_id[:80]}' for you in API root '{api_root}'.")
-        details = orjson.loads(row.details)
+        details = ingest.unpack_details(row.details)
         body = ingest.status_resource(
             row.id, row.request_timestamp, details["successes"], details["failures"]
         )
