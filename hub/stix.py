@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from hub.policy.granular import REQUIRED_BY_TYPE
+
 TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
@@ -24,42 +26,13 @@ SCO_TYPES = frozenset(
         "user-account", "windows-registry-key", "x509-certificate",
     ]
 )  # fmt: skip
-# STIX 2.1 section 4-6: properties each type must carry beyond the common ones
+# STIX 2.1 sections 4-6: properties each type must carry beyond the common ones; the policy layer's
+# table, but for the types whose entry lists alternatives or redaction-only properties
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "attack-pattern": ("name",),
-    "campaign": ("name",),
-    "course-of-action": ("name",),
-    "grouping": ("context", "object_refs"),
-    "identity": ("name",),
-    "incident": ("name",),
-    "indicator": ("pattern", "pattern_type", "valid_from"),
-    "infrastructure": ("name",),
-    "intrusion-set": ("name",),
-    "malware": ("is_family",),
-    "malware-analysis": ("product",),
-    "note": ("content", "object_refs"),
-    "observed-data": ("first_observed", "last_observed", "number_observed"),
-    "opinion": ("opinion", "object_refs"),
-    "report": ("name", "published", "object_refs"),
-    "threat-actor": ("name",),
-    "tool": ("name",),
-    "vulnerability": ("name",),
-    "relationship": ("relationship_type", "source_ref", "target_ref"),
-    "sighting": ("sighting_of_ref",),
-    "language-content": ("object_ref", "contents"),
-    "ipv4-addr": ("value",),
-    "ipv6-addr": ("value",),
-    "domain-name": ("value",),
-    "url": ("value",),
-    "email-addr": ("value",),
-    "mac-addr": ("value",),
-    "mutex": ("name",),
-    "autonomous-system": ("number",),
-    "directory": ("path",),
-    "software": ("name",),
-    "windows-registry-key": (),
-    "network-traffic": ("protocols",),
-}
+    t: props
+    for t, props in REQUIRED_BY_TYPE.items()
+    if t not in ("marking-definition", "extension-definition", "language-content")
+} | {"language-content": ("object_ref", "contents")}
 TIMESTAMP_PROPS = (
     "created",
     "modified",

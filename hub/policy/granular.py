@@ -28,7 +28,7 @@ _STRUCTURAL: Final = frozenset(
 # STIX 2.1 required properties per type, beyond the structural ones (spec sections 4, 5, 6).
 # Conditionally required properties (location's region/country/latitude, file's name/hashes) count as
 # optional: removing one leaves an object a consumer can still read, which is the point of redaction.
-_REQUIRED_BY_TYPE: Final[Mapping[str, tuple[str, ...]]] = {
+REQUIRED_BY_TYPE: Final[Mapping[str, tuple[str, ...]]] = {
     # SDOs
     "attack-pattern": ("name",),
     "campaign": ("name",),
@@ -78,7 +78,7 @@ _REQUIRED_BY_TYPE: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 REQUIRED_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
-    t: _STRUCTURAL | frozenset(props) for t, props in _REQUIRED_BY_TYPE.items()
+    t: _STRUCTURAL | frozenset(props) for t, props in REQUIRED_BY_TYPE.items()
 }
 
 

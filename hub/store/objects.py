@@ -168,7 +168,7 @@ def _copy_insert(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str,
     A multi-row INSERT of a thousand rows has eleven thousand parameters, and psycopg re-parses such a
     statement on every call; COPY streams the rows with no SQL text to parse.
     """
-    dbapi = session.connection().connection.driver_connection
+    dbapi: Any = session.connection().connection.driver_connection
     with dbapi.cursor() as cur:
         cur.execute(_LOAD_TABLE)
         with cur.copy(f"COPY object_versions_load ({', '.join(_COLUMNS)}) FROM STDIN") as copy:

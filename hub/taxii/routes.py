@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -204,22 +205,10 @@ def get_objects(
     cfg: Settings = Depends(settings),
 ) -> Response:
     """TAXII 2.1 section 5.4: Get Objects."""
-    key = cfg.signing_key()
-    f = parse_filters(
-        request.query_params,
-        default_limit=cfg.default_page_size,
-        max_limit=cfg.max_page_size,
-        signing_key=key,
-        allow=OBJECT_FILTERS,
-    )
-    with session.begin():
-        acc = access.authorize(session, who, api_root, collection_id, "read")
-        page = store.get_objects(
-            session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f
-        )
-        _pull_audit(session, who, acc, len(page.rows), "objects")
-        body = _objects_body(session, acc, page, key)
-    return taxii(body, headers=envelopes.page_headers(page))
+    return _paged_read(
+        request, cfg, session, who, api_root, collection_id,
+        allow=OBJECT_FILTERS, read=store.get_objects, render=_objects_body, audit="objects",
+    )  # fmt: skip
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -303,25 +292,11 @@ def get_object(
     cfg: Settings = Depends(settings),
 ) -> Response:
     """TAXII 2.1 section 5.6: Get An Object; hidden and absent objects alike are 404."""
-    key = cfg.signing_key()
-    f = parse_filters(
-        request.query_params,
-        default_limit=cfg.default_page_size,
-        max_limit=cfg.max_page_size,
-        signing_key=key,
-        allow=ONE_OBJECT_FILTERS,
+    return _paged_read(
+        request, cfg, session, who, api_root, collection_id,
+        allow=ONE_OBJECT_FILTERS, read=store.get_objects, render=_objects_body, audit="object",
         object_id=object_id,
-    )
-    with session.begin():
-        acc = access.authorize(session, who, api_root, collection_id, "read")
-        page = store.get_objects(
-            session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f
-        )
-        if not page.rows and f.position is None and f.added_after_us is None:
-            raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
-        _pull_audit(session, who, acc, len(page.rows), "object")
-        body = _objects_body(session, acc, page, key)
-    return taxii(body, headers=envelopes.page_headers(page))
+    )  # fmt: skip
 
 
 @router.delete("/taxii2/{api_root}/collections/{collection_id}/objects/{object_id}/")
@@ -379,21 +354,11 @@ def get_manifest(
     cfg: Settings = Depends(settings),
 ) -> Response:
     """TAXII 2.1 section 5.3: Get Object Manifests."""
-    key = cfg.signing_key()
-    f = parse_filters(
-        request.query_params,
-        default_limit=cfg.default_page_size,
-        max_limit=cfg.max_page_size,
-        signing_key=key,
-        allow=OBJECT_FILTERS,
-    )
-    with session.begin():
-        acc = access.authorize(session, who, api_root, collection_id, "read")
-        page = store.get_manifest(
-            session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f
-        )
-        _pull_audit(session, who, acc, len(page.rows), "manifest")
-    return taxii(envelopes.manifest(page, key, STIX), headers=envelopes.page_headers(page))
+    return _paged_read(
+        request, cfg, session, who, api_root, collection_id,
+        allow=OBJECT_FILTERS, read=store.get_manifest,
+        render=lambda _s, _a, page, key: envelopes.manifest(page, key, STIX), audit="manifest",
+    )  # fmt: skip
 
 
 @router.get("/taxii2/{api_root}/collections/{collection_id}/objects/{object_id}/versions/")
@@ -407,21 +372,46 @@ def get_versions(
     cfg: Settings = Depends(settings),
 ) -> Response:
     """TAXII 2.1 section 5.8: Get Object Versions."""
+    return _paged_read(
+        request, cfg, session, who, api_root, collection_id,
+        allow=VERSIONS_FILTERS, read=store.get_versions,
+        render=lambda _s, _a, page, key: envelopes.versions(page, key), audit="versions",
+        object_id=object_id, default_version="all",
+    )  # fmt: skip
+
+
+def _paged_read(
+    request: Request,
+    cfg: Settings,
+    session: Session,
+    who: Principal,
+    api_root: str,
+    collection_id: str,
+    *,
+    allow: frozenset[str],
+    read: Callable[..., store.Page],
+    render: Callable[[Session, access.CollectionAccess, store.Page, bytes], bytes],
+    audit: str,
+    object_id: str | None = None,
+    default_version: str = "last",
+) -> Response:
+    """Every paged read: filters, authorisation, one policy-checked page, audit, date-added headers."""
     key = cfg.signing_key()
     f = parse_filters(
         request.query_params,
         default_limit=cfg.default_page_size,
         max_limit=cfg.max_page_size,
         signing_key=key,
-        allow=VERSIONS_FILTERS,
-        default_version="all",
+        allow=allow,
+        default_version=default_version,
         object_id=object_id,
     )
     with session.begin():
         acc = access.authorize(session, who, api_root, collection_id, "read")
-        page = store.get_versions(
-            session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f
-        )
-        if not page.rows and f.position is None and f.added_after_us is None:
+        page = read(session, collection_id=acc.collection.id, reader=_reader(acc, who), filters=f)
+        if object_id is not None and not page.rows and f.position is None and f.added_after_us is None:
+            # hidden and absent look alike
             raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
-    return taxii(envelopes.versions(page, key), headers=envelopes.page_headers(page))
+        _pull_audit(session, who, acc, len(page.rows), audit)
+        body = render(session, acc, page, key)
+    return taxii(body, headers=envelopes.page_headers(page))
