@@ -167,7 +167,9 @@ def demo(
     _print_keys(issued)
     console.print(
         "\nTry:  curl -H 'Accept: application/taxii+json;version=2.1' "
-        f"-H 'Authorization: Bearer <key>' {base}/taxii2/"
+        f"-H 'Authorization: Bearer <key>' {base}/taxii2/",
+        soft_wrap=True,
+        highlight=False,
     )
     if serve_:
         _serve(s)
