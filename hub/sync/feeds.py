@@ -7,14 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors import ColumnMap
 from connectors.tlp import TLP_LEVELS, parse_tlp
-from hub.errors import ConfigError
+from hub.config_files import read_yaml
 from hub.sync.models import Feed
 from hub.sync.sources import PULL_FORMATS
 
@@ -173,24 +172,13 @@ class FeedsConfig(Strict):
 
 def read_feeds(path: Path) -> FeedsConfig:
     """Parse and validate a feeds YAML file; errors name the file, the path inside it and why."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(path), "-", "no such file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), "-", f"not valid YAML: {exc}") from None
-    try:
-        return FeedsConfig.model_validate(raw or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if loc.startswith("feeds.") and isinstance(raw, dict):
-            loc = _named(raw, err["loc"]) or loc
-        raise ConfigError(str(path), loc, err["msg"].removeprefix("Value error, ")) from None
+    return read_yaml(path, FeedsConfig, locate=_named)
 
 
-def _named(raw: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
+def _named(raw: Any, loc: tuple[Any, ...]) -> str | None:
     # feeds.2.tlp reads better as feeds.2 (urlhaus).tlp when the entry has a name
+    if not loc or loc[0] != "feeds" or len(loc) < 2:
+        return None
     try:
         name = raw["feeds"][loc[1]].get("name")
     except (AttributeError, IndexError, KeyError, TypeError):

@@ -12,14 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.errors import ConfigError
+from hub.config_files import read_yaml
 from hub.trust.models import (
     Account,
     ApiKey,
@@ -76,18 +74,7 @@ class Principal:
 
 def read_config(path: Path) -> TrustConfig:
     """Parse and validate a trust-groups YAML file; errors name the file, the path inside it and why."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(path), "-", "no such file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), "-", f"not valid YAML: {exc}") from None
-    try:
-        return TrustConfig.model_validate(raw or {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ConfigError(str(path), loc, err["msg"]) from None
+    return read_yaml(path, TrustConfig)
 
 
 def apply_config(session: Session, cfg: TrustConfig) -> list[IssuedKey]:
