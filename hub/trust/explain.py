@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.policy.explain import explain_read, explain_redistribute
-from hub.policy.rules import Destination, Reader
+from hub.policy.rules import Destination, Reader, may_read
 from hub.policy.tlp import Tlp
 from hub.store.markings import marking_index, referenced
 from hub.store.models import ObjectVersion as OV
@@ -41,6 +41,8 @@ def explain(
     to_peer_community: str | None = None,
     export: bool = False,
     within_groups: set[int] | None = None,
+    asker: Reader | None = None,
+    asker_roles: dict[int, tuple[str, int]] | None = None,
 ) -> list[Answer]:
     """Explain for each collection holding `object_id` (restricted to `within_groups` when given)."""
     asked = [reader is not None, to_group is not None, to_peer_community is not None, export]
@@ -59,6 +61,8 @@ def explain(
         stmt = stmt.where(TrustGroup.id.in_(within_groups))
     latest: dict[str, tuple[OV, Collection, TrustGroup]] = {}
     for ov, coll, group in session.execute(stmt):
+        if asker is not None and not _asker_sees(session, asker, asker_roles or {}, ov, coll, group):
+            continue  # an asker learns nothing about objects it may not see itself
         latest.setdefault(coll.id, (ov, coll, group))
     if not latest:
         raise ExplainError(f"no object {object_id} is stored in a collection you may ask about")
@@ -114,3 +118,21 @@ def explain(
             )
         answers.append(Answer(group=group.slug, collection=coll.alias, version=ov.version, text=text))
     return answers
+
+
+def _asker_sees(
+    session: Session,
+    asker: Reader,
+    roles: dict[int, tuple[str, int]],
+    ov: OV,
+    coll: Collection,
+    group: TrustGroup,
+) -> bool:
+    role, clearance = roles.get(group.id, (None, 0))
+    recipients = frozenset(
+        session.scalars(
+            select(CollectionRecipient.organisation_id).where(CollectionRecipient.collection_id == coll.id)
+        )
+    )
+    who = Reader(org_id=asker.org_id, role=role, clearance=Tlp(clearance), name=asker.name)  # type: ignore[arg-type]
+    return may_read(who, collection_policy(coll, group, recipients), Tlp(ov.tlp), ov.producer_id).allowed

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.errors import BadRequest, Forbidden, NotFound
+from hub.policy.rules import Reader
+from hub.policy.tlp import Tlp
 from hub.taxii.deps import db_session, principal
 from hub.trust.explain import ExplainError, explain
 from hub.trust.models import TrustGroup
@@ -40,7 +42,15 @@ def get_policy_explain(
             raise Forbidden(f"Only coordinators of '{group}' may ask the policy layer about it.")
         try:
             answers = explain(
-                session, object_id=object_id, reader=reader, to_group=to, export=export, within_groups={g.id}
+                session,
+                object_id=object_id,
+                reader=reader,
+                to_group=to,
+                export=export,
+                within_groups={g.id},
+                # a coordinator learns nothing of objects its own clearance hides; admins see all
+                asker=None if who.is_admin else Reader(org_id=who.org_id, role=None, clearance=Tlp.CLEAR),
+                asker_roles={gid: (m.role, m.clearance) for gid, m in who.memberships.items()},
             )
         except ExplainError as exc:
             raise BadRequest(str(exc)) from None

@@ -168,6 +168,23 @@ def test_policy_explain_api_is_for_the_groups_coordinators(client, world):
     )  # cert-c coordinates asia, and the object is not there: it learns nothing else
 
 
+def test_policy_explain_api_reveals_nothing_above_the_coordinators_clearance(client, world, sm):
+    from sqlalchemy import update
+
+    from hub.trust.models import Membership, Organisation
+
+    post(client, world, [indicator(1, tlp="amber")], org="cert-b")
+    with sm() as s, s.begin():
+        org_id = s.scalar(select(Organisation.id).where(Organisation.slug == "cert-a"))
+        s.execute(update(Membership).where(Membership.organisation_id == org_id).values(clearance=1))
+    r = client.get(
+        "/admin/api/groups/africa/policy/explain",
+        params={"object": indicator(1)["id"], "reader": "vendor"},
+        headers=world.auth("cert-a"),
+    )
+    assert r.status_code == 400 and "no object" in r.json()["description"]
+
+
 def test_policy_explain_cli(client, world, sm, engine, monkeypatch):
     from typer.testing import CliRunner
 
