@@ -11,6 +11,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.db import make_engine, make_sessionmaker
@@ -69,6 +70,17 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
         titles = {404: "Not found", 405: "Method not allowed"}
         return _error(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail or ""))
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: OperationalError) -> Response:
+        # the database is unreachable or, on SQLite, locked past busy_timeout: retrying is the remedy
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        return _error(
+            503,
+            "Service unavailable",
+            "The database is busy or unreachable; retry shortly.",
+            headers={"Retry-After": "2"},
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

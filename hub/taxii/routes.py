@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from hub import ingest
@@ -184,15 +184,25 @@ def _objects_body(session: Session, acc: access.CollectionAccess, page: store.Pa
 def _pull_audit(
     session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str
 ) -> None:
-    record(
-        session,
-        action=f"pull-{what}",
-        organisation_id=who.org_id,
-        account_id=who.account_id,
-        group_id=acc.group.id,
-        collection_id=acc.collection.id,
-        count=count,
-    )
+    """Record a pull in a short write transaction of its own, after the read transaction ended.
+
+    Writing inside the read transaction would make every GET a writer: on SQLite a read snapshot
+    cannot be upgraded while another writer commits ("database is locked"), and readers would queue
+    behind ingest. On PostgreSQL the audit commit need not wait for its WAL flush.
+    """
+    with session.begin():
+        begin_write(session)
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        record(
+            session,
+            action=f"pull-{what}",
+            organisation_id=who.org_id,
+            account_id=who.account_id,
+            group_id=acc.group.id,
+            collection_id=acc.collection.id,
+            count=count,
+        )
 
 
 @router.get("/taxii2/{api_root}/collections/{collection_id}/objects/")
@@ -412,6 +422,6 @@ def _paged_read(
         if object_id is not None and not page.rows and f.position is None and f.added_after_us is None:
             # hidden and absent look alike
             raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
-        _pull_audit(session, who, acc, len(page.rows), audit)
         body = render(session, acc, page, key)
+    _pull_audit(session, who, acc, len(page.rows), audit)
     return taxii(body, headers=envelopes.page_headers(page))
