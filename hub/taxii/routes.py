@@ -184,25 +184,41 @@ def _objects_body(session: Session, acc: access.CollectionAccess, page: store.Pa
 def _pull_audit(
     session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str
 ) -> None:
-    """Record a pull in a short write transaction of its own, after the read transaction ended.
+    """Record a pull. Call it inside the read transaction; on SQLite it waits for that to end.
 
-    Writing inside the read transaction would make every GET a writer: on SQLite a read snapshot
-    cannot be upgraded while another writer commits ("database is locked"), and readers would queue
-    behind ingest. On PostgreSQL the audit commit need not wait for its WAL flush.
+    On SQLite a read snapshot cannot become a writer while another writer commits ("database is
+    locked"), so the audit row gets a short write transaction of its own after the read. On PostgreSQL
+    it joins the read transaction, whose commit need not wait for its WAL flush.
     """
-    with session.begin():
-        begin_write(session)
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        record(
-            session,
-            action=f"pull-{what}",
-            organisation_id=who.org_id,
-            account_id=who.account_id,
-            group_id=acc.group.id,
-            collection_id=acc.collection.id,
-            count=count,
-        )
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        _record_pull(session, who, acc, count, what)
+    else:
+        session.info.setdefault("after_read", []).append((who, acc, count, what))
+
+
+def _after_read(session: Session) -> None:
+    """Write what `_pull_audit` deferred (SQLite), in a write transaction of its own."""
+    pending = session.info.pop("after_read", [])
+    if pending:
+        with session.begin():
+            begin_write(session)
+            for who, acc, count, what in pending:
+                _record_pull(session, who, acc, count, what)
+
+
+def _record_pull(
+    session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str
+) -> None:
+    record(
+        session,
+        action=f"pull-{what}",
+        organisation_id=who.org_id,
+        account_id=who.account_id,
+        group_id=acc.group.id,
+        collection_id=acc.collection.id,
+        count=count,
+    )
 
 
 @router.get("/taxii2/{api_root}/collections/{collection_id}/objects/")
@@ -423,5 +439,6 @@ def _paged_read(
             # hidden and absent look alike
             raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
         body = render(session, acc, page, key)
-    _pull_audit(session, who, acc, len(page.rows), audit)
+        _pull_audit(session, who, acc, len(page.rows), audit)
+    _after_read(session)
     return taxii(body, headers=envelopes.page_headers(page))
