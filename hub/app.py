@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.db import make_engine, make_sessionmaker
+from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
 from hub.schema import check_schema
 from hub.settings import Settings
@@ -44,13 +44,21 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
                 "HUB_SECRET_KEY is not set: page tokens are signed with a key derived from the database "
                 "URL. Set the same random HUB_SECRET_KEY on every replica."
             )
+        checkpointer = None
         if sessionmaker is None:
-            engine = make_engine(settings.database_url, pool_size=settings.pool_size)
+            engine = make_engine(
+                settings.database_url, pool_size=settings.pool_size, background_checkpoints=True
+            )
             check_schema(engine)
             app.state.sessionmaker = make_sessionmaker(engine)
+            path = engine.url.database if engine.dialect.name == "sqlite" else None
+            if path and path != ":memory:":
+                checkpointer = SqliteCheckpointer(path).start()
         try:
             yield
         finally:
+            if checkpointer is not None:
+                checkpointer.stop()
             if engine is not None:
                 engine.dispose()
 

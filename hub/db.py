@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
@@ -30,7 +33,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, autocheckpoint: int = 50_000) -> None:
     # take transaction control from pysqlite (SQLAlchemy's documented recipe) so that BEGIN and
     # SAVEPOINT behave as on PostgreSQL; `_sqlite_begin` then opens each transaction
     dbapi_connection.isolation_level = None
@@ -43,7 +46,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # checkpoint the WAL every ~200 MB rather than every 4 MB, with a 128 MB page cache: each
     # envelope touches ~1,000 random pages of the id index, and frequent checkpoints wrote them back
     # again and again inside requests (measured: 1M-object ingest 10.6k/s before, ~20k/s after)
-    cur.execute("PRAGMA wal_autocheckpoint=50000")
+    cur.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
     cur.execute("PRAGMA cache_size=-131072")
     cur.close()
 
@@ -56,11 +59,18 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """Create an engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3)."""
+def make_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, background_checkpoints: bool = False
+) -> Engine:
+    """Create an engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3).
+
+    `background_checkpoints`: a `SqliteCheckpointer` runs beside this engine (the server does), so its
+    connections checkpoint only as a safety net, at ~800 MB of WAL.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        autocheckpoint = 200_000 if background_checkpoints else 50_000
+        event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=autocheckpoint))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     # prepare_threshold=None: psycopg would otherwise prepare statements after five runs, and PostgreSQL
@@ -80,3 +90,39 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
 def make_sessionmaker(bind: Any) -> sessionmaker[Session]:
     """A session factory; sessions do not expire on commit so responses can be built after it."""
     return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
+
+
+class SqliteCheckpointer:
+    """Checkpoints a SQLite database's WAL from a thread of its own, every `interval` seconds.
+
+    SQLite otherwise checkpoints inside whichever commit crosses the threshold, so one request in a
+    dozen paid for writing back the pages of the others. PASSIVE never blocks readers or the writer;
+    sqlite3 releases the GIL while it works, so on a two-core machine it runs beside the requests
+    (measured: ingest 15-19% faster at 500k objects).
+    """
+
+    def __init__(self, path: str, interval: float = 0.5):
+        self.path = path
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+
+    def start(self) -> SqliteCheckpointer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            while not self._stop.wait(self.interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    continue  # busy or locked: the next round will do it (the safety net stays)
+        finally:
+            conn.close()
