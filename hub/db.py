@@ -98,10 +98,11 @@ class SqliteCheckpointer:
     SQLite otherwise checkpoints inside whichever commit crosses the threshold, so one request in a
     dozen paid for writing back the pages of the others. PASSIVE never blocks readers or the writer;
     sqlite3 releases the GIL while it works, so on a two-core machine it runs beside the requests
-    (measured: ingest 15-19% faster at 500k objects).
+    (measured over HTTP at 1M objects: 21.5k objects/s with a 2 s interval, 16.9k with 0.5 s, 17.9k with
+    SQLite's own checkpoints).
     """
 
-    def __init__(self, path: str, interval: float = 0.5):
+    def __init__(self, path: str, interval: float = 2.0):
         self.path = path
         self.interval = interval
         self._stop = threading.Event()
