@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,26 @@ def fresh_database(kind: str, name: str, tmp: Path) -> str:
     return f"{base}/{name}"
 
 
+def drop_database(kind: str, name: str) -> None:
+    """Drop a PostgreSQL database made by `fresh_database` (SQLite files go with the temp dir)."""
+    if kind != "postgresql":
+        return
+    admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def db_url(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+def db_url(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database for this worker and kind (schema from `alembic upgrade head`)."""
-    url = fresh_database(db_kind, f"hub_test_{_worker()}", tmp_path_factory.mktemp(db_kind))
+    name = f"hub_test_{_worker()}"
+    url = fresh_database(db_kind, name, tmp_path_factory.mktemp(db_kind))
     upgrade(url)
-    return url
+    yield url
+    drop_database(db_kind, name)
 
 
 @pytest.fixture(scope="session")
@@ -207,7 +222,8 @@ def live(
     from hub.db import make_sessionmaker
     from tests.factories import load_world
 
-    name = f"hub_live_{_worker()}_{abs(hash(request.module.__name__)) % 10**8}"
+    # a stable name (str hashes differ per process), dropped again at teardown
+    name = f"hub_live_{_worker()}_{zlib.crc32(request.module.__name__.encode()) % 10**8}"
     url = fresh_database(db_kind, name, tmp_path_factory.mktemp("live"))
     upgrade(url)
     eng = make_engine(url)
@@ -220,6 +236,7 @@ def live(
         yield world
     finally:
         server.stop()
+        drop_database(db_kind, name)
 
 
 @pytest.fixture(autouse=True)

@@ -15,13 +15,14 @@ import hub.sync.models
 import hub.trust.models  # noqa: F401
 from hub.db import Base, make_engine
 from hub.schema import SchemaOutOfDate, alembic_config, check_schema, head_revision, upgrade
-from tests.conftest import fresh_database
+from tests.conftest import drop_database, fresh_database
 
 
 @pytest.fixture
 def empty_url(db_kind, tmp_path):
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return fresh_database(db_kind, f"hub_test_migrations_{worker}", tmp_path)
+    name = f"hub_test_migrations_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    yield fresh_database(db_kind, name, tmp_path)
+    drop_database(db_kind, name)
 
 
 def test_upgrade_downgrade_upgrade_round_trips(empty_url):

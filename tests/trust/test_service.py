@@ -14,7 +14,7 @@ from hub.cli import app
 from hub.errors import ConfigError
 from hub.trust.models import ApiKey
 from hub.trust.service import authenticate, read_config
-from tests.conftest import fresh_database
+from tests.conftest import drop_database, fresh_database
 from tests.factories import TAXII
 
 
@@ -113,8 +113,10 @@ def test_key_create_list_revoke_cli(client, world, sm, monkeypatch):
     assert runner.invoke(app, ["key", "create", "--org", "nobody"]).exit_code == 2
 
 
-def test_demo_loads_idempotently_and_writes_keys_json(db_kind, tmp_path, monkeypatch):
-    url = fresh_database(db_kind, f"hub_test_demo_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}", tmp_path)
+def test_demo_loads_idempotently_and_writes_keys_json(db_kind, tmp_path, monkeypatch, request):
+    name = f"hub_test_demo_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    url = fresh_database(db_kind, name, tmp_path)
+    request.addfinalizer(lambda: drop_database(db_kind, name))
     monkeypatch.setenv("HUB_DATABASE_URL", url)
     out = tmp_path / "keys.json"
     runner = CliRunner()
