@@ -15,7 +15,8 @@ from typing import Any
 from hub.policy.granular import REQUIRED_BY_TYPE
 
 TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
-TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+# at most nanoseconds: STIX producers use milli- to nanoseconds, and the stored version text is bounded
+TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -66,7 +67,8 @@ def timestamp_us(value: Any, prop: str) -> int:
         return parsed
     if parsed == "format":
         raise InvalidObject(
-            f"'{prop}' must be an RFC 3339 UTC timestamp like 2024-01-31T12:00:00.000Z, not {_show(value)}"
+            f"'{prop}' must be an RFC 3339 UTC timestamp like 2024-01-31T12:00:00.000Z (at most nine "
+            f"fractional digits), not {_show(value)}"
         )
     raise InvalidObject(f"'{prop}' is not a real date and time: {_show(value)}")
 
@@ -147,6 +149,8 @@ def check_object(obj: Any) -> tuple[str, str, str, str | None, int | None]:
     refs = obj.get("object_marking_refs")
     if refs is not None and (not isinstance(refs, list) or not all(isinstance(r, str) for r in refs)):
         raise InvalidObject("'object_marking_refs' must be a list of marking-definition ids")
+    if "granular_markings" in obj:
+        _check_granular(obj["granular_markings"])
     if stype == "indicator":
         _check_indicator(obj)
     if stype == "marking-definition" and "definition_type" not in obj and "extensions" not in obj:
@@ -157,6 +161,30 @@ def check_object(obj: Any) -> tuple[str, str, str, str | None, int | None]:
     if created_us is not None:
         return sid, stype, spec_version, obj["created"], created_us
     return sid, stype, spec_version, None, None
+
+
+def _check_granular(granular: Any) -> None:
+    """STIX 2.1 section 7.2.3: a non-empty list of {marking_ref | lang, selectors: [str, ...]}."""
+    if not isinstance(granular, list) or not granular:
+        raise InvalidObject("'granular_markings' must be a non-empty list of granular markings")
+    for i, entry in enumerate(granular):
+        where = f"'granular_markings' entry {i}"
+        if not isinstance(entry, dict):
+            raise InvalidObject(f"{where} must be an object with 'marking_ref' or 'lang', and 'selectors'")
+        ref, lang = entry.get("marking_ref"), entry.get("lang")
+        if (ref is None) == (lang is None):
+            raise InvalidObject(f"{where} needs exactly one of 'marking_ref' and 'lang'")
+        if ref is not None and (not isinstance(ref, str) or not ref.startswith("marking-definition--")):
+            raise InvalidObject(f"{where}: 'marking_ref' must be a marking-definition id, not {_show(ref)}")
+        if lang is not None and not isinstance(lang, str):
+            raise InvalidObject(f"{where}: 'lang' must be a language tag, not {_show(lang)}")
+        selectors = entry.get("selectors")
+        if (
+            not isinstance(selectors, list)
+            or not selectors
+            or not all(isinstance(x, str) and x for x in selectors)
+        ):
+            raise InvalidObject(f"{where}: 'selectors' must be a non-empty list of property paths")
 
 
 def _check_indicator(obj: dict[str, Any]) -> None:

@@ -32,7 +32,8 @@ class ObjectVersion(Base):
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
-    stix_id: Mapped[str] = mapped_column(String(255))
+    # a 250-character type, "--" and a UUID
+    stix_id: Mapped[str] = mapped_column(String(300))
     type: Mapped[str] = mapped_column(String(250))
     spec_version: Mapped[str] = mapped_column(String(8))
     version: Mapped[str] = mapped_column(String(40))

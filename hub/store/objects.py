@@ -148,7 +148,7 @@ _COLUMNS = (
     "redact_tlp", "producer_id", "body",
 )  # fmt: skip
 _LOAD_TABLE = """CREATE TEMP TABLE IF NOT EXISTS object_versions_load (
-    collection_id varchar(36), stix_id varchar(255), type varchar(250), spec_version varchar(8),
+    collection_id varchar(36), stix_id varchar(300), type varchar(250), spec_version varchar(8),
     version varchar(40), version_us bigint, date_added_us bigint, tlp smallint, redact_tlp smallint,
     producer_id integer, body bytea
 ) ON COMMIT DELETE ROWS"""
