@@ -59,19 +59,19 @@ class ConnectorOptions(Strict):
 class FeedConfig(Strict):
     """One feed as the operator declares it."""
 
-    name: str
+    name: str = Field(max_length=128)
     direction: Literal["pull", "push"] = "pull"
     format: str
     url: str = Field(min_length=1)
-    group: str
-    collection: str
-    publish_as: str | None = None
-    peer_community: str | None = None
+    group: str = Field(max_length=64)
+    collection: str = Field(max_length=64)
+    publish_as: str | None = Field(default=None, max_length=64)
+    peer_community: str | None = Field(default=None, max_length=64)
     tlp: str = "amber"
     tlp_version: Literal[1, 2] = 2
     connector: ConnectorOptions = Field(default_factory=ConnectorOptions)
-    user: str | None = None
-    password_env: str | None = None
+    user: str | None = Field(default=None, max_length=255)
+    password_env: str | None = Field(default=None, max_length=128)
     interval: int = 3600
     enabled: bool = True
 

@@ -34,7 +34,7 @@ class Strict(BaseModel):
 
 
 class KeyConfig(Strict):
-    label: str = "demo"
+    label: str = Field(default="demo", max_length=128)
     expires_days: int | None = Field(default=None, ge=1)
 
 
@@ -48,7 +48,7 @@ class OrganisationConfig(Strict):
     slug: str
     name: str = Field(min_length=1, max_length=255)
     country: str | None = None
-    contact: str | None = None
+    contact: str | None = Field(default=None, max_length=255)
     accounts: list[AccountConfig] = Field(default_factory=list)
 
     _v_slug = field_validator("slug")(_slug)
@@ -72,7 +72,7 @@ class MemberConfig(Strict):
 class CollectionConfig(Strict):
     alias: str
     id: uuid.UUID | None = None
-    title: str | None = None
+    title: str | None = Field(default=None, max_length=255)
     description: str = ""
     kind: Literal["group", "named"] = "group"
     owner: str | None = None
@@ -93,7 +93,7 @@ class GroupConfig(Strict):
     slug: str
     name: str = Field(min_length=1, max_length=255)
     description: str = ""
-    community: str | None = None
+    community: str | None = Field(default=None, max_length=64)
     default_tlp: int = int(Tlp.AMBER)
     max_tlp: int = int(Tlp.AMBER_STRICT)
     members: list[MemberConfig] = Field(default_factory=list)

@@ -41,6 +41,11 @@ def test_example_configuration_is_valid():
         ("organisations: [{slug: a, name: A, country: Mauritius}]", "organisations.0.country", "ISO 3166"),
         ("groups: [{slug: g, name: x, colour: blue}]", "groups.0.colour", "Extra inputs"),
         ("groups: [{slug: g", "-", "not valid YAML"),
+        (
+            "organisations: [{slug: a, name: A, contact: " + "x" * 300 + "}]",
+            "organisations.0.contact",
+            "at most 255",
+        ),
     ],
 )
 def test_invalid_configuration_names_file_path_and_problem(tmp_path, text, path, problem):
