@@ -509,25 +509,18 @@ def push(
     ),
 ) -> None:
     """Push what may leave a collection to a peer TAXII server, in envelopes of 1,000."""
-    from taxii2client.v21 import Collection as RemoteCollection
-
     from hub.stix import format_us
-    from hub.sync.outbound import outbound, push_envelopes
+    from hub.sync.outbound import push_to_peer
 
     session, coll, grp, dest, after = _outbound_args(
         _settings(), group, collection, None, peer, added_after, name=url
     )
-    remote = RemoteCollection(url, user=user, password=password)
-
-    def post(envelope: bytes) -> dict[str, Any]:
-        status: dict[str, Any] = remote.add_objects(envelope.decode(), wait_for_completion=False)._raw
-        return status
-
     try:
         with session:
-            report = push_envelopes(
-                outbound(session, collection=coll, group=grp, destination=dest, added_after_us=after), post
-            )
+            report = push_to_peer(
+                session, collection=coll, group=grp, destination=dest, url=url, user=user,
+                password=password, added_after_us=after,
+            )  # fmt: skip
     except Exception as exc:  # the peer's errors arrive as requests' and taxii2-client's exceptions
         _fail(f"{url}: {type(exc).__name__}: {exc}")
     _audit_outbound(session, "push-out", grp, coll, report.sent, f"to {url} ({dest.display})")

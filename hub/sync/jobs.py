@@ -19,7 +19,7 @@ from hub.stix import format_us, timestamp_us
 from hub.sync.feeds import connector_options
 from hub.sync.importer import Target, producer_of, run_import
 from hub.sync.models import Feed
-from hub.sync.outbound import destination_for, outbound, push_envelopes, source_collection
+from hub.sync.outbound import destination_for, push_to_peer, source_collection
 from hub.sync.sources import TAXII_FORMATS, PullCursor, feed_results
 
 log = logging.getLogger(__name__)
@@ -183,23 +183,14 @@ def run_pull(sm: sessionmaker[Session], job: FeedJob, *, password: str | None) -
 
 def run_push(sm: sessionmaker[Session], job: FeedJob, *, password: str | None) -> RunOutcome:
     """Post what may leave the collection for the peer, added after the cursor, in envelopes of 1,000."""
-    from taxii2client.v21 import Collection as RemoteCollection
-
     with sm() as session, session.begin():  # one read snapshot for the whole push
         coll, grp = source_collection(session, group=job.group, collection=job.collection)
         dest = destination_for(session, to_group=None, peer_community=job.peer_community, name=job.url)
         after = timestamp_us(job.cursor, "cursor") if job.cursor else None
-        remote = RemoteCollection(job.url, user=job.username, password=password)
-
-        def post(envelope: bytes) -> dict[str, Any]:
-            return remote.add_objects(envelope.decode(), wait_for_completion=False)._raw  # type: ignore[no-any-return]
-
-        try:
-            report = push_envelopes(
-                outbound(session, collection=coll, group=grp, destination=dest, added_after_us=after), post
-            )
-        finally:
-            remote.close()
+        report = push_to_peer(
+            session, collection=coll, group=grp, destination=dest, url=job.url, user=job.username,
+            password=password, added_after_us=after,
+        )  # fmt: skip
     return RunOutcome(
         read=report.sent + report.refused_by_peer,
         sent=report.sent,

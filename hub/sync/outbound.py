@@ -157,3 +157,36 @@ def push_envelopes(items: Iterator[Outbound], post: Any, *, batch: int = PAGE) -
     if chunk:
         flush()
     return report
+
+
+def push_to_peer(
+    session: Session,
+    *,
+    collection: Collection,
+    group: TrustGroup,
+    destination: Destination,
+    url: str,
+    user: str | None,
+    password: str | None,
+    added_after_us: int | None = None,
+) -> OutboundReport:
+    """Post what may leave `collection` for `destination` to a peer's TAXII 2.1 collection at `url`."""
+    from taxii2client.v21 import Collection as RemoteCollection
+
+    remote = RemoteCollection(url, user=user, password=password)
+
+    def post(envelope: bytes) -> dict[str, Any]:
+        status: dict[str, Any] = remote.add_objects(envelope.decode(), wait_for_completion=False)._raw
+        return status
+
+    try:
+        items = outbound(
+            session,
+            collection=collection,
+            group=group,
+            destination=destination,
+            added_after_us=added_after_us,
+        )
+        return push_envelopes(items, post)
+    finally:
+        remote.close()
