@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from hub.cli import app
 from hub.errors import ConfigError
 from hub.sync.feeds import apply_feeds, read_feeds
 from hub.sync.models import Feed, FeedRun
@@ -19,14 +17,6 @@ from tests.conftest import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "feeds.example.yaml"
 SECRET = "s3cret-value-that-must-never-be-stored"
-
-
-@pytest.fixture
-def cli(sm, monkeypatch):
-    """Run `hub ...` against this test's database."""
-    monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, list(args))
 
 
 def pull(name: str = "blocklist", **extra):

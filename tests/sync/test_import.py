@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-
 import orjson
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from hub.cli import app
 from hub.store.models import ObjectVersion
 from tests.conftest import free_port
 from tests.factories import indicator
@@ -24,14 +18,6 @@ not a value at all !!
 2001:db8::1
 203.0.113.7
 """
-
-
-@pytest.fixture
-def cli(sm, world, monkeypatch):
-    """Run `hub ...` against this test's database."""
-    monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, list(args))
 
 
 def count(sm, collection_id):
@@ -171,24 +157,6 @@ def test_unknown_format_and_missing_file_fail_clearly(cli, tmp_path):
         "cert-a",
     )
     assert r.exit_code == 2 and "absent.csv" in r.output
-
-
-@pytest.fixture
-def web(tmp_path):
-    """A static file server on 127.0.0.1 standing in for a CIRT's feed site."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-
-    class Quiet(http.server.ThreadingHTTPServer):
-        def handle_error(self, request, client_address):  # pragma: no cover - noise only
-            pass
-
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    server = Quiet(("127.0.0.1", free_port()), handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_import_from_a_url(cli, world, web):

@@ -7,9 +7,7 @@ import json
 import httpx
 import orjson
 import pytest
-from typer.testing import CliRunner
 
-from hub.cli import app
 from tests.factories import TLP, indicator
 
 
@@ -18,13 +16,6 @@ def post(client, world, objs, org="cert-a"):
         world.objects_url(), content=orjson.dumps({"objects": objs}), headers=world.post_headers(org)
     )
     assert r.status_code == 202 and r.json()["failure_count"] == 0, r.text
-
-
-@pytest.fixture
-def cli(sm, world, monkeypatch):
-    monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, list(args))
 
 
 @pytest.fixture

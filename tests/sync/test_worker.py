@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import signal
 import threading
@@ -13,9 +11,7 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import delete, select
-from typer.testing import CliRunner
 
-from hub.cli import app
 from hub.db import begin_write, make_sessionmaker
 from hub.store.models import AuditEvent
 from hub.sync.feeds import FeedsConfig, apply_feeds
@@ -27,27 +23,6 @@ from tests.factories import TLP, indicator
 
 BLOCKLIST = b"203.0.113.7\nevil.example\nnot a value at all !!\n2001:db8::1\n"
 S = 1_000_000
-
-
-@pytest.fixture
-def cli(sm, world, monkeypatch):
-    """Run `hub ...` against this test's database."""
-    monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, list(args))
-
-
-@pytest.fixture
-def web(tmp_path):
-    """A static file server on 127.0.0.1 standing in for a CIRT's feed site."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def spec(name: str, url: str, **extra):
