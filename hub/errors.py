@@ -81,20 +81,6 @@ class UnsupportedMediaType(HubError):
     title = "Unsupported media type"
 
 
-class Conflict(HubError):
-    """409: the request conflicts with the current state (e.g. a duplicate slug)."""
-
-    http_status = 409
-    title = "Conflict"
-
-
-class ServiceUnavailable(HubError):
-    """503: the hub cannot serve now (e.g. its schema is out of date)."""
-
-    http_status = 503
-    title = "Service unavailable"
-
-
 class ConfigError(Exception):
     """Invalid configuration: names the file, the path inside it and what is wrong."""
 

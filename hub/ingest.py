@@ -45,8 +45,12 @@ class Outcome:
     request_timestamp: str
     successes: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
-    created: int = 0  # new versions actually stored (re-posts of a stored version are not)
-    inserted: set[tuple[str, int]] = field(default_factory=set)
+    inserted: set[tuple[str, int]] = field(default_factory=set)  # (id, version µs) stored by this call
+
+    @property
+    def created(self) -> int:
+        """New versions actually stored (re-posts of a stored version are not)."""
+        return len(self.inserted)
 
     def resource(self) -> dict[str, Any]:
         """The TAXII 2.1 status resource (section 4.3.1)."""
@@ -175,7 +179,6 @@ def add_objects(
                 "message": "stored" if new else "already stored",
             }
         )
-    outcome.created = len(outcome.inserted)
     if keep_status:
         session.add(
             Status(

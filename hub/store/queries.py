@@ -19,11 +19,6 @@ def visible(*, reader_org_id: int, clearance: int, table: Any = OV) -> ColumnEle
     )
 
 
-def in_collection(stmt: Select[Any], collection_id: str) -> Select[Any]:
-    """Rows of one collection."""
-    return stmt.where(OV.collection_id == collection_id)
-
-
 def added_after(stmt: Select[Any], after_us: int | None) -> Select[Any]:
     """TAXII `added_after`: strictly later than the given date added."""
     return stmt if after_us is None else stmt.where(OV.date_added_us > after_us)
