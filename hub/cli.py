@@ -148,7 +148,9 @@ def _print_keys(issued: list[IssuedKey]) -> None:
 def demo(
     host: str = typer.Option(None, help="address to listen on"),
     port: int = typer.Option(None, help="port"),
-    config: Path = typer.Option(DEMO_CONFIG, help="trust-groups YAML to load"),
+    config: Path | None = typer.Option(
+        None, help="trust-groups YAML to load (default: HUB_TRUST_CONFIG, else the demo groups)"
+    ),
     keys_json: Path | None = typer.Option(
         None, "--keys-json", help="also write orgs, keys, API roots and collection ids as JSON here"
     ),
@@ -157,7 +159,7 @@ def demo(
     """Migrate, load the demo trust groups, print how to connect, and serve."""
     s = _settings(host=host, port=port)
     upgrade(s.database_url)
-    issued = _load(s, config)
+    issued = _load(s, config or s.trust_config or DEMO_CONFIG)
     base = s.public_url.rstrip("/") if s.public_url else f"http://{s.host}:{s.port}"
     summary = _demo_summary(s, base, issued)
     if keys_json:

@@ -136,3 +136,8 @@ def test_demo_loads_idempotently_and_writes_keys_json(db_kind, tmp_path, monkeyp
     again = runner.invoke(app, ["demo", "--no-serve"])
     assert again.exit_code == 0
     assert "No new API keys" in again.output
+    own = tmp_path / "own.yaml"
+    own.write_text("organisations: [{slug: cert-zz, name: ZZ, accounts: [{name: taxii}]}]\n")
+    monkeypatch.setenv("HUB_TRUST_CONFIG", str(own))
+    mine = runner.invoke(app, ["demo", "--no-serve"])
+    assert mine.exit_code == 0 and "cert-zz/taxii" in mine.output
