@@ -52,6 +52,11 @@ def pg_admin_url() -> str:
     return os.environ.get("HUB_TEST_POSTGRES_URL", DEFAULT_PG)
 
 
+def _pg_name(name: str) -> str:
+    """A database name, prefixed by HUB_TEST_DB_PREFIX so two checkouts' suites can share one server."""
+    return os.environ.get("HUB_TEST_DB_PREFIX", "") + name
+
+
 def fresh_database(kind: str, name: str, tmp: Path) -> str:
     """A new, empty database of the given kind, returned as a URL; PostgreSQL unreachable fails loudly."""
     if kind == "sqlite":
@@ -59,6 +64,7 @@ def fresh_database(kind: str, name: str, tmp: Path) -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         return f"sqlite:///{path}"
+    name = _pg_name(name)
     admin_url = pg_admin_url()
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
@@ -82,6 +88,7 @@ def drop_database(kind: str, name: str) -> None:
     """Drop a PostgreSQL database made by `fresh_database` (SQLite files go with the temp dir)."""
     if kind != "postgresql":
         return
+    name = _pg_name(name)
     admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
