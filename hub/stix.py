@@ -12,12 +12,20 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from hub.policy.granular import REQUIRED_BY_TYPE
+from hub.policy.granular import REQUIRED_BY_TYPE, parse_selector
 
 TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
 # at most nanoseconds: STIX producers use milli- to nanoseconds, and the stored version text is bounded
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+IDENTIFIER_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]--" + UUID_RE.pattern)
+# RFC 4122 UUIDs compare case-insensitively, so a TLP id upper-cased is the same marking to a consumer
+# but an unknown one to a lookup table: marking ids and refs must be written as canonical (lowercase).
+# Other ids keep the spelling they came with (the OASIS examples mix cases); ownership (hub.ingest)
+# compares them case-insensitively so that no spelling stands in for another's object.
+MARKING_REF_RE = re.compile(
+    r"^marking-definition--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 SCO_TYPES = frozenset(
@@ -116,6 +124,12 @@ def check_object(obj: Any) -> tuple[str, str, str, str | None, int | None]:
         raise InvalidObject(f"'id' {_show(sid)} must be of the form {stype}--<UUID>")
     if not UUID_RE.match(tail):
         raise InvalidObject(f"'id' {_show(sid)} does not end in a valid UUID (8-4-4-4-12 hexadecimal digits)")
+    if stype == "marking-definition" and not MARKING_REF_RE.match(sid):
+        raise InvalidObject(_bad_marking_ref("'id'", sid))
+    if stype == "bundle":
+        raise InvalidObject(
+            "a bundle is not a STIX object: post its objects in the envelope itself, each judged on its own"
+        )
     is_sco = stype in SCO_TYPES
     spec = obj.get("spec_version")
     if spec is None and not is_sco:
@@ -142,13 +156,16 @@ def check_object(obj: Any) -> tuple[str, str, str, str | None, int | None]:
     for prop in TIMESTAMP_PROPS[2:]:
         if prop in obj:
             timestamp_us(obj[prop], prop)
-    for prop in ("created_by_ref",):
-        ref = obj.get(prop)
-        if ref is not None and (not isinstance(ref, str) or "--" not in ref):
-            raise InvalidObject(f"'{prop}' must be an identifier, not {_show(ref)}")
+    ref = obj.get("created_by_ref")
+    if ref is not None and (not isinstance(ref, str) or not IDENTIFIER_RE.match(ref)):
+        raise InvalidObject(f"'created_by_ref' must be an identity identifier, not {_show(ref)}")
     refs = obj.get("object_marking_refs")
-    if refs is not None and (not isinstance(refs, list) or not all(isinstance(r, str) for r in refs)):
-        raise InvalidObject("'object_marking_refs' must be a list of marking-definition ids")
+    if refs is not None:
+        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+            raise InvalidObject("'object_marking_refs' must be a list of marking-definition ids")
+        for r in refs:
+            if not MARKING_REF_RE.match(r):
+                raise InvalidObject(_bad_marking_ref("'object_marking_refs' entry", r))
     if "granular_markings" in obj:
         _check_granular(obj["granular_markings"])
     if stype == "indicator":
@@ -174,8 +191,8 @@ def _check_granular(granular: Any) -> None:
         ref, lang = entry.get("marking_ref"), entry.get("lang")
         if (ref is None) == (lang is None):
             raise InvalidObject(f"{where} needs exactly one of 'marking_ref' and 'lang'")
-        if ref is not None and (not isinstance(ref, str) or not ref.startswith("marking-definition--")):
-            raise InvalidObject(f"{where}: 'marking_ref' must be a marking-definition id, not {_show(ref)}")
+        if ref is not None and (not isinstance(ref, str) or not MARKING_REF_RE.match(ref)):
+            raise InvalidObject(_bad_marking_ref(f"{where}: 'marking_ref'", ref))
         if lang is not None and not isinstance(lang, str):
             raise InvalidObject(f"{where}: 'lang' must be a language tag, not {_show(lang)}")
         selectors = entry.get("selectors")
@@ -185,6 +202,20 @@ def _check_granular(granular: Any) -> None:
             or not all(isinstance(x, str) and x for x in selectors)
         ):
             raise InvalidObject(f"{where}: 'selectors' must be a non-empty list of property paths")
+        for x in selectors:
+            if parse_selector(x) is None:
+                raise InvalidObject(
+                    f"{where}: selector {_show(x)} is not a STIX 2.1 selector (section 7.2.3.1: property "
+                    "names and [index] parts joined by dots)"
+                )
+
+
+def _bad_marking_ref(where: str, ref: Any) -> str:
+    # a TLP id in another spelling would be read as an unknown marking, and the object as unmarked
+    return (
+        f"{where} {_show(ref)} is not a canonical marking-definition identifier "
+        "(marking-definition--<uuid>, lowercase, no spaces)"
+    )
 
 
 def _check_indicator(obj: dict[str, Any]) -> None:

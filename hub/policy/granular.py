@@ -160,7 +160,8 @@ def storage_levels(
 _Path = tuple[str | int, ...]
 
 
-def _parse(selector: str) -> _Path | None:
+def parse_selector(selector: str) -> _Path | None:
+    """A STIX 2.1 selector as a path of keys and indices; None when it is not one."""
     parts: list[str | int] = []
     for segment in selector.split("."):
         if segment.startswith("[") and segment.endswith("]"):
@@ -271,7 +272,7 @@ def redact(
         for selector in entry.get("selectors", ()):
             if _top(selector) in required_props:
                 return None
-            path = _parse(selector)
+            path = parse_selector(selector)
             # A selector that hits nothing marks nothing; one we cannot parse we cannot honour: withhold.
             if path is None:
                 return None
@@ -294,7 +295,7 @@ def redact(
     for entry in granular:
         selectors = []
         for selector in entry.get("selectors", ()):
-            path = _parse(selector)
+            path = parse_selector(selector)
             if path is None:
                 selectors.append(selector)
             elif not _is_under(path, gone):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -145,14 +145,17 @@ def accept(
     submitter: Submitter,
     *,
     markings: Mapping[str, Mapping[str, Any]],
+    member_identities: Container[str] = frozenset(),
 ) -> Decision:
-    """DESIGN TLP rule 2: may `submitter` add `obj` to `collection`?
+    """DESIGN TLP rule 2 and the authorship rule: may `submitter` add `obj` to `collection`?
 
     Checks, in order: the submitter may write here (a contributor or coordinator of the group for a group
     collection; the owner organisation for a named-recipient one, whose recipients only read);
-    `created_by_ref`, when present, is the submitter's own identity; every TLP on the object (its effective
-    TLP, unmarked objects taking the group default, and every granular marking) is within the ceiling.
-    Markings are checked last so a refusal names the most basic problem.
+    `created_by_ref` (the author) is the submitter's own identity or an identity outside the hub (a
+    vendor, an upstream feed), never another member organisation's (`member_identities`); every TLP on
+    the object (its effective TLP, unmarked objects taking the group default, and every granular marking)
+    is within the ceiling. Markings are checked last so a refusal names the most basic problem.
+    Ownership and originator control need the stored record and are judged by `hub.ingest`.
     """
     if collection.kind == "named":
         if submitter.org_id != collection.owner_org_id:
@@ -167,10 +170,12 @@ def accept(
             "only contributors and coordinators add objects"
         )
     created_by = obj.get("created_by_ref")
-    if created_by is not None and created_by != submitter.identity_id:
+    # identifiers compare case-insensitively (RFC 4122); member identities are lowercase uuid5s
+    author = created_by.lower() if isinstance(created_by, str) else None
+    if author is not None and author != submitter.identity_id and author in member_identities:
         return _deny(
-            f"created_by_ref {created_by} is not {submitter.display}'s identity {submitter.identity_id}: "
-            "a CIRT cannot publish as another"
+            f"created_by_ref {created_by} is another member organisation's identity, not "
+            f"{submitter.display}'s ({submitter.identity_id}): a CIRT cannot publish as another"
         )
     try:
         levels = storage_levels(obj, markings=markings, default=collection.group.default_tlp)
@@ -202,7 +207,7 @@ def read_clearance(reader: Reader, collection: CollectionPolicy) -> Tlp | None:
     return reader.clearance
 
 
-def visible_level(*, reader_org_id: int, clearance: Tlp, level: Tlp, producer_org_id: int | None) -> bool:
+def visible_level(*, reader_org_id: int, clearance: Tlp, level: int, producer_org_id: int | None) -> bool:
     """The object-level half of may_read, twin of `hub.policy.sql.visible_clause`."""
     return producer_org_id == reader_org_id or level <= clearance
 

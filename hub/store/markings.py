@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -40,17 +41,43 @@ def marking_index(
     """A MarkingIndex of the built-in TLP definitions, the given ones, and stored ones the refs need.
 
     Definitions come from the same collection only: a marking another collection holds says nothing
-    about this one's objects.
+    about this one's objects. A stored definition is the first one accepted for its id: marking
+    definitions have no versions (STIX 2.1 section 7.2.1), so ingest refuses later bodies, and private
+    rows (hub.ingest) never classify anything.
     """
     given = dict(given or {})
     missing = [r for r in refs if r not in given and r not in TLP_LEVEL_BY_ID]
-    for i in range(0, len(missing), 500):
-        stmt = (
-            select(OV.body)
-            .where(OV.collection_id == collection_id, OV.stix_id.in_(missing[i : i + 500]))
-            .order_by(OV.version_us)
-        )
-        for body in session.scalars(stmt):
-            md = orjson.loads(body)
-            given[md["id"]] = md  # the newest stored version wins
+    for md in stored_definitions(session, collection_id=collection_id, ids=missing).values():
+        given[md.body["id"]] = md.body
     return MarkingIndex(given)
+
+
+@dataclass(frozen=True)
+class StoredDefinition:
+    """A marking definition of the shared record: its body, its own level and its publisher."""
+
+    body: dict[str, Any]
+    tlp: int
+    producer_id: int
+
+
+def stored_definitions(
+    session: Session, *, collection_id: str, ids: Iterable[str]
+) -> dict[str, StoredDefinition]:
+    """The accepted definition of each id in a collection: the first stored, never a private row."""
+    wanted = [i for i in ids if i.startswith("marking-definition--") and i not in TLP_LEVEL_BY_ID]
+    found: dict[str, StoredDefinition] = {}
+    for i in range(0, len(wanted), 500):
+        stmt = (
+            select(OV.stix_id, OV.body, OV.tlp, OV.producer_id)
+            .where(
+                OV.collection_id == collection_id,
+                OV.stix_id.in_(wanted[i : i + 500]),
+                OV.private_to == 0,
+            )
+            .order_by(OV.seq)
+        )
+        for sid, body, tlp, producer in session.execute(stmt):
+            if sid not in found:
+                found[sid] = StoredDefinition(orjson.loads(body), tlp, producer)
+    return found

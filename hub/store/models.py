@@ -44,17 +44,44 @@ class ObjectVersion(Base):
     tlp: Mapped[int] = mapped_column(SmallInteger)
     # set when granular markings on optional properties exceed `tlp`: readers below it get them removed
     redact_tlp: Mapped[int | None] = mapped_column(SmallInteger)
+    # the publisher: the member organisation that put this version in the hub (the author, if stated,
+    # is the body's created_by_ref)
     producer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    # 0 for the shared record; else the publisher's id, for a version only its publisher may ever read
+    # (hub.ingest: a post that could not join the record without revealing a hidden object). Such
+    # rows carry tlp PRIVATE_TLP, above every clearance, so every read and outbound query skips them.
+    private_to: Mapped[int] = mapped_column(Integer, server_default="0")
     body: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (
-        UniqueConstraint("collection_id", "stix_id", "version_us", name="uq_object_versions_version"),
+        UniqueConstraint(
+            "collection_id", "stix_id", "version_us", "private_to", name="uq_object_versions_version"
+        ),
         # pages in date-added order (objects, manifest) and filtered by type
         Index("ix_object_versions_added", "collection_id", "date_added_us", "seq"),
         Index("ix_object_versions_type_added", "collection_id", "type", "date_added_us", "seq"),
         # the unique constraint's index also serves first/last/all-versions lookups of one id
         {"sqlite_autoincrement": True},
     )
+
+
+PRIVATE_TLP = 100  # the `tlp` of a private row: no clearance reaches it, only its publisher reads it
+
+
+class ObjectOwner(Base):
+    """Who owns a STIX id: the organisation that first published it in the hub, and where.
+
+    Only the owner adds versions (STIX 2.1 section 3.6). Cyber-observables (deterministic ids, one copy
+    per publisher) and marking definitions (immutable, per collection) have no row here.
+    """
+
+    __tablename__ = "object_owners"
+
+    # lowercased: UUIDs compare case-insensitively, so no other spelling may stand in for an owned id
+    stix_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    # the collection it was first shared into: originator control judges later moves from there
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
 
 
 class Status(Base):

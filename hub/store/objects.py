@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hub.store import queries as q
+from hub.store.models import ObjectOwner
 from hub.store.models import ObjectVersion as OV
 
 
@@ -109,19 +110,122 @@ def last_date_added(session: Session, *, collection_id: str) -> int | None:
     return session.scalar(select(func.max(OV.date_added_us)).where(OV.collection_id == collection_id))
 
 
-def existing_versions(
-    session: Session, *, collection_id: str, ids: Sequence[str]
-) -> dict[str, tuple[str, int]]:
-    """For objects without their own version: the version already stored per id, if any."""
-    found: dict[str, tuple[str, int]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        stmt = select(OV.stix_id, OV.version, OV.version_us).where(
-            OV.collection_id == collection_id, OV.stix_id.in_(chunk)
+def lock_collection(session: Session, *, collection_id: str) -> None:
+    """Serialise writers of one collection until commit, so dates added commit in increasing order.
+
+    A reader resuming with `added_after` = the last date added it saw must never meet, later, a row
+    committed with an earlier date. SQLite writers already hold the database's one write lock from
+    BEGIN IMMEDIATE; PostgreSQL takes a transaction-scoped advisory lock per collection, after
+    validation, so only the insert itself is serialised.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:c, 0))"), {"c": collection_id})
+
+
+def own_versions(
+    session: Session, *, collection_id: str, org_id: int, ids: Sequence[str]
+) -> dict[str, tuple[str, int, bytes]]:
+    """For objects without their own version (SCOs): the publisher's latest stored version per id."""
+    found: dict[str, tuple[str, int, bytes]] = {}
+    for chunk in _chunks(ids):
+        stmt = (
+            select(OV.stix_id, OV.version, OV.version_us, OV.body)
+            .where(
+                OV.collection_id == collection_id,
+                OV.stix_id.in_(chunk),
+                OV.producer_id == org_id,
+                OV.private_to == 0,
+            )
+            .order_by(OV.version_us)
         )
-        for sid, ver, ver_us in session.execute(stmt):
-            found.setdefault(sid, (ver, ver_us))
+        for sid, ver, ver_us, body in session.execute(stmt):
+            found[sid] = (ver, ver_us, body)
     return found
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """A version of the shared record, as ingest's provenance checks need it."""
+
+    stix_id: str
+    collection_id: str
+    version_us: int
+    tlp: int
+    producer_id: int
+    body: bytes
+
+
+def shared_versions(
+    session: Session, *, ids: Sequence[str], collection_id: str | None = None
+) -> list[StoredVersion]:
+    """Every version of the shared record (no private rows) of the given ids, in every collection or one."""
+    out: list[StoredVersion] = []
+    for chunk in _chunks(ids):
+        stmt = select(OV.stix_id, OV.collection_id, OV.version_us, OV.tlp, OV.producer_id, OV.body).where(
+            OV.stix_id.in_(chunk), OV.private_to == 0
+        )
+        if collection_id is not None:
+            stmt = stmt.where(OV.collection_id == collection_id)
+        out.extend(StoredVersion(*row) for row in session.execute(stmt.order_by(OV.seq)))
+    return out
+
+
+def stored_bodies(
+    session: Session, *, collection_id: str, keys: Sequence[tuple[str, int, int]]
+) -> dict[tuple[str, int, int], bytes]:
+    """The stored bytes of the given (id, version µs, private_to) keys of one collection."""
+    found: dict[tuple[str, int, int], bytes] = {}
+    items = list(keys)
+    for i in range(0, len(items), 300):
+        chunk = items[i : i + 300]
+        stmt = select(OV.stix_id, OV.version_us, OV.private_to, OV.body).where(
+            OV.collection_id == collection_id,
+            tuple_(OV.stix_id, OV.version_us, OV.private_to).in_(chunk),
+        )
+        for sid, ver, priv, body in session.execute(stmt):
+            found[(sid, ver, priv)] = body
+    return found
+
+
+def owners(session: Session, *, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """The owner organisation and first collection of each id that has one."""
+    found: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(ids):
+        stmt = select(ObjectOwner.stix_id, ObjectOwner.organisation_id, ObjectOwner.collection_id).where(
+            ObjectOwner.stix_id.in_(chunk)
+        )
+        for sid, org, coll in session.execute(stmt):
+            found[sid] = (org, coll)
+    return found
+
+
+def claim_owners(session: Session, *, ids: Sequence[str], org_id: int, collection_id: str) -> set[str]:
+    """Make `org_id` the owner of the ids nobody owns yet; returns those it now owns.
+
+    An id another writer claimed first, even in a transaction not yet committed, is not returned:
+    PostgreSQL's ON CONFLICT waits for that transaction and then does nothing.
+    """
+    if not ids:
+        return set()
+    table = cast(Table, ObjectOwner.__table__)
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    won: set[str] = set()
+    for chunk in _chunks(ids):
+        stmt = (
+            ins.values(
+                [{"stix_id": i, "organisation_id": org_id, "collection_id": collection_id} for i in chunk]
+            )
+            .on_conflict_do_nothing(index_elements=["stix_id"])
+            .returning(table.c.stix_id)
+        )
+        won.update(session.scalars(stmt))
+    return won
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> list[list[str]]:
+    items = list(ids)
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def insert_versions(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
@@ -137,28 +241,28 @@ def insert_versions(session: Session, rows: list[dict[str, Any]]) -> set[tuple[s
     # the Core table, not the mapped class: the ORM's bulk-insert machinery costs more than the insert
     table = cast(Table, OV.__table__)
     ins = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    stmt = ins.on_conflict_do_nothing(index_elements=["collection_id", "stix_id", "version_us"]).returning(
-        table.c.stix_id, table.c.version_us
-    )
+    stmt = ins.on_conflict_do_nothing(
+        index_elements=["collection_id", "stix_id", "version_us", "private_to"]
+    ).returning(table.c.stix_id, table.c.version_us)
     return {(sid, ver) for sid, ver in session.execute(stmt, rows)}
 
 
 _COLUMNS = (
     "collection_id", "stix_id", "type", "spec_version", "version", "version_us", "date_added_us", "tlp",
-    "redact_tlp", "producer_id", "body",
+    "redact_tlp", "producer_id", "private_to", "body",
 )  # fmt: skip
 _LOAD_TABLE = """CREATE TEMP TABLE IF NOT EXISTS object_versions_load (
     collection_id varchar(36), stix_id varchar(300), type varchar(250), spec_version varchar(8),
     version varchar(40), version_us bigint, date_added_us bigint, tlp smallint, redact_tlp smallint,
-    producer_id integer, body bytea
+    producer_id integer, private_to integer, body bytea
 ) ON COMMIT DELETE ROWS"""
 _FROM_LOAD = (
     "INSERT INTO object_versions (collection_id, stix_id, type, spec_version, version, version_us, "
-    "date_added_us, tlp, redact_tlp, producer_id, body) "
+    "date_added_us, tlp, redact_tlp, producer_id, private_to, body) "
     "SELECT collection_id, stix_id, type, spec_version, version, version_us, date_added_us, tlp, "
-    "redact_tlp, producer_id, body "
+    "redact_tlp, producer_id, private_to, body "
     "FROM object_versions_load ORDER BY date_added_us "
-    "ON CONFLICT (collection_id, stix_id, version_us) DO NOTHING RETURNING stix_id, version_us"
+    "ON CONFLICT (collection_id, stix_id, version_us, private_to) DO NOTHING RETURNING stix_id, version_us"
 )
 
 

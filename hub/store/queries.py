@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, exists, false, or_, tuple_
 from sqlalchemy.orm import aliased
 
 from hub.policy.sql import visible_clause
+from hub.stix import SCO_TYPES
 from hub.store.models import ObjectVersion as OV
 
 
@@ -63,6 +64,9 @@ def match_version(
                     other.collection_id == OV.collection_id,
                     other.stix_id == OV.stix_id,
                     newer,
+                    # an SCO is one object per publisher (deterministic ids, hub.ingest): another
+                    # publisher's copy never stands in for this one
+                    or_(OV.type.not_in(sorted(SCO_TYPES)), other.producer_id == OV.producer_id),
                     visible(reader_org_id=reader_org_id, clearance=clearance, table=other),
                 )
             )

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import Normalised, Rejected
 from hub.db import begin_write
 from hub.ingest import Submission, add_objects
-from hub.policy.rules import Submitter
+from hub.policy.rules import Reader, Submitter, read_clearance
+from hub.policy.tlp import Tlp
 from hub.store.models import ObjectVersion as OV
 from hub.trust.access import collection_policy
 from hub.trust.models import Collection, CollectionRecipient, Membership, Organisation, TrustGroup
@@ -102,7 +103,9 @@ def resolve_submission(session: Session, target: Target) -> tuple[Submission, Or
     )
     policy = collection_policy(coll, group, recipients)
     submitter = Submitter(org_id=org.id, identity_id=org.identity_id, role=member.role, name=org.slug)  # type: ignore[arg-type]
-    return Submission(collection=policy, submitter=submitter, group_id=group.id), org
+    reader = Reader(org_id=org.id, role=member.role, clearance=Tlp(member.clearance), name=org.slug)  # type: ignore[arg-type]
+    clearance = read_clearance(reader, policy) or Tlp.CLEAR
+    return Submission(collection=policy, submitter=submitter, group_id=group.id, clearance=clearance), org
 
 
 def producer_of(sm: sessionmaker[Session], org_slug: str) -> tuple[str, str]:

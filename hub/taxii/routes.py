@@ -289,6 +289,9 @@ async def add_objects(
 def _add_objects(
     session: Session, who: Principal, api_root: str, collection_id: str, objs: list[Any]
 ) -> Response:
+    # validation first, outside the write transaction: an envelope of costly patterns never holds
+    # the write lock (on SQLite, every other writer's) while it is checked
+    prepared = ingest.prepare(objs)
     with session.begin():
         begin_write(session)
         acc = access.authorize(session, who, api_root, collection_id, "write")
@@ -302,8 +305,9 @@ def _add_objects(
             ),
             group_id=acc.group.id,
             account_id=who.account_id,
+            clearance=acc.clearance,
         )
-        outcome = ingest.add_objects(session, submission=sub, objects=objs)
+        outcome = ingest.add_prepared(session, submission=sub, prepared=prepared)
     return taxii(outcome.resource(), status_code=202)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from hub.errors import Forbidden, NotFound
 from hub.policy.rules import WRITER_ROLES, CollectionPolicy, GroupPolicy, Reader, Role, read_clearance
 from hub.policy.tlp import Tlp
-from hub.trust.models import Collection, CollectionRecipient, TrustGroup
+from hub.trust.models import Collection, CollectionRecipient, Membership, Organisation, TrustGroup
 from hub.trust.service import Principal
 
 
@@ -135,3 +136,55 @@ def _recipients(session: Session, ids: list[str]) -> dict[str, frozenset[int]]:
     ):
         out.setdefault(cid, set()).add(oid)
     return {k: frozenset(v) for k, v in out.items()}
+
+
+def member_identities(session: Session) -> dict[str, int]:
+    """Every member organisation's STIX identity id, with the organisation: the hub's own record."""
+    rows = session.execute(select(Organisation.identity_id, Organisation.id)).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def read_clearances(session: Session, *, org_id: int, collection_ids: Iterable[str]) -> dict[str, Tlp | None]:
+    """The clearance `org_id` reads each collection with (None: it may not read it): the policy's rule."""
+    ids = sorted(set(collection_ids))
+    if not ids:
+        return {}
+    colls = list(session.scalars(select(Collection).where(Collection.id.in_(ids))))
+    groups = {
+        g.id: g
+        for g in session.scalars(select(TrustGroup).where(TrustGroup.id.in_({c.group_id for c in colls})))
+    }
+    roles = {
+        m.group_id: m
+        for m in session.scalars(
+            select(Membership).where(
+                Membership.organisation_id == org_id, Membership.group_id.in_(list(groups))
+            )
+        )
+    }
+    recips = _recipients(session, [c.id for c in colls if c.kind == "named"])
+    out: dict[str, Tlp | None] = {}
+    for c in colls:
+        m = roles.get(c.group_id)
+        reader = Reader(
+            org_id=org_id,
+            role=cast(Role, m.role) if m else None,
+            clearance=Tlp(m.clearance) if m else Tlp.CLEAR,
+        )
+        out[c.id] = read_clearance(
+            reader, collection_policy(c, groups[c.group_id], recips.get(c.id, frozenset()))
+        )
+    return out
+
+
+def collection_groups(session: Session, *, collection_ids: Iterable[str]) -> dict[str, GroupPolicy]:
+    """The trust group (as the policy layer sees it) of each collection."""
+    ids = sorted(set(collection_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Collection.id, TrustGroup)
+        .join(TrustGroup, TrustGroup.id == Collection.group_id)
+        .where(Collection.id.in_(ids))
+    )
+    return {cid: group_policy(group) for cid, group in rows}

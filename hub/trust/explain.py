@@ -54,7 +54,7 @@ def explain(
         select(OV, Collection, TrustGroup)
         .join(Collection, OV.collection_id == Collection.id)
         .join(TrustGroup, Collection.group_id == TrustGroup.id)
-        .where(OV.stix_id == object_id)
+        .where(OV.stix_id == object_id, OV.private_to == 0)
         .order_by(Collection.id, OV.version_us.desc())
     )
     if within_groups is not None:
@@ -116,8 +116,29 @@ def explain(
             text = explain_redistribute(
                 obj=obj, markings=markings, source_group=group_policy(group), destination=dest
             )
-        answers.append(Answer(group=group.slug, collection=coll.alias, version=ov.version, text=text))
+        answers.append(
+            Answer(
+                group=group.slug,
+                collection=coll.alias,
+                version=ov.version,
+                text=_provenance(session, ov, obj) + " " + text,
+            )
+        )
     return answers
+
+
+def _provenance(session: Session, ov: OV, obj: dict[str, object]) -> str:
+    """Who published this version in the hub, and who authored it."""
+    orgs = dict(session.execute(select(Organisation.identity_id, Organisation.slug)).all())
+    publisher = session.get(Organisation, ov.producer_id)
+    author = obj.get("created_by_ref")
+    if not isinstance(author, str):
+        by = "states no author (no created_by_ref)"
+    elif author.lower() in orgs:
+        by = f"is authored by member {orgs[author.lower()]} ({author})"
+    else:
+        by = f"is authored by {author}, an identity outside the hub"
+    return f"Published in the hub by {publisher.slug if publisher else 'an unknown organisation'}; it {by}."
 
 
 def _asker_sees(

@@ -165,24 +165,39 @@ def test_unmarked_object_is_checked_at_the_group_default() -> None:
     assert not decision and "TLP:AMBER+STRICT" in decision.reason
 
 
-def test_created_by_another_identity_is_refused() -> None:
+def test_created_by_another_member_identity_is_refused() -> None:
     other = "identity--11111111-1111-4111-8111-111111111111"
     decision = accept(
         _obj(Tlp.GREEN, created_by_ref=other),
         GROUP_COLL,
         Submitter(OWNER, IDENTITY, "contributor", name="CERT-PH"),
         markings={},
+        member_identities={other, IDENTITY},
     )
     assert decision.reason == (
-        f"created_by_ref {other} is not CERT-PH's identity {IDENTITY}: a CIRT cannot publish as another"
+        f"created_by_ref {other} is another member organisation's identity, not CERT-PH's ({IDENTITY}): "
+        "a CIRT cannot publish as another"
     )
     own = accept(
         _obj(Tlp.GREEN, created_by_ref=IDENTITY),
         GROUP_COLL,
         Submitter(1, IDENTITY, "contributor"),
         markings={},
+        member_identities={other, IDENTITY},
     )
     assert own
+
+
+def test_created_by_a_third_party_identity_is_accepted_as_the_author() -> None:
+    vendor = "identity--22222222-2222-4222-8222-222222222222"
+    decision = accept(
+        _obj(Tlp.GREEN, created_by_ref=vendor),
+        GROUP_COLL,
+        Submitter(1, IDENTITY, "contributor"),
+        markings={},
+        member_identities={IDENTITY, "identity--11111111-1111-4111-8111-111111111111"},
+    )
+    assert decision
 
 
 def test_a_reader_member_may_not_publish() -> None:

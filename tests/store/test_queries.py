@@ -26,6 +26,7 @@ def _row(i, *, version=1, tlp=1, producer=1, stype="indicator"):
         "tlp": tlp,
         "redact_tlp": None,
         "producer_id": producer,
+        "private_to": 0,
         "body": orjson.dumps({"n": i, "v": version}),
     }
 
