@@ -17,7 +17,7 @@ TAXII = "application/taxii+json;version=2.1"
 WORLD = {
     "organisations": [
         {"slug": s, "name": s.upper(), "accounts": [{"name": "taxii"}]}
-        for s in ("cert-a", "cert-b", "cert-c", "vendor", "outsider")
+        for s in ("cert-a", "cert-b", "cert-c", "vendor", "outsider", "cert-g")
     ],
     "groups": [
         {
@@ -29,6 +29,8 @@ WORLD = {
                 {"org": "cert-b", "role": "contributor"},
                 {"org": "cert-c", "role": "reader"},
                 {"org": "vendor", "role": "reader", "clearance": "green"},
+                # a contributor that may receive no more than GREEN: it writes, yet much is hidden from it
+                {"org": "cert-g", "role": "contributor", "clearance": "green"},
             ],
             "collections": [
                 {"alias": "indicators", "title": "Indicators"},
@@ -46,6 +48,19 @@ WORLD = {
             "name": "Asia",
             "community": "south",
             "members": [{"org": "cert-c", "role": "coordinator"}, {"org": "cert-a", "role": "reader"}],
+            "collections": [{"alias": "indicators", "title": "Indicators"}],
+        },
+        {
+            # another community: GREEN from africa or asia may not flow here
+            "slug": "global",
+            "name": "Global",
+            "community": "north",
+            "default_tlp": "green",
+            "max_tlp": "green",
+            "members": [
+                {"org": "cert-b", "role": "contributor"},
+                {"org": "cert-g", "role": "contributor", "clearance": "green"},
+            ],
             "collections": [{"alias": "indicators", "title": "Indicators"}],
         },
     ],
