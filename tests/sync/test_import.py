@@ -277,3 +277,31 @@ def test_incremental_pull_from_an_upstream_taxii_collection(cli, sm, world, live
     )
     r = cli(*args, "--added-after", cursor)
     assert "records read: 1" in r.output and "stored new: 1" in r.output
+
+
+def test_a_third_party_bundle_keeps_its_author_and_records_the_importer_as_publisher(cli, sm, world):
+    from pathlib import Path
+
+    from hub.trust.models import Organisation
+
+    bundle = Path(__file__).parents[1] / "connectors" / "fixtures" / "stix20_bundle.json"
+    vendor = "identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+    r = cli(
+        "import", str(bundle), "--format", "stix", "--group", "africa", "--collection", "indicators",
+        "--as", "cert-a",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "refused by validation or policy: 0" in r.output, r.output
+    with sm() as s:
+        cert_a = s.scalar(select(Organisation.id).where(Organisation.slug == "cert-a"))
+        rows = s.execute(
+            select(ObjectVersion.stix_id, ObjectVersion.producer_id, ObjectVersion.body).where(
+                ObjectVersion.collection_id == world.collections["africa/indicators"]
+            )
+        ).all()
+    authored = [sid for sid, _p, body in rows if orjson.loads(body).get("created_by_ref") == vendor]
+    assert authored  # the vendor stays the author of its objects
+    assert {p for _s, p, _b in rows} == {cert_a}  # cert-a published every one of them
+    r = cli("policy", "explain", "--object", authored[0], "--reader", "cert-c")
+    assert "Published in the hub by cert-a" in r.output, r.output
+    assert f"authored by {vendor}, an identity outside the hub" in r.output, r.output
