@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Normalised, Rejected
 from hub.db import begin_write
-from hub.ingest import Submission, add_objects
+from hub.ingest import Submission, add_prepared, prepare
 from hub.policy.rules import Reader, Submitter, read_clearance
 from hub.policy.tlp import Tlp
 from hub.store.models import ObjectVersion as OV
@@ -161,6 +161,7 @@ def run_import(
     with sm() as session:
         resolve_submission(session, target)  # fail before reading the feed when the target is wrong
     for objs in _batches(results, report, batch_size):
+        prepared = prepare(objs)  # validation holds no write lock
         with sm() as session:
             tx = session.begin()
             try:
@@ -178,7 +179,7 @@ def run_import(
                     if ids
                     else set()
                 )
-                outcome = add_objects(session, submission=submission, objects=objs, keep_status=False)
+                outcome = add_prepared(session, submission=submission, prepared=prepared, keep_status=False)
                 for sid, _ver in outcome.inserted:
                     if sid in known:
                         report.new_versions += 1
