@@ -22,7 +22,7 @@ def test_discovery_lists_only_the_callers_api_roots(client, world):
     r = client.get("/taxii2/", headers=world.auth("cert-b"))
     assert r.status_code == 200
     assert r.headers["content-type"] == TAXII
-    assert r.json()["api_roots"] == ["http://hub.test/taxii2/africa/"]
+    assert r.json()["api_roots"] == ["http://hub.test/taxii2/africa/", "http://hub.test/taxii2/global/"]
     assert client.get("/taxii2/", headers=world.auth("outsider")).json().get("api_roots") is None
 
 
