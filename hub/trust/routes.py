@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.policy.rules import Reader
 from hub.policy.tlp import Tlp
-from hub.taxii.deps import db_session, principal
 from hub.trust.explain import ExplainError, explain
 from hub.trust.models import TrustGroup
 from hub.trust.service import Principal
+from hub.web.deps import db_session, principal
 
 router = APIRouter(prefix="/admin/api")
 
