@@ -165,3 +165,30 @@ def revoke_key(session: Session, actor: Principal, org_slug: str, key_id: str) -
     audit(session, actor, "key.revoke", target=f"key {info.key.key_id} of {org.slug}", target_org_id=org.id,
           before=before, after=key_state(info))  # fmt: skip
     return info
+
+
+def bootstrap_admin_key(
+    session: Session, *, org_slug: str = "hub-operator", account: str = "admin", label: str = "platform admin"
+) -> tuple[KeyInfo, str]:
+    """A platform-admin key, for the operator who holds the database (`hub admin create-key`).
+
+    Makes the operator's organisation and admin account when they do not exist yet; the organisation
+    joins no group, so the key administers the hub without reading any group's objects.
+    """
+    from hub.trust.manage import OPERATOR, _new_organisation
+
+    org = session.scalar(select(Organisation).where(Organisation.slug == org_slug))
+    if org is None:
+        org = _new_organisation(session, OPERATOR, slug=org_slug, name="Hub operator", country=None,
+                                contact=None)  # fmt: skip
+    acct = session.scalar(select(Account).where(Account.organisation_id == org.id, Account.name == account))
+    if acct is None:
+        acct = Account(organisation_id=org.id, name=account, is_admin=True)
+        session.add(acct)
+    acct.is_admin = True
+    session.flush()
+    key, secret = create_api_key(session, account=acct, label=label)
+    info = KeyInfo(key, acct.name, org.slug)
+    audit(session, OPERATOR, "key.issue", target=f"key {key.key_id} of {org.slug} (platform admin)",
+          target_org_id=org.id, after=key_state(info))  # fmt: skip
+    return info, secret

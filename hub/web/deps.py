@@ -57,3 +57,10 @@ def principal(request: Request, session: Session = Depends(db_session)) -> Princ
     if who is None:
         raise Unauthorized("The API key is unknown, revoked or expired.")
     return who
+
+
+def optional_principal(request: Request, session: Session = Depends(db_session)) -> Principal | None:
+    """The caller when it sent a key (which must then be valid), None when it sent none."""
+    if not request.headers.get("authorization"):
+        return None
+    return principal(request, session)
