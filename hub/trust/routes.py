@@ -35,7 +35,8 @@ def get_policy_explain(
     """
     with session.begin():
         g = session.scalar(select(TrustGroup).where(TrustGroup.slug == group))
-        if g is None:
+        if g is None or not (who.is_admin or g.id in who.memberships):
+            # a group the caller is not a member of is not revealed
             raise NotFound(f"There is no trust group '{group}'.")
         member = who.memberships.get(g.id)
         if not who.is_admin and (member is None or member.role != "coordinator"):
