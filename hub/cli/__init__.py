@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import sys
 
-from hub.cli import db, imports, key, outbound, policy, serve, sync, trust  # noqa: F401  (registers commands)
+from hub.cli import (  # noqa: F401  (importing a command module registers its commands)
+    db,
+    imports,
+    key,
+    manage,
+    outbound,
+    policy,
+    serve,
+    sync,
+    trust,
+)
 from hub.cli.app import app
 from hub.cli.serve import DEMO_CONFIG
 from hub.db import make_engine, make_sessionmaker

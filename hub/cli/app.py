@@ -14,5 +14,16 @@ app = typer.Typer(
 
 
 @app.callback()
-def _main(ctx: typer.Context) -> None:
+def _main(
+    ctx: typer.Context,
+    url: str | None = typer.Option(
+        None, "--url", envvar="HUB_URL", help="a hub's base URL: coordinator commands call its admin API"
+    ),
+    profile: str | None = typer.Option(
+        None, "--profile", envvar="HUB_PROFILE", help="a [profile] of ~/.config/hub/profiles.toml (url, key)"
+    ),
+) -> None:
+    from hub.cli.remote import resolve
+
+    ctx.obj = resolve(url, profile)
     ctx.call_on_close(_dispose)

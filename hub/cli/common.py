@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
@@ -37,8 +40,9 @@ def _dispose() -> None:
         _engines.pop().dispose()
 
 
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+def _fail(message: str) -> NoReturn:
+    # escaped: messages quote user input and file contents, which may hold [brackets]
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(2)
 
 
