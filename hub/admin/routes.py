@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from hub.admin import schemas as s
 from hub.db import begin_write
-from hub.errors import Conflict
+from hub.errors import Conflict, Unprocessable
 from hub.store.models import AuditEvent
-from hub.trust import invitations, keys, manage, reports
+from hub.trust import feeds, invitations, keys, manage, reports
 from hub.trust.models import Organisation, TrustGroup
 from hub.trust.routes import get_policy_explain
 from hub.trust.service import Principal
@@ -45,7 +45,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer hub_...`")
-router = APIRouter(prefix=PREFIX, responses=ERRORS, dependencies=[Security(_bearer)])
+
+
+def _no_nul(request: Request) -> None:
+    """422 for a NUL character in the path or query: PostgreSQL cannot even compare text holding one."""
+    if "\x00" in request.url.path or any("\x00" in k + v for k, v in request.query_params.multi_items()):
+        raise Unprocessable("NUL characters are not allowed in the path or query.")
+
+
+router = APIRouter(prefix=PREFIX, responses=ERRORS, dependencies=[Depends(_no_nul), Security(_bearer)])
 docs_router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
@@ -457,6 +465,74 @@ def get_stats(
     """Objects by TLP and type, per day, last push per member and feed health, as the caller may see them."""
     with session.begin():
         return s.GroupStatsRead.of(reports.group_stats(session, who, group, days=days))
+
+
+# ---------------------------------------------------------------- feeds
+
+
+@router.get("/groups/{group}/feeds", response_model=list[s.FeedRead])
+def list_feeds(group: str, who: Principal = Who, session: Session = Db) -> list[s.FeedRead]:
+    """The feeds of a group the caller coordinates, with their run state."""
+    with session.begin():
+        return [s.FeedRead.of(f) for f in feeds.list_feeds(session, who, group)]
+
+
+@router.post("/groups/{group}/feeds", response_model=s.FeedRead, status_code=201)
+def declare_feed(group: str, body: s.FeedCreate, who: Principal = Who, session: Session = Db) -> s.FeedRead:
+    """Declare a feed of the group, validated as `hub sync load` validates a feeds file; due at once."""
+    with _write(session):
+        out = s.FeedRead.of(feeds.declare_feed(session, who, group, body.model_dump(exclude_unset=True)))
+    return out
+
+
+@router.get("/groups/{group}/feeds/{feed}", response_model=s.FeedRead)
+def get_feed(group: str, feed: str, who: Principal = Who, session: Session = Db) -> s.FeedRead:
+    """One feed of the group."""
+    with session.begin():
+        return s.FeedRead.of(feeds.get_feed(session, who, group, feed))
+
+
+@router.patch("/groups/{group}/feeds/{feed}", response_model=s.FeedRead)
+def change_feed(
+    group: str, feed: str, body: s.FeedUpdate, who: Principal = Who, session: Session = Db
+) -> s.FeedRead:
+    """Change a feed; a new source, format or collection resets its cursor."""
+    with _write(session):
+        out = s.FeedRead.of(feeds.change_feed(session, who, group, feed, body.model_dump(exclude_unset=True)))
+    return out
+
+
+@router.post("/groups/{group}/feeds/{feed}/enable", response_model=s.FeedRead)
+def enable_feed(group: str, feed: str, who: Principal = Who, session: Session = Db) -> s.FeedRead:
+    """Enable a feed."""
+    with _write(session):
+        out = s.FeedRead.of(feeds.change_feed(session, who, group, feed, {"enabled": True}))
+    return out
+
+
+@router.post("/groups/{group}/feeds/{feed}/disable", response_model=s.FeedRead)
+def disable_feed(group: str, feed: str, who: Principal = Who, session: Session = Db) -> s.FeedRead:
+    """Disable a feed (its history and cursor stay)."""
+    with _write(session):
+        out = s.FeedRead.of(feeds.change_feed(session, who, group, feed, {"enabled": False}))
+    return out
+
+
+@router.post("/groups/{group}/feeds/{feed}/run", response_model=s.FeedRead)
+def run_feed_now(group: str, feed: str, who: Principal = Who, session: Session = Db) -> s.FeedRead:
+    """Run a feed now: it becomes due at once and the next free `hub sync worker` runs it."""
+    with _write(session):
+        out = s.FeedRead.of(feeds.run_now(session, who, group, feed))
+    return out
+
+
+@router.get("/groups/{group}/feeds/{feed}/runs", response_model=list[s.FeedRunRead])
+def feed_runs(
+    group: str, feed: str, limit: int = Query(50, ge=1, le=1000), who: Principal = Who, session: Session = Db
+) -> list[s.FeedRunRead]:
+    """A feed's run history, newest first: counts, cursor and any error."""
+    with session.begin():
+        return [s.FeedRunRead.of(r) for r in feeds.feed_runs(session, who, group, feed, limit=limit)]
 
 
 router.add_api_route(

@@ -6,9 +6,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.store.models import AuditEvent
+from hub.sync.feeds import ConnectorOptions
+from hub.sync.models import Feed, FeedRun
 from hub.trust.invitations import Redeemed, invitation_state
 from hub.trust.keys import KeyInfo
 from hub.trust.manage import CollectionInfo, Member, tlp_name
@@ -25,6 +27,15 @@ class In(BaseModel):
     """Request bodies refuse unknown fields, so a typo is a 422 rather than silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> In:
+        # PostgreSQL cannot store NUL in text; no name, label or URL has a use for one
+        for name, value in self:
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                raise ValueError(f"{name}: NUL characters are not allowed")
+        return self
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -348,3 +359,95 @@ class GroupStatsRead(BaseModel):
     @classmethod
     def of(cls, s: GroupStats) -> GroupStatsRead:
         return cls.model_validate(s.__dict__)
+
+
+# ---------------------------------------------------------------- feeds
+
+
+def _at(us: int | None) -> datetime | None:
+    return datetime.fromtimestamp(us / 1e6, UTC) if us else None
+
+
+class FeedCreate(In):
+    name: str = Field(
+        max_length=128, description="unique on the hub: lowercase letters, digits, '.', '_', '-'"
+    )
+    direction: Literal["pull", "push"] = "pull"
+    format: str = Field(max_length=32, description="stix, misp, misp-feed, csv, text, intelmq, taxii, ...")
+    url: str = Field(min_length=1, max_length=2000)
+    collection: str = Field(max_length=64, description="alias or id of a collection of the group")
+    publish_as: str | None = Field(default=None, max_length=64)
+    peer_community: str | None = Field(default=None, max_length=64)
+    tlp: str = Field(default="amber", max_length=16)
+    tlp_version: Literal[1, 2] = 2
+    connector: ConnectorOptions | None = None
+    user: str | None = Field(default=None, max_length=255)
+    password_env: str | None = Field(default=None, max_length=128)
+    interval: int | str = Field(default=3600, description="seconds, or a number with s, m, h or d")
+    enabled: bool = True
+
+
+class FeedUpdate(In):
+    format: str | None = Field(default=None, max_length=32)
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    collection: str | None = Field(default=None, max_length=64)
+    publish_as: str | None = Field(default=None, max_length=64)
+    tlp: str | None = Field(default=None, max_length=16)
+    tlp_version: Literal[1, 2] | None = None
+    connector: ConnectorOptions | None = None
+    interval: int | str | None = None
+    enabled: bool | None = None
+
+
+class FeedRead(BaseModel):
+    name: str
+    direction: str
+    format: str
+    url: str
+    collection: str
+    publish_as: str | None
+    tlp: str
+    interval_s: int
+    enabled: bool
+    next_run_at: datetime | None
+    cursor: str | None
+    failures: int
+    last_error: str | None
+    running_on: str | None
+
+    @classmethod
+    def of(cls, f: Feed) -> FeedRead:
+        return cls(
+            name=f.name, direction=f.direction, format=f.format, url=f.url, collection=f.collection,
+            publish_as=f.publish_as, tlp=f.tlp, interval_s=f.interval_s, enabled=f.enabled,
+            next_run_at=_at(f.next_run_at_us), cursor=f.cursor, failures=f.failures, last_error=f.last_error,
+            running_on=f.leased_by,
+        )  # fmt: skip
+
+
+class FeedRunRead(BaseModel):
+    id: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker_id: str
+    status: str
+    read: int
+    created: int
+    new_versions: int
+    unchanged: int
+    rejected: int
+    skipped: int
+    refused: int
+    sent: int
+    cursor_before: str | None
+    cursor_after: str | None
+    error: str | None
+
+    @classmethod
+    def of(cls, r: FeedRun) -> FeedRunRead:
+        return cls(
+            id=r.id, started_at=_at(r.started_us), finished_at=_at(r.finished_us), worker_id=r.worker_id,
+            status=r.status, read=r.read, created=r.created, new_versions=r.new_versions,
+            unchanged=r.unchanged, rejected=r.rejected, skipped=r.skipped, refused=r.refused, sent=r.sent,
+            cursor_before=r.cursor_before, cursor_after=r.cursor_after, error=r.error,
+        )  # fmt: skip

@@ -25,6 +25,9 @@ def europe(api, admin_world):
               json={"organisation": "cert-eu", "name": "EU", "role": "reader"})  # fmt: skip
     assert inv.status_code == 201
     key = api("outsider", "POST", "/organisations/outsider/keys", json={"label": "eu"}).json()["key"]
+    feed = {"name": "eu-feed", "format": "text", "url": "https://eu.example/list.txt", "collection": "secret",
+            "publish_as": "outsider"}  # fmt: skip
+    assert api("outsider", "POST", "/groups/europe/feeds", json=feed).status_code == 201
     return {"invitation": inv.json()["id"], "key_id": key["key_id"]}
 
 
@@ -37,6 +40,9 @@ def test_another_groups_things_are_not_found_for_reading(api, europe):
         "/groups/europe/collections",
         "/groups/europe/collections/secret",
         "/groups/europe/stats",
+        "/groups/europe/feeds",
+        "/groups/europe/feeds/eu-feed",
+        "/groups/europe/feeds/eu-feed/runs",
         "/groups/europe/policy/explain?object=indicator--00000000-0000-4000-8000-000000000000",
         "/organisations/outsider",
         "/organisations/outsider/keys",
@@ -60,6 +66,20 @@ def test_another_groups_things_are_not_found_for_changing(api, europe):
         ("POST", "/groups/europe/collections", {"alias": "mine"}),
         ("PATCH", "/groups/europe/collections/secret", {"recipients": ["cert-a"]}),
         ("POST", "/groups/europe/collections/secret/archive", None),
+        (
+            "POST",
+            "/groups/europe/feeds",
+            {
+                "name": "x",
+                "format": "text",
+                "url": "https://x.example/",
+                "collection": "secret",
+                "publish_as": "cert-a",
+            },
+        ),
+        ("PATCH", "/groups/europe/feeds/eu-feed", {"enabled": False}),
+        ("POST", "/groups/europe/feeds/eu-feed/run", None),
+        ("POST", "/groups/europe/feeds/eu-feed/disable", None),
         ("PATCH", "/organisations/outsider", {"name": "pwned"}),
         ("POST", "/organisations/outsider/keys", {}),
         ("POST", f"/organisations/outsider/keys/{europe['key_id']}/rotate", None),
@@ -91,6 +111,7 @@ def test_a_member_that_is_not_coordinator_manages_nothing_of_the_group(api):
         ("GET", "/groups/asia/collections", None),
         ("GET", "/audit?group=asia", None),
         ("GET", "/groups/asia/stats", None),
+        ("GET", "/groups/asia/feeds", None),
         ("PATCH", "/groups/asia/members/cert-a", {"role": "coordinator"}),
         ("POST", "/groups/asia/invitations", {"organisation": "cert-x", "name": "X"}),
         ("PATCH", "/groups/asia", {"max_tlp": "amber"}),

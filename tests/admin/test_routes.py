@@ -457,3 +457,10 @@ def test_policy_explain_is_served_at_both_paths(client, api, world):
     old = client.get("/admin/api/groups/africa/policy/explain", params=params, headers=world.auth("cert-a"))
     new = api("cert-a", "GET", "/groups/africa/policy/explain", params=params)
     assert old.status_code == new.status_code == 200 and old.json() == new.json()
+
+
+def test_nul_characters_are_422_not_a_database_error(api):
+    r = api("admin", "POST", "/organisations", json={"slug": "cert-n", "name": "a\x00b"})
+    assert r.status_code == 422 and "NUL" in r.json()["description"]
+    assert api("admin", "GET", "/groups/a%00b").status_code == 422
+    assert api("admin", "GET", "/audit", params={"action": "x\x00"}).status_code == 422
