@@ -1,6 +1,6 @@
 """Coordinators' commands, run remotely through the admin API (`hub --url URL ...`, key in HUB_API_KEY).
 
-`hub whoami`, `hub org`, `hub group`, `hub member`, `hub invite`, `hub collection`, `hub audit`, `hub stats`.
+`hub whoami`, `org`, `group`, `member`, `invite`, `collection`, `feed`, `audit`, `stats`.
 Every one is a thin call of /admin/v1: authorisation, validation and audit happen in the hub's services.
 """
 
@@ -399,3 +399,91 @@ def stats(
     if out["feeds"]:
         columns = ["name", "direction", "enabled", "healthy", "failures", "last_run", "last_error"]
         show(out["feeds"], as_json=False, columns=columns)
+
+
+# ---------------------------------------------------------------- feeds
+
+feed_app = typer.Typer(
+    help="A group's feeds (remote): list, show, add, update, enable, disable, run, runs.",
+    no_args_is_help=True,
+)
+app.add_typer(feed_app, name="feed")
+FEED_COLUMNS = ["name", "format", "url", "collection", "tlp", "interval_s", "enabled", "next_run_at",
+                "failures", "last_error"]  # fmt: skip
+RUN_COLUMNS = ["started_at", "status", "read", "created", "new_versions", "unchanged", "rejected", "refused",
+               "cursor_after", "error"]  # fmt: skip
+
+
+@feed_app.command("list")
+def feed_list(ctx: typer.Context, group: str, as_json: bool = JSON) -> None:
+    """The feeds of a group you coordinate, with their run state."""
+    show(call(ctx, "GET", f"/groups/{group}/feeds"), as_json=as_json, columns=FEED_COLUMNS)
+
+
+@feed_app.command("show")
+def feed_show(ctx: typer.Context, group: str, name: str, as_json: bool = JSON) -> None:
+    """One feed."""
+    show(call(ctx, "GET", f"/groups/{group}/feeds/{name}"), as_json=as_json)
+
+
+@feed_app.command("add")
+def feed_add(
+    ctx: typer.Context,
+    group: str,
+    name: str,
+    url: str = typer.Option(..., help="where to pull from (http or https)"),
+    fmt: str = typer.Option(..., "--format", help="stix, misp, misp-feed, csv, text, intelmq, taxii, ..."),
+    collection: str = typer.Option(..., help="the collection (alias or id) it fills"),
+    publish_as: str = typer.Option(..., help="the organisation its objects are published as (yours)"),
+    tlp: str = typer.Option("amber", help="TLP of records whose source gives none"),
+    interval: str = typer.Option("1h", help="seconds, or a number with s, m, h or d"),
+    as_json: bool = JSON,
+) -> None:
+    """Declare a pull feed of the group (validated as `hub sync load` validates a feeds file)."""
+    body = {"name": name, "url": url, "format": fmt, "collection": collection, "publish_as": publish_as,
+            "tlp": tlp, "interval": interval}  # fmt: skip
+    show(call(ctx, "POST", f"/groups/{group}/feeds", body=body), as_json=as_json)
+
+
+@feed_app.command("update")
+def feed_update(
+    ctx: typer.Context,
+    group: str,
+    name: str,
+    url: str | None = typer.Option(None),
+    fmt: str | None = typer.Option(None, "--format"),
+    collection: str | None = typer.Option(None),
+    tlp: str | None = typer.Option(None),
+    interval: str | None = typer.Option(None),
+    as_json: bool = JSON,
+) -> None:
+    """Change a feed; a new source, format or collection resets its cursor."""
+    body = _given(url=url, format=fmt, collection=collection, tlp=tlp, interval=interval)
+    show(call(ctx, "PATCH", f"/groups/{group}/feeds/{name}", body=body), as_json=as_json)
+
+
+@feed_app.command("enable")
+def feed_enable(ctx: typer.Context, group: str, name: str, as_json: bool = JSON) -> None:
+    """Enable a feed."""
+    show(call(ctx, "POST", f"/groups/{group}/feeds/{name}/enable"), as_json=as_json)
+
+
+@feed_app.command("disable")
+def feed_disable(ctx: typer.Context, group: str, name: str, as_json: bool = JSON) -> None:
+    """Disable a feed (its cursor and history stay)."""
+    show(call(ctx, "POST", f"/groups/{group}/feeds/{name}/disable"), as_json=as_json)
+
+
+@feed_app.command("run")
+def feed_run(ctx: typer.Context, group: str, name: str, as_json: bool = JSON) -> None:
+    """Run a feed now: it becomes due at once and the next free worker runs it."""
+    show(call(ctx, "POST", f"/groups/{group}/feeds/{name}/run"), as_json=as_json)
+
+
+@feed_app.command("runs")
+def feed_runs(
+    ctx: typer.Context, group: str, name: str, limit: int = typer.Option(20), as_json: bool = JSON
+) -> None:
+    """A feed's run history, newest first."""
+    rows = call(ctx, "GET", f"/groups/{group}/feeds/{name}/runs", params={"limit": limit})
+    show(rows, as_json=as_json, columns=RUN_COLUMNS)

@@ -188,3 +188,24 @@ def test_without_a_url_a_remote_command_says_what_it_needs(monkeypatch):
     monkeypatch.delenv("HUB_URL", raising=False)
     r = CliRunner().invoke(app, ["member", "list", "africa"])
     assert r.exit_code == 2 and "--url" in r.output
+
+
+def test_feed_commands(cli):
+    out = as_json(cli("cert-a", "feed", "add", "africa", "cli-feed", "--url", "https://feeds.example/l.txt",
+                      "--format", "text", "--collection", "indicators", "--publish-as", "cert-a",
+                      "--interval", "10m", "--json"))  # fmt: skip
+    assert out["interval_s"] == 600
+    assert "cli-feed" in cli("cert-a", "feed", "list", "africa").stdout
+    assert (
+        as_json(cli("cert-a", "feed", "update", "africa", "cli-feed", "--tlp", "green", "--json"))["tlp"]
+        == "green"
+    )
+    assert as_json(cli("cert-a", "feed", "disable", "africa", "cli-feed", "--json"))["enabled"] is False
+    refused = cli("cert-a", "feed", "run", "africa", "cli-feed", ok=False)
+    assert refused.exit_code == 2 and "409" in refused.output and "disabled" in refused.output
+    assert as_json(cli("cert-a", "feed", "enable", "africa", "cli-feed", "--json"))["enabled"] is True
+    assert as_json(cli("cert-a", "feed", "run", "africa", "cli-feed", "--json"))["name"] == "cli-feed"
+    assert as_json(cli("cert-a", "feed", "runs", "africa", "cli-feed", "--json")) == []
+    bad = cli("cert-a", "feed", "add", "africa", "cli-bad", "--url", "/etc/passwd", "--format", "text",
+              "--collection", "indicators", "--publish-as", "cert-a", ok=False)  # fmt: skip
+    assert bad.exit_code == 2 and "403" in bad.output
