@@ -80,3 +80,21 @@ def test_a_coordinator_feed_never_reads_the_hubs_files_secrets_or_publishes_as_a
     assert api("cert-b", "GET", "/groups/africa/feeds").status_code == 403
     assert api("cert-a", "GET", "/groups/asia/feeds").status_code == 403
     assert api("admin", "POST", "/groups/africa/feeds", json=push).status_code == 201
+
+
+def test_a_feed_into_an_archived_collection_or_as_a_deactivated_organisation_fails_its_run(api, sm, web):  # noqa: F811
+    folder, base = web
+    (folder / "list.txt").write_bytes(BLOCKLIST)
+    assert declare(api, url=f"{base}/list.txt").status_code == 201
+    assert api("cert-a", "POST", "/groups/africa/collections/indicators/archive").status_code == 200
+    done = run_named(sm, "a-list", worker_id="w1")
+    assert not done.outcome.ok and "archived" in done.outcome.error
+    assert api("cert-a", "POST", "/groups/africa/collections", json={"alias": "fresh"}).status_code == 201
+    assert (
+        api("cert-a", "PATCH", "/groups/africa/feeds/a-list", json={"collection": "fresh"}).status_code == 200
+    )
+    assert api("admin", "POST", "/organisations/cert-a/deactivate").status_code == 200
+    done = run_named(sm, "a-list", worker_id="w1")
+    assert not done.outcome.ok and "deactivated" in done.outcome.error
+    runs = api("admin", "GET", "/groups/africa/feeds/a-list/runs").json()
+    assert [r["status"] for r in runs] == ["failed", "failed"]

@@ -209,3 +209,19 @@ def test_feed_commands(cli):
     bad = cli("cert-a", "feed", "add", "africa", "cli-bad", "--url", "/etc/passwd", "--format", "text",
               "--collection", "indicators", "--publish-as", "cert-a", ok=False)  # fmt: skip
     assert bad.exit_code == 2 and "403" in bad.output
+
+
+def test_admin_create_key_bootstraps_a_platform_admin_on_the_database(hub, monkeypatch):
+    monkeypatch.setenv("HUB_DATABASE_URL", hub.server.db_url)
+    monkeypatch.delenv("HUB_URL", raising=False)
+    r = CliRunner().invoke(app, ["admin", "create-key", "--org", "cli-operator"])
+    assert r.exit_code == 0, r.output
+    key = r.stdout.strip()
+    me = httpx.get(f"{hub.base}/admin/v1/me", headers={"Authorization": f"Bearer {key}"}).json()
+    assert me == {"organisation": "cli-operator", "account_id": me["account_id"], "platform_admin": True,
+                  "memberships": {}}  # fmt: skip
+    local = CliRunner().invoke(app, ["key", "list", "--org", "cli-operator", "--json"])
+    assert local.exit_code == 0 and json.loads(local.stdout)[0]["label"] == "platform admin"
+    rotated = CliRunner().invoke(app, ["key", "rotate", key.split("_")[1], "--grace-hours", "0"])
+    assert rotated.exit_code == 0, rotated.output
+    assert httpx.get(f"{hub.base}/admin/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 401
