@@ -165,7 +165,7 @@ class InvitationCreate(In):
     organisation: str = Field(
         pattern=SLUG, max_length=64, description="slug of a new or existing organisation"
     )
-    name: str = Field(default="", max_length=255, description="the new organisation's name")
+    name: str = Field(default="", max_length=255, description="a new organisation's name (default: its slug)")
     country: str | None = Field(default=None, pattern=COUNTRY)
     role: RoleName = "reader"
     clearance: TlpName = "amber"
@@ -175,7 +175,6 @@ class InvitationCreate(In):
 class InvitationRead(BaseModel):
     id: str
     organisation: str
-    new_organisation: bool
     role: RoleName
     clearance: TlpName
     created_at: datetime
@@ -183,10 +182,9 @@ class InvitationRead(BaseModel):
     state: Literal["pending", "redeemed", "revoked", "expired"]
 
     @classmethod
-    def of(cls, i: Invitation, *, new: bool | None = None) -> InvitationRead:
+    def of(cls, i: Invitation) -> InvitationRead:
         return cls(
             id=i.token_id, organisation=i.organisation_slug,
-            new_organisation=bool(i.organisation_name) if new is None else new,
             role=i.role,
             clearance=tlp_name(i.clearance),
             created_at=_aware(i.created_at), expires_at=_aware(i.expires_at),

@@ -90,8 +90,6 @@ def create_invitation(
         select(Membership.id).where(Membership.group_id == g.id, Membership.organisation_id == org.id)
     ):
         raise Conflict(f"'{organisation}' is already a member of '{group_slug}'.")
-    if org is None and not name:
-        raise Unprocessable(f"'{organisation}' is a new organisation: give its name")
     token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     inv = Invitation(
@@ -100,7 +98,9 @@ def create_invitation(
         group_id=g.id,
         organisation_slug=organisation,
         organisation_id=org.id if org else None,
-        organisation_name=name,
+        # the answer is the same whether the organisation exists or not: a coordinator learns nothing of
+        # organisations outside its groups (an existing one redeems with its own key)
+        organisation_name=name or organisation,
         country=country,
         role=role,
         clearance=level,

@@ -365,7 +365,13 @@ def add_member(
 ) -> Member:
     """Add an organisation the caller knows of to a group it coordinates (others are invited)."""
     g = find_group(session, actor, group_slug)
-    org = find_organisation(session, actor, org_slug)
+    try:
+        org = find_organisation(session, actor, org_slug)
+    except NotFound:
+        # the same answer for an organisation that does not exist and one the caller may not know of
+        raise Unprocessable(
+            f"organisation: there is no organisation '{org_slug}' you may add; invite it instead"
+        ) from None
     level = parse_tlp(clearance, "clearance")
     check_role_and_clearance(g, role, level)
     if _membership(session, g, org) is not None:

@@ -178,7 +178,13 @@ def test_clearance_above_max_tlp_unknown_tlp_and_unknown_role_are_422(api):
 
 def test_members_are_added_and_removed_and_removal_refuses_the_next_request(client, api, world, sm):
     r = api("cert-a", "POST", "/groups/africa/members", json={"organisation": "outsider", "role": "reader"})
-    assert r.status_code == 404  # an organisation the coordinator does not know of: invite it
+    assert r.status_code == 422 and "invite it" in r.json()["description"]  # not one the coordinator knows
+    nobody = api(
+        "cert-a", "POST", "/groups/africa/members", json={"organisation": "nobody", "role": "reader"}
+    )
+    assert nobody.status_code == 422 and nobody.json()["description"] == r.json()["description"].replace(
+        "outsider", "nobody"
+    )
     r = api("admin", "POST", "/groups/africa/members", json={"organisation": "outsider", "role": "reader"})
     assert r.status_code == 201 and r.json()["clearance"] == "amber"
     r = api("admin", "POST", "/groups/africa/members", json={"organisation": "outsider", "role": "reader"})
@@ -216,7 +222,7 @@ def _invite(api, who="cert-a", **body):
 
 def test_an_invited_new_cirt_redeems_once_and_gets_its_own_key(client, api, sm):
     r = _invite(api, country="KE")
-    assert r.status_code == 201 and r.json()["state"] == "pending" and r.json()["new_organisation"]
+    assert r.status_code == 201 and r.json()["state"] == "pending"
     token = r.json()["token"]
     with sm() as s:
         stored = s.scalar(select(Invitation))
@@ -232,6 +238,12 @@ def test_an_invited_new_cirt_redeems_once_and_gets_its_own_key(client, api, sm):
     listed = api("cert-a", "GET", "/groups/africa/invitations").json()
     assert [i["state"] for i in listed] == ["redeemed"] and "token" not in listed[0]
     assert {e.action for e in events(sm, "invitation.redeem")} == {"invitation.redeem"}
+
+
+def test_inviting_an_existing_or_a_new_organisation_looks_the_same_to_the_coordinator(api):
+    existing = _invite(api, organisation="outsider", name="").json()
+    new = _invite(api, organisation="cert-zz", name="").json()
+    assert set(existing) == set(new) and existing["state"] == new["state"] == "pending"
 
 
 def test_an_existing_organisation_redeems_only_with_its_own_key(api, world):
@@ -265,7 +277,6 @@ def test_bad_invitations_are_422_or_409(api):
     r = _invite(api, clearance="red")
     assert r.status_code == 422 and "max_tlp" in r.json()["description"]
     assert _invite(api, organisation="cert-b").status_code == 409  # already a member
-    assert _invite(api, name="").status_code == 422  # a new organisation needs a name
     assert _invite(api, expires_in_hours=0).status_code == 422
     assert _invite(api, who="cert-b").status_code == 403
 
