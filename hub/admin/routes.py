@@ -25,7 +25,7 @@ from hub.admin import schemas as s
 from hub.db import begin_write
 from hub.errors import Conflict, Unprocessable
 from hub.store.models import AuditEvent
-from hub.trust import feeds, invitations, keys, manage, reports
+from hub.trust import collections, feeds, invitations, keys, manage, reports
 from hub.trust.models import Organisation, TrustGroup
 from hub.trust.routes import get_policy_explain
 from hub.trust.service import Principal
@@ -339,7 +339,7 @@ def redeem_invitation(
 def list_collections(group: str, who: Principal = Who, session: Session = Db) -> list[s.CollectionRead]:
     """Every collection of a group the caller coordinates, named-recipient and archived ones included."""
     with session.begin():
-        return [s.CollectionRead.of(c) for c in manage.list_group_collections(session, who, group)]
+        return [s.CollectionRead.of(c) for c in collections.list_group_collections(session, who, group)]
 
 
 @router.post("/groups/{group}/collections", response_model=s.CollectionRead, status_code=201)
@@ -348,7 +348,7 @@ def create_collection(
 ) -> s.CollectionRead:
     """Create a group collection, or a named-recipient one (owner and recipients: members)."""
     with _write(session):
-        out = s.CollectionRead.of(manage.create_collection(session, who, group, **body.model_dump()))
+        out = s.CollectionRead.of(collections.create_collection(session, who, group, **body.model_dump()))
     return out
 
 
@@ -358,7 +358,7 @@ def get_collection(
 ) -> s.CollectionRead:
     """One collection, by id or alias."""
     with session.begin():
-        return s.CollectionRead.of(manage.get_collection(session, who, group, collection))
+        return s.CollectionRead.of(collections.get_collection(session, who, group, collection))
 
 
 @router.patch("/groups/{group}/collections/{collection}", response_model=s.CollectionRead)
@@ -367,7 +367,7 @@ def update_collection(
 ) -> s.CollectionRead:
     """Rename a collection, change its title or description, or its recipients."""
     with _write(session):
-        info = manage.update_collection(
+        info = collections.update_collection(
             session, who, group, collection, **body.model_dump(exclude_unset=True)
         )
         out = s.CollectionRead.of(info)
@@ -380,7 +380,7 @@ def archive_collection(
 ) -> s.CollectionRead:
     """Archive a collection: readable as before, no longer writable; nothing is deleted."""
     with _write(session):
-        out = s.CollectionRead.of(manage.archive_collection(session, who, group, collection))
+        out = s.CollectionRead.of(collections.archive_collection(session, who, group, collection))
     return out
 
 

@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from hub.store.models import AuditEvent
 from hub.sync.feeds import ConnectorOptions
 from hub.sync.models import Feed, FeedRun
+from hub.trust.collections import CollectionInfo
 from hub.trust.invitations import Redeemed, invitation_state
 from hub.trust.keys import KeyInfo
-from hub.trust.manage import CollectionInfo, Member, tlp_name
+from hub.trust.manage import Member, tlp_name
 from hub.trust.models import Invitation, Organisation, TrustGroup
 from hub.trust.reports import GroupStats
 

@@ -14,12 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.trust.collections import _info, archive_collection, collection_state
 from hub.trust.manage import (
     OPERATOR,
-    _info,
-    archive_collection,
     audit,
-    collection_state,
     group_state,
     member_state,
     org_state,
