@@ -61,6 +61,8 @@ def audit(
         account_id=actor.account_id or None,
         group_id=group_id,
         collection_id=collection_id,
+        # the operator on the command line and an invitation's redemption act without an account
+        detail="" if actor.org_id else actor.org_slug,
         target=target[:255],
         target_org_id=target_org_id,
         before=json.dumps(before, sort_keys=True) if before is not None else None,

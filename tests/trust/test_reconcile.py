@@ -84,6 +84,7 @@ def test_apply_with_yes_reconciles_audits_and_is_idempotent(cli, tmp_path, sm):
             )
         )
         assert json.loads(ev.after)["description"] == "Now described"
+        assert ev.detail == "(operator)" and ev.organisation_id is None
 
 
 def test_the_loaded_file_plans_nothing(cli, tmp_path):
