@@ -115,6 +115,7 @@ def test_collection_commands(cli, hub):
     plain = as_json(cli("cert-a", "collection", "create", "africa", "cli-plain", "--json"))
     assert plain["kind"] == "group"
     assert "cli-red" in cli("cert-a", "collection", "list", "africa").stdout
+    assert as_json(cli("cert-a", "collection", "show", "africa", "cli-red", "--json"))["id"] == named["id"]
     archived = as_json(cli("cert-a", "collection", "archive", "africa", "cli-plain", "--json"))
     assert archived["archived_at"]
     r = httpx.post(
