@@ -14,6 +14,8 @@ from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub.admin.routes import docs_router as admin_docs_router
+from hub.admin.routes import router as admin_v1_router
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
 from hub.schema import check_schema
@@ -25,11 +27,23 @@ from hub.trust.routes import router as admin_router
 log = logging.getLogger("hub")
 
 
-def _error(status: int, title: str, description: str = "", headers: dict[str, str] | None = None) -> Response:
+def _error(
+    status: int,
+    title: str,
+    description: str = "",
+    headers: dict[str, str] | None = None,
+    request: Request | None = None,
+) -> Response:
     body: dict[str, Any] = {"title": title, "http_status": str(status)}
     if description:
         body["description"] = description
-    return Response(orjson.dumps(body), status_code=status, media_type=TAXII, headers=headers)
+    # the admin API speaks plain JSON; its errors are the same TAXII error resources
+    media = "application/json" if request is not None and _is_admin(request) else TAXII
+    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
+
+
+def _is_admin(request: Request) -> bool:
+    return request.url.path.startswith("/admin/")
 
 
 def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) -> FastAPI:
@@ -68,21 +82,29 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
         app.state.sessionmaker = sessionmaker
     app.include_router(taxii_router)
     app.include_router(admin_router)
+    app.include_router(admin_v1_router)
+    app.include_router(admin_docs_router)
 
     @app.exception_handler(HubError)
-    async def hub_error(_request: Request, exc: HubError) -> Response:
-        return _error(exc.http_status, exc.title, exc.description, exc.headers)
+    async def hub_error(request: Request, exc: HubError) -> Response:
+        return _error(exc.http_status, exc.title, exc.description, exc.headers, request)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
+        if _is_admin(request):  # a JSON API: a value breaking the schema is a 422, as its OpenAPI says
+            return _error(
+                422, "Unprocessable request", f"{where}: {first.get('msg', 'invalid')}", None, request
+            )
         return _error(400, "Bad request", f"{where}: {first.get('msg', 'invalid request')}")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {404: "Not found", 405: "Method not allowed"}
-        return _error(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail or ""))
+        return _error(
+            exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail or ""), None, request
+        )
 
     @app.exception_handler(OperationalError)
     async def database_busy(request: Request, exc: OperationalError) -> Response:
@@ -93,11 +115,14 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
             "Service unavailable",
             "The database is busy or unreachable; retry shortly.",
             headers={"Retry-After": "2"},
+            request=request,
         )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "Internal error", "The hub hit an unexpected error; it has been logged.")
+        return _error(
+            500, "Internal error", "The hub hit an unexpected error; it has been logged.", None, request
+        )
 
     return app

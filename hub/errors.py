@@ -60,6 +60,20 @@ class NotFound(HubError):
     title = "Not found"
 
 
+class Conflict(HubError):
+    """409: the request clashes with the stored state (a duplicate slug, a redeemed invitation)."""
+
+    http_status = 409
+    title = "Conflict"
+
+
+class Unprocessable(HubError):
+    """422: well-formed, but a value breaks a rule (a clearance above max_tlp, an expiry in the past)."""
+
+    http_status = 422
+    title = "Unprocessable request"
+
+
 class NotAcceptable(HubError):
     """406: the Accept header names no media type the hub serves."""
 

@@ -117,3 +117,12 @@ class AuditEvent(Base):
     collection_id: Mapped[str | None] = mapped_column(String(36))
     count: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # admin changes: what was changed (e.g. "membership cert-b@africa") and its state before and after,
+    # as JSON text; the organisation concerned, so an organisation's history can be filtered
+    target: Mapped[str | None] = mapped_column(String(255))
+    target_org_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+
+    # a coordinator's audit log: one group's events, newest first (keyset on id)
+    __table_args__ = (Index("ix_audit_events_group", "group_id", "id"),)

@@ -88,9 +88,13 @@ def resolve_submission(session: Session, target: Target) -> tuple[Submission, Or
     )
     if coll is None:
         raise ImportTargetError(f"no collection {target.collection!r} in trust group {target.group!r}")
+    if coll.archived_at is not None:
+        raise ImportTargetError(f"the collection {coll.alias!r} of {target.group!r} is archived (read-only)")
     org = session.scalar(select(Organisation).where(Organisation.slug == target.org))
     if org is None:
         raise ImportTargetError(f"no organisation {target.org!r}")
+    if not org.active:
+        raise ImportTargetError(f"the organisation {target.org!r} is deactivated")
     member = session.scalar(
         select(Membership).where(Membership.group_id == group.id, Membership.organisation_id == org.id)
     )

@@ -23,12 +23,13 @@ from hub.store.audit import record
 from hub.store.markings import marking_index, referenced
 from hub.store.models import Status
 from hub.taxii import envelopes
-from hub.taxii.deps import db_session, principal, settings, taxii_accept
+from hub.taxii.deps import taxii_accept
 from hub.taxii.filters import parse_filters
 from hub.taxii.media import STIX, TAXII, check_content_type
 from hub.trust import access
 from hub.trust.models import TrustGroup
 from hub.trust.service import Principal
+from hub.web.deps import db_session, principal, settings
 
 router = APIRouter(dependencies=[Depends(taxii_accept)])
 

@@ -83,6 +83,7 @@ def collection_access(
     if clearance is None:
         return None
     can_write = coll.owner_id == principal.org_id if policy.kind == "named" else member.role in WRITER_ROLES
+    can_write = can_write and coll.archived_at is None
     return CollectionAccess(coll, group, policy, member.role, can_write, clearance)
 
 
@@ -115,6 +116,8 @@ def authorize(
     if acc is None:
         # a named-recipient collection is not revealed to organisations it does not name
         raise NotFound(f"There is no collection '{collection_id[:64]}' in API root '{group_slug}'.")
+    if action == "write" and coll.archived_at is not None:
+        raise Forbidden("This collection is archived: it is read-only, and nothing is added or deleted.")
     if action == "write" and not acc.can_write:
         why = (
             "only its owner adds objects to a named-recipient collection"

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -31,6 +32,8 @@ class Organisation(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     identity_id: Mapped[str] = mapped_column(String(64), unique=True)
     contact: Mapped[str | None] = mapped_column(String(255))
+    # a deactivated organisation's keys stop working at once; what it published stays
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class TrustGroup(Base):
@@ -110,6 +113,8 @@ class Collection(Base):
     kind: Mapped[str] = mapped_column(String(16), default="group")  # group | named
     # for a named-recipient collection: the producing organisation that names the recipients
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    # an archived collection is read-only: no adds, no deletes; nothing in it is removed
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("group_id", "alias"),)
 
@@ -130,12 +135,40 @@ class CollectionRecipient(Base):
     )
 
 
+class Invitation(Base):
+    """A one-time invitation of an organisation into a trust group, redeemed with its secret token.
+
+    Only a SHA-256 digest of the token's secret is stored: the token is 256 random bits, so a slow hash
+    adds nothing, and the digest lets the redeeming request find and check it in one lookup.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(32), unique=True)
+    token_digest: Mapped[str] = mapped_column(String(64))
+    group_id: Mapped[int] = mapped_column(ForeignKey("trust_groups.id", ondelete="CASCADE"), index=True)
+    # the invited organisation: an existing one (organisation_id) or one created on redemption
+    organisation_slug: Mapped[str] = mapped_column(String(64))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    organisation_name: Mapped[str] = mapped_column(String(255), default="")
+    country: Mapped[str | None] = mapped_column(String(2))
+    role: Mapped[str] = mapped_column(String(16))
+    clearance: Mapped[int] = mapped_column(SmallInteger)
+    created_by: Mapped[int | None] = mapped_column(Integer)  # account id of the inviter
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    redeemed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 __all__ = [
     "Account",
     "ApiKey",
     "BigInteger",
     "Collection",
     "CollectionRecipient",
+    "Invitation",
     "Membership",
     "Organisation",
     "TrustGroup",

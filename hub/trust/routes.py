@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from hub.errors import BadRequest, Forbidden, NotFound
 from hub.policy.rules import Reader
 from hub.policy.tlp import Tlp
-from hub.taxii.deps import db_session, principal
 from hub.trust.explain import ExplainError, explain
 from hub.trust.models import TrustGroup
 from hub.trust.service import Principal
+from hub.web.deps import db_session, principal
 
 router = APIRouter(prefix="/admin/api")
 
@@ -35,7 +35,8 @@ def get_policy_explain(
     """
     with session.begin():
         g = session.scalar(select(TrustGroup).where(TrustGroup.slug == group))
-        if g is None:
+        if g is None or not (who.is_admin or g.id in who.memberships):
+            # a group the caller is not a member of is not revealed
             raise NotFound(f"There is no trust group '{group}'.")
         member = who.memberships.get(g.id)
         if not who.is_admin and (member is None or member.role != "coordinator"):

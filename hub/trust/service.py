@@ -248,7 +248,7 @@ def authenticate(session: Session, raw_key: str) -> Principal | None:
         # key ids are public halves; learning that one does not exist reveals nothing of any secret
         return None
     key, account, org = row
-    if key.revoked_at is not None:
+    if key.revoked_at is not None or not org.active:
         return None
     if key.expires_at is not None and _aware(key.expires_at) <= datetime.now(UTC):
         return None

@@ -1,0 +1,452 @@
+"""Pydantic shapes of the admin API (/admin/v1): <Thing>Create, <Thing>Read, <Thing>Update."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hub.store.models import AuditEvent
+from hub.sync.feeds import ConnectorOptions
+from hub.sync.models import Feed, FeedRun
+from hub.trust.collections import CollectionInfo
+from hub.trust.invitations import Redeemed, invitation_state
+from hub.trust.keys import KeyInfo
+from hub.trust.manage import Member, tlp_name
+from hub.trust.models import Invitation, Organisation, TrustGroup
+from hub.trust.reports import GroupStats
+
+TlpName = Literal["clear", "green", "amber", "amber+strict", "red"]
+RoleName = Literal["coordinator", "contributor", "reader"]
+SLUG = r"^[a-z0-9][a-z0-9-]{0,63}$"
+COUNTRY = r"^[A-Z]{2}$"
+
+
+class In(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is a 422 rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> In:
+        # PostgreSQL cannot store NUL in text; no name, label or URL has a use for one
+        for name, value in self:
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and "\x00" in v for v in values):
+                raise ValueError(f"{name}: NUL characters are not allowed")
+        return self
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return None if dt is None else dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class ErrorRead(BaseModel):
+    """A TAXII 2.1 error resource (section 3.6.1), the body of every refusal."""
+
+    title: str
+    http_status: str
+    description: str | None = None
+
+
+class MeRead(BaseModel):
+    organisation: str
+    account_id: int
+    platform_admin: bool
+    memberships: dict[str, dict[str, str]] = Field(description="per group: role and clearance")
+
+
+# ---------------------------------------------------------------- organisations
+
+
+class OrganisationCreate(In):
+    slug: str = Field(pattern=SLUG, max_length=64)
+    name: str = Field(min_length=1, max_length=255)
+    country: str | None = Field(default=None, pattern=COUNTRY)
+    contact: str | None = Field(default=None, max_length=255)
+
+
+class OrganisationUpdate(In):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    country: str | None = Field(default=None, pattern=COUNTRY)
+    contact: str | None = Field(default=None, max_length=255)
+    active: bool | None = None
+
+
+class OrganisationRead(BaseModel):
+    slug: str
+    name: str
+    country: str | None
+    contact: str | None
+    identity: str
+    active: bool
+
+    @classmethod
+    def of(cls, o: Organisation) -> OrganisationRead:
+        return cls(
+            slug=o.slug, name=o.name, country=o.country, contact=o.contact, identity=o.identity_id,
+            active=o.active,
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------- trust groups
+
+
+class GroupCreate(In):
+    slug: str = Field(pattern=SLUG, max_length=64)
+    name: str = Field(min_length=1, max_length=255)
+    description: str = Field(default="", max_length=10_000)
+    community: str | None = Field(default=None, max_length=64)
+    default_tlp: TlpName = "amber"
+    max_tlp: TlpName = "amber+strict"
+
+
+class GroupUpdate(In):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=10_000)
+    community: str | None = Field(default=None, max_length=64)
+    default_tlp: TlpName | None = None
+    max_tlp: TlpName | None = None
+
+
+class GroupRead(BaseModel):
+    slug: str
+    name: str
+    description: str
+    community: str | None
+    default_tlp: TlpName
+    max_tlp: TlpName
+    api_root: str
+
+    @classmethod
+    def of(cls, g: TrustGroup) -> GroupRead:
+        return cls(
+            slug=g.slug, name=g.name, description=g.description or "", community=g.community,
+            default_tlp=tlp_name(g.default_tlp), max_tlp=tlp_name(g.max_tlp),
+            api_root=f"/taxii2/{g.slug}/",
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------- memberships
+
+
+class MemberCreate(In):
+    organisation: str = Field(pattern=SLUG, max_length=64)
+    role: RoleName
+    clearance: TlpName = "amber"
+
+
+class MemberUpdate(In):
+    role: RoleName | None = None
+    clearance: TlpName | None = None
+
+
+class MemberRead(BaseModel):
+    organisation: str
+    name: str
+    active: bool
+    role: RoleName
+    clearance: TlpName
+
+    @classmethod
+    def of(cls, m: Member) -> MemberRead:
+        return cls(
+            organisation=m.organisation.slug, name=m.organisation.name, active=m.organisation.active,
+            role=m.membership.role,
+            clearance=tlp_name(m.membership.clearance),
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------- invitations
+
+
+class InvitationCreate(In):
+    organisation: str = Field(
+        pattern=SLUG, max_length=64, description="slug of a new or existing organisation"
+    )
+    name: str = Field(default="", max_length=255, description="a new organisation's name (default: its slug)")
+    country: str | None = Field(default=None, pattern=COUNTRY)
+    role: RoleName = "reader"
+    clearance: TlpName = "amber"
+    expires_in_hours: int = Field(default=168, ge=1, le=720)
+
+
+class InvitationRead(BaseModel):
+    id: str
+    organisation: str
+    role: RoleName
+    clearance: TlpName
+    created_at: datetime
+    expires_at: datetime
+    state: Literal["pending", "redeemed", "revoked", "expired"]
+
+    @classmethod
+    def of(cls, i: Invitation) -> InvitationRead:
+        return cls(
+            id=i.token_id, organisation=i.organisation_slug,
+            role=i.role,
+            clearance=tlp_name(i.clearance),
+            created_at=_aware(i.created_at), expires_at=_aware(i.expires_at),
+            state=invitation_state(i),
+        )  # fmt: skip
+
+
+class InvitationIssued(InvitationRead):
+    token: str = Field(description="shown once: give it to the invited CIRT, which redeems it")
+
+
+class InvitationRedeem(In):
+    token: str = Field(min_length=1, max_length=200)
+    account: str = Field(default="taxii", min_length=1, max_length=128)
+    key_label: str = Field(default="first key", max_length=128)
+
+
+class RedeemedRead(BaseModel):
+    group: str
+    organisation: str
+    role: RoleName
+    clearance: TlpName
+    account: str | None = None
+    key_id: str | None = None
+    key: str | None = Field(default=None, description="the new organisation's first API key, shown once")
+
+    @classmethod
+    def of(cls, r: Redeemed) -> RedeemedRead:
+        return cls(**r.__dict__)
+
+
+# ---------------------------------------------------------------- collections
+
+
+class CollectionCreate(In):
+    alias: str = Field(pattern=SLUG, max_length=64)
+    title: str | None = Field(default=None, max_length=255)
+    description: str = Field(default="", max_length=10_000)
+    kind: Literal["group", "named"] = "group"
+    owner: str | None = Field(default=None, pattern=SLUG, max_length=64)
+    recipients: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class CollectionUpdate(In):
+    alias: str | None = Field(default=None, pattern=SLUG, max_length=64)
+    title: str | None = Field(default=None, max_length=255)
+    description: str | None = Field(default=None, max_length=10_000)
+    recipients: list[str] | None = Field(default=None, max_length=1000)
+
+
+class CollectionRead(BaseModel):
+    id: str
+    alias: str
+    title: str
+    description: str
+    kind: Literal["group", "named"]
+    owner: str | None
+    recipients: list[str]
+    archived_at: datetime | None
+
+    @classmethod
+    def of(cls, info: CollectionInfo) -> CollectionRead:
+        c = info.collection
+        return cls(
+            id=c.id, alias=c.alias, title=c.title, description=c.description or "",
+            kind=c.kind,
+            owner=info.owner, recipients=info.recipients, archived_at=_aware(c.archived_at),
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------- API keys
+
+
+class KeyCreate(In):
+    account: str = Field(default="taxii", min_length=1, max_length=128)
+    label: str = Field(default="", max_length=128)
+    expires_at: datetime | None = None
+
+
+class KeyRotate(In):
+    grace_seconds: int = Field(default=86_400, ge=0, le=30 * 86_400)
+
+
+class KeyRead(BaseModel):
+    key_id: str
+    organisation: str
+    account: str
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    state: Literal["active", "expired", "revoked"]
+
+    @classmethod
+    def of(cls, info: KeyInfo) -> KeyRead:
+        k = info.key
+        return cls(
+            key_id=k.key_id, organisation=info.organisation, account=info.account, label=k.label,
+            created_at=_aware(k.created_at), expires_at=_aware(k.expires_at),
+            revoked_at=_aware(k.revoked_at), state=info.state,
+        )  # fmt: skip
+
+
+class KeyIssued(BaseModel):
+    key: KeyRead
+    secret: str = Field(description="the API key, shown once; only its hash is stored")
+
+
+class KeyRotated(KeyIssued):
+    previous: KeyRead = Field(description="the rotated key: it works until its new expiry")
+
+
+# ---------------------------------------------------------------- audit and statistics
+
+
+class AuditEventRead(BaseModel):
+    id: int
+    at: datetime
+    action: str
+    organisation: str | None = Field(description="who: the acting organisation")
+    account_id: int | None
+    group: str | None
+    collection_id: str | None
+    target: str | None
+    target_organisation: str | None
+    count: int
+    detail: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, e: AuditEvent, orgs: dict[int, str], groups: dict[int, str]) -> AuditEventRead:
+        return cls(
+            id=e.id, at=datetime.fromtimestamp(e.at_us / 1e6, UTC), action=e.action,
+            organisation=orgs.get(e.organisation_id) if e.organisation_id else None,
+            account_id=e.account_id, group=groups.get(e.group_id) if e.group_id else None,
+            collection_id=e.collection_id, target=e.target,
+            target_organisation=orgs.get(e.target_org_id) if e.target_org_id else None,
+            count=e.count or 0, detail=e.detail or "",
+            before=json.loads(e.before) if e.before else None,
+            after=json.loads(e.after) if e.after else None,
+        )  # fmt: skip
+
+
+class AuditPage(BaseModel):
+    events: list[AuditEventRead]
+    next: str | None = Field(description="pass as `cursor` for the next (older) page; absent on the last")
+
+
+class FeedHealth(BaseModel):
+    name: str
+    direction: str
+    enabled: bool
+    failures: int
+    last_error: str | None
+    last_run: str | None
+    last_status: str | None
+    healthy: bool
+
+
+class GroupStatsRead(BaseModel):
+    group: str
+    total: int = Field(description="object versions the caller may read")
+    by_tlp: dict[str, int]
+    by_type: dict[str, int]
+    per_day: dict[str, int] = Field(description="versions added per UTC day, over the last `days`")
+    last_push: dict[str, str | None] = Field(description="per member: when its newest version was added")
+    feeds: list[FeedHealth]
+
+    @classmethod
+    def of(cls, s: GroupStats) -> GroupStatsRead:
+        return cls.model_validate(s.__dict__)
+
+
+# ---------------------------------------------------------------- feeds
+
+
+def _at(us: int | None) -> datetime | None:
+    return datetime.fromtimestamp(us / 1e6, UTC) if us else None
+
+
+class FeedCreate(In):
+    name: str = Field(
+        max_length=128, description="unique on the hub: lowercase letters, digits, '.', '_', '-'"
+    )
+    direction: Literal["pull", "push"] = "pull"
+    format: str = Field(max_length=32, description="stix, misp, misp-feed, csv, text, intelmq, taxii, ...")
+    url: str = Field(min_length=1, max_length=2000)
+    collection: str = Field(max_length=64, description="alias or id of a collection of the group")
+    publish_as: str | None = Field(default=None, max_length=64)
+    peer_community: str | None = Field(default=None, max_length=64)
+    tlp: str = Field(default="amber", max_length=16)
+    tlp_version: Literal[1, 2] = 2
+    connector: ConnectorOptions | None = None
+    user: str | None = Field(default=None, max_length=255)
+    password_env: str | None = Field(default=None, max_length=128)
+    interval: int | str = Field(default=3600, description="seconds, or a number with s, m, h or d")
+    enabled: bool = True
+
+
+class FeedUpdate(In):
+    format: str | None = Field(default=None, max_length=32)
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    collection: str | None = Field(default=None, max_length=64)
+    publish_as: str | None = Field(default=None, max_length=64)
+    tlp: str | None = Field(default=None, max_length=16)
+    tlp_version: Literal[1, 2] | None = None
+    connector: ConnectorOptions | None = None
+    interval: int | str | None = None
+    enabled: bool | None = None
+
+
+class FeedRead(BaseModel):
+    name: str
+    direction: str
+    format: str
+    url: str
+    collection: str
+    publish_as: str | None
+    tlp: str
+    interval_s: int
+    enabled: bool
+    next_run_at: datetime | None
+    cursor: str | None
+    failures: int
+    last_error: str | None
+    running_on: str | None
+
+    @classmethod
+    def of(cls, f: Feed) -> FeedRead:
+        return cls(
+            name=f.name, direction=f.direction, format=f.format, url=f.url, collection=f.collection,
+            publish_as=f.publish_as, tlp=f.tlp, interval_s=f.interval_s, enabled=f.enabled,
+            next_run_at=_at(f.next_run_at_us), cursor=f.cursor, failures=f.failures, last_error=f.last_error,
+            running_on=f.leased_by,
+        )  # fmt: skip
+
+
+class FeedRunRead(BaseModel):
+    id: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker_id: str
+    status: str
+    read: int
+    created: int
+    new_versions: int
+    unchanged: int
+    rejected: int
+    skipped: int
+    refused: int
+    sent: int
+    cursor_before: str | None
+    cursor_after: str | None
+    error: str | None
+
+    @classmethod
+    def of(cls, r: FeedRun) -> FeedRunRead:
+        return cls(
+            id=r.id, started_at=_at(r.started_us), finished_at=_at(r.finished_us), worker_id=r.worker_id,
+            status=r.status, read=r.read, created=r.created, new_versions=r.new_versions,
+            unchanged=r.unchanged, rejected=r.rejected, skipped=r.skipped, refused=r.refused, sent=r.sent,
+            cursor_before=r.cursor_before, cursor_after=r.cursor_after, error=r.error,
+        )  # fmt: skip

@@ -1,0 +1,119 @@
+"""`hub import`: a feed into a collection, once."""
+
+from __future__ import annotations
+
+import typer
+
+from hub.cli.app import app
+from hub.cli.common import _fail, _sessions, _settings, console, err
+
+COLUMN_HELP = (
+    "generic csv: header names as value=url,type=ioc_type,first_seen=dateadded,tags=tags,reference=link"
+)
+
+
+def _columns(spec: str | None):  # type: ignore[no-untyped-def]
+    from connectors.base import ColumnMap
+
+    if not spec:
+        return None
+    fields = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not value.strip():
+            _fail(f"--columns: {part!r} is not name=header")
+        fields[key.strip()] = value.strip()
+    try:
+        return ColumnMap(**fields)
+    except TypeError as exc:
+        _fail(f"--columns: {exc}")
+
+
+@app.command("import")
+def import_(
+    source: str = typer.Argument(
+        ..., help="a file, an http(s) URL, a MISP feed folder/URL or a TAXII collection URL"
+    ),
+    fmt: str = typer.Option(
+        ...,
+        "--format",
+        help="stix, misp, misp-feed, csv, urlhaus-csv, feodo-csv, "
+        "threatfox-csv, text, intelmq, taxii (2.1 upstream) or taxii20",
+    ),
+    group: str = typer.Option(..., help="trust group slug"),
+    collection: str = typer.Option(..., help="collection alias or id"),
+    as_org: str = typer.Option(..., "--as", help="the organisation the objects are published as"),
+    tlp: str = typer.Option("amber", help="TLP for records whose source gives none"),
+    tlp_version: int = typer.Option(2, help="write TLP 2.0 (default) or TLP 1.0 marking ids"),
+    feed_name: str = typer.Option("", help="source_name of the external references written"),
+    columns: str | None = typer.Option(None, help=COLUMN_HELP),
+    with_observables: bool = typer.Option(False, help="also write observables and based-on relationships"),
+    added_after: str | None = typer.Option(None, help="taxii: pull only objects added after this time"),
+    user: str | None = typer.Option(None, help="taxii: user name"),
+    password: str | None = typer.Option(
+        None, envvar="HUB_IMPORT_PASSWORD", help="taxii: password or API key"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="validate and judge everything, store nothing"),
+    show: int = typer.Option(3, help="with --dry-run: how many objects to print"),
+) -> None:
+    """Import a feed into a collection: normalise, validate, apply the policy, store; print a summary."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from connectors import FeedSettings
+    from hub.sync.fetch import FetchError
+    from hub.sync.importer import ImportTargetError, Target, producer_of, run_import
+    from hub.sync.sources import PULL_FORMATS, PullCursor, feed_results
+
+    s = _settings()
+    sm = _sessions(s.database_url)
+    if fmt not in PULL_FORMATS:
+        _fail(f"unknown format {fmt!r}; known: {', '.join(PULL_FORMATS)}")
+    try:
+        producer_id, producer_name = producer_of(sm, as_org)
+        settings = FeedSettings(
+            producer_id=producer_id,
+            producer_name=producer_name,
+            feed_name=feed_name or source,
+            tlp=tlp,
+            tlp_version=tlp_version,
+            columns=_columns(columns),
+            with_observables=with_observables,
+        )
+    except (ImportTargetError, ValueError) as exc:
+        _fail(str(exc))
+    cursor = PullCursor()
+    results = feed_results(
+        fmt, source, settings, user=user, password=password, added_after=added_after, cursor=cursor
+    )
+    target = Target(group=group, collection=collection, org=as_org)
+    with Progress(
+        TextColumn("[bold]importing"),
+        BarColumn(),
+        TextColumn("{task.completed} objects"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=None)
+        try:
+            report = run_import(
+                sm,
+                target=target,
+                results=results,
+                dry_run=dry_run,
+                progress=lambda n: bar.advance(task, n),
+                sample=show if dry_run else 0,
+            )
+        except (ImportTargetError, FetchError, ValueError) as exc:
+            _fail(str(exc))
+    report.cursor = cursor.last
+    if dry_run:
+        import orjson
+
+        console.print("[bold]dry run:[/] nothing was stored")
+        for obj in report.sample:
+            console.print(
+                orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode(), highlight=False, markup=False
+            )
+    for line in report.lines():
+        console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -1,0 +1,172 @@
+"""`hub key`: API keys (create, list, rotate, revoke), on the database or, with --url, through the API.
+
+On the database the operator acts as the platform; through the admin API the caller's own rights apply
+(an organisation's own keys; a coordinator lists and revokes its members' keys). Both run the same
+service (hub.trust.keys), which writes the audit event.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import typer
+
+from hub.cli.app import app
+from hub.cli.common import _fail, _sessions, _settings, console
+from hub.cli.remote import JSON, call, remote, show
+from hub.errors import HubError
+
+key_app = typer.Typer(help="API keys: create, list, rotate, revoke.", no_args_is_help=True)
+app.add_typer(key_app, name="key")
+
+KEY_COLUMNS = ["key_id", "account", "label", "created_at", "expires_at", "revoked_at", "state"]
+
+
+def _local(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a key service on the database as the operator, in one transaction."""
+    from hub.admin.schemas import KeyRead
+    from hub.trust.manage import OPERATOR
+
+    sm = _sessions(_settings().database_url)
+    try:
+        with sm() as session, session.begin():
+            out = fn(session, OPERATOR, *args, **kwargs)
+            return [KeyRead.of(k).model_dump(mode="json") for k in out] if isinstance(out, list) else out
+    except HubError as exc:
+        _fail(exc.description or exc.title)
+
+
+@key_app.command("create")
+def key_create(
+    ctx: typer.Context,
+    org: str = typer.Option(..., help="organisation slug"),
+    account: str = typer.Option("taxii", help="account name"),
+    label: str = typer.Option("", help="a label to recognise the key by"),
+    expires_days: int | None = typer.Option(None, help="days until the key expires"),
+    as_json: bool = JSON,
+) -> None:
+    """Issue an API key (printed once; only its hash is stored)."""
+    from hub.trust.keys import issue_key
+
+    if expires_days is not None and expires_days < 1:
+        _fail("--expires-days: at least 1")
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    if remote(ctx).url:
+        body = {"account": account, "label": label, "expires_at": expires.isoformat() if expires else None}
+        out = call(ctx, "POST", f"/organisations/{org}/keys", body=body)
+        secret = out["secret"]
+    else:
+        info, secret = _local(issue_key, org, account=account, label=label, expires_at=expires)
+        out = {"key_id": info.key.key_id, "secret": secret}
+    if as_json:
+        show(out, as_json=True)
+    else:
+        console.print(secret, soft_wrap=True)
+
+
+def _key_id(key_id: str) -> str:
+    return key_id.removeprefix("hub_").split("_")[0]
+
+
+def _org_of_key(key_id: str) -> str:
+    from sqlalchemy import select
+
+    from hub.trust.models import Account, ApiKey, Organisation
+
+    sm = _sessions(_settings().database_url)
+    with sm() as session:
+        slug = session.scalar(
+            select(Organisation.slug)
+            .join(Account, Account.organisation_id == Organisation.id)
+            .join(ApiKey, ApiKey.account_id == Account.id)
+            .where(ApiKey.key_id == key_id)
+        )
+    if slug is None:
+        _fail(f"no key {key_id!r}")
+    return str(slug)
+
+
+@key_app.command("revoke")
+def key_revoke(
+    ctx: typer.Context,
+    key_id: str = typer.Argument(..., help="the key id: the part after 'hub_'"),
+    org: str | None = typer.Option(None, help="the key's organisation (needed with --url)"),
+) -> None:
+    """Revoke an API key at once."""
+    from hub.trust.keys import revoke_key
+
+    kid = _key_id(key_id)
+    if remote(ctx).url:
+        if not org:
+            _fail("--org: name the key's organisation")
+        call(ctx, "POST", f"/organisations/{org}/keys/{kid}/revoke")
+    else:
+        _local(revoke_key, org or _org_of_key(kid), kid)
+    console.print(f"revoked {key_id}")
+
+
+@key_app.command("rotate")
+def key_rotate(
+    ctx: typer.Context,
+    key_id: str = typer.Argument(..., help="the key id: the part after 'hub_'"),
+    org: str | None = typer.Option(None, help="the key's organisation (needed with --url)"),
+    grace_hours: float = typer.Option(24.0, help="how long the old key keeps working (at most 720)"),
+    as_json: bool = JSON,
+) -> None:
+    """Replace a key: prints the new one (once); the old one works for the grace period, then expires."""
+    from hub.trust.keys import rotate_key
+
+    kid = _key_id(key_id)
+    grace_s = int(grace_hours * 3600)
+    if remote(ctx).url:
+        if not org:
+            _fail("--org: name the key's organisation")
+        out = call(ctx, "POST", f"/organisations/{org}/keys/{kid}/rotate", body={"grace_seconds": grace_s})
+        secret, until = out["secret"], out["previous"]["expires_at"]
+    else:
+        new, secret, old = _local(rotate_key, org or _org_of_key(kid), kid, grace=timedelta(seconds=grace_s))
+        out = {"key_id": new.key.key_id, "secret": secret}
+        until = str(old.key.expires_at)
+    if as_json:
+        show(out, as_json=True)
+        return
+    console.print(f"the old key {kid} works until {until}; the new key (shown once):", highlight=False)
+    console.print(secret, soft_wrap=True, highlight=False, markup=False)
+
+
+@key_app.command("list")
+def key_list(
+    ctx: typer.Context, org: str = typer.Option(..., help="organisation slug"), as_json: bool = JSON
+) -> None:
+    """List an organisation's keys (ids, labels, state; never secrets)."""
+    from hub.trust.keys import list_keys
+
+    rows = call(ctx, "GET", f"/organisations/{org}/keys") if remote(ctx).url else _local(list_keys, org)
+    show(rows, as_json=as_json, columns=KEY_COLUMNS)
+
+
+# ---------------------------------------------------------------- platform admin bootstrap
+
+admin_app = typer.Typer(help="Bootstrap the platform admin (on the database).", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create-key")
+def admin_create_key(
+    org: str = typer.Option(
+        "hub-operator", help="the operator's organisation (made if missing; in no group)"
+    ),
+    account: str = typer.Option("admin", help="the platform-admin account (made if missing)"),
+    label: str = typer.Option("platform admin", help="a label to recognise the key by"),
+) -> None:
+    """Print a new platform-admin API key, once: the operator's way in to the admin API."""
+    from hub.trust.keys import bootstrap_admin_key
+
+    sm = _sessions(_settings().database_url)
+    try:
+        with sm() as session, session.begin():
+            _info, secret = bootstrap_admin_key(session, org_slug=org, account=account, label=label)
+    except HubError as exc:
+        _fail(exc.description or exc.title)
+    console.print(secret, soft_wrap=True, highlight=False, markup=False)

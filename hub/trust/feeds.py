@@ -1,0 +1,164 @@
+"""A group's feeds as its coordinators manage them: thin wrappers over hub.sync's feed declarations.
+
+Declarations are validated by the same `FeedConfig` as `hub sync load` and stored by the same
+`apply_feeds`. Coordinators get less than the operator, because a feed runs on the hub's own machine:
+pull feeds only, from http(s) URLs only (never a file of the hub), published as the coordinator's own
+organisation, without credentials from the hub's environment (`user`, `password_env`). Push feeds, which
+send a group's objects out, stay the operator's (`hub sync load`). "Run now" makes a feed due at once;
+the workers run it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
+from hub.sync.feeds import FeedConfig, FeedsConfig, apply_feeds
+from hub.sync.models import Feed, FeedRun
+from hub.sync.scheduler import now_us
+from hub.trust.manage import audit, find_group
+from hub.trust.models import Membership, Organisation, TrustGroup
+from hub.trust.service import Principal
+
+# the declaration's fields, as FeedConfig names them, and the feeds-table column each is stored in
+FIELDS = {
+    "direction": "direction",
+    "format": "format",
+    "url": "url",
+    "collection": "collection",
+    "publish_as": "publish_as",
+    "peer_community": "peer_community",
+    "tlp": "tlp",
+    "tlp_version": "tlp_version",
+    "user": "username",
+    "password_env": "password_env",
+    "interval": "interval_s",
+    "enabled": "enabled",
+}
+
+
+def declared(feed: Feed) -> dict[str, Any]:
+    """A stored feed as the declaration that made it (its connector options included)."""
+    out: dict[str, Any] = {"name": feed.name, "group": feed.group_slug}
+    out |= {name: getattr(feed, column) for name, column in FIELDS.items()}
+    if feed.direction == "pull":
+        out["connector"] = dict(feed.options or {})
+    else:
+        for k in ("publish_as", "tlp", "tlp_version"):
+            out.pop(k)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _validate(data: dict[str, Any]) -> FeedConfig:
+    try:
+        return FeedConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "feed"
+        raise Unprocessable(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def _check_rights(session: Session, actor: Principal, group: TrustGroup, fc: FeedConfig) -> None:
+    if fc.direction == "pull" and fc.publish_as:
+        member = session.scalar(
+            select(Organisation.id)
+            .join(Membership, Membership.organisation_id == Organisation.id)
+            .where(Organisation.slug == fc.publish_as, Membership.group_id == group.id)
+        )
+        if member is None:
+            raise Unprocessable(f"publish_as: '{fc.publish_as}' is not a member of '{group.slug}'")
+    if actor.is_admin:
+        return
+    if fc.direction != "pull":
+        raise Forbidden("Push feeds send a group's objects out of the hub; the operator declares them.")
+    if not fc.url.lower().startswith(("https://", "http://")):
+        raise Forbidden("A coordinator's feed pulls from an http(s) URL, never from a file of the hub.")
+    if fc.publish_as != actor.org_slug:
+        raise Forbidden(f"A coordinator's feed publishes as its own organisation, '{actor.org_slug}'.")
+    if fc.user or fc.password_env:
+        raise Forbidden(
+            "Feed credentials come from the hub's environment; the operator declares those feeds."
+        )
+
+
+def _feed(session: Session, group: TrustGroup, name: str) -> Feed:
+    feed = session.scalar(select(Feed).where(Feed.name == name[:128], Feed.group_slug == group.slug))
+    if feed is None:
+        raise NotFound(f"'{group.slug}' has no feed '{name[:128]}'.")
+    return feed
+
+
+def list_feeds(session: Session, actor: Principal, group_slug: str) -> list[Feed]:
+    """The feeds of a group the caller coordinates, by name."""
+    g = find_group(session, actor, group_slug)
+    return list(session.scalars(select(Feed).where(Feed.group_slug == g.slug).order_by(Feed.name)))
+
+
+def get_feed(session: Session, actor: Principal, group_slug: str, name: str) -> Feed:
+    """One feed of a group the caller coordinates."""
+    return _feed(session, find_group(session, actor, group_slug), name)
+
+
+def declare_feed(session: Session, actor: Principal, group_slug: str, body: dict[str, Any]) -> Feed:
+    """Declare a new feed of the group (validated as `hub sync load` validates a file's)."""
+    g = find_group(session, actor, group_slug)
+    fc = _validate({**body, "group": g.slug})
+    _check_rights(session, actor, g, fc)
+    if session.scalar(select(Feed.id).where(Feed.name == fc.name)) is not None:
+        raise Conflict(f"A feed '{fc.name}' already exists (feed names are unique on the hub).")
+    apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us())
+    feed = _feed(session, g, fc.name)
+    audit(session, actor, "feed.create", target=f"feed {fc.name}", group_id=g.id, after=declared(feed))
+    return feed
+
+
+def change_feed(
+    session: Session, actor: Principal, group_slug: str, name: str, changes: dict[str, Any]
+) -> Feed:
+    """Change a feed's declaration; a change of source, format or collection resets its cursor."""
+    g = find_group(session, actor, group_slug)
+    feed = _feed(session, g, name)
+    before = declared(feed)
+    if not actor.is_admin and (feed.direction != "pull" or feed.username or feed.password_env):
+        raise Forbidden("This feed was declared by the operator; change it in the feeds file.")
+    fc = _validate({**before, **changes, "name": feed.name, "group": g.slug})
+    _check_rights(session, actor, g, fc)
+    apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us())
+    after = declared(feed)
+    if after != before:
+        action = "feed.update"
+        if set(changes) == {"enabled"}:
+            action = "feed.enable" if feed.enabled else "feed.disable"
+        audit(session, actor, action, target=f"feed {feed.name}", group_id=g.id, before=before, after=after)
+    return feed
+
+
+def run_now(session: Session, actor: Principal, group_slug: str, name: str) -> Feed:
+    """Make an enabled feed due at once: the next free worker runs it."""
+    g = find_group(session, actor, group_slug)
+    feed = _feed(session, g, name)
+    if not feed.enabled:
+        raise Conflict(f"The feed '{feed.name}' is disabled; enable it first.")
+    feed.next_run_at_us = now_us()
+    session.flush()
+    audit(session, actor, "feed.run", target=f"feed {feed.name}", group_id=g.id)
+    return feed
+
+
+def feed_runs(
+    session: Session, actor: Principal, group_slug: str, name: str, *, limit: int = 50
+) -> list[FeedRun]:
+    """A feed's run history, newest first."""
+    feed = get_feed(session, actor, group_slug, name)
+    return list(
+        session.scalars(
+            select(FeedRun)
+            .where(FeedRun.feed_id == feed.id)
+            .order_by(FeedRun.started_us.desc(), FeedRun.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,218 @@
+"""Invitations: a coordinator invites an organisation into its group; the invited CIRT redeems the token.
+
+The token is shown once, stored as a digest, expires, and works once. Redeeming an invitation of a new
+organisation creates the organisation, its account and its first API key, shown only to the redeemer:
+the coordinator never holds a key of the CIRT it invited. An invitation of an organisation that already
+exists is redeemed with one of that organisation's own keys and only adds the membership, so a token in
+the wrong hands (the coordinator's included) never yields a key of an existing organisation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from hub.trust.manage import (
+    _new_organisation,
+    audit,
+    check_role_and_clearance,
+    find_group,
+    member_state,
+    parse_tlp,
+    tlp_name,
+)
+from hub.trust.models import Account, Invitation, Membership, Organisation, TrustGroup
+from hub.trust.schemas import SLUG
+from hub.trust.service import Principal, _aware, create_api_key
+
+TOKEN_PREFIX = "inv"  # noqa: S105 - the public prefix of invitation tokens, not a secret
+MAX_VALIDITY = timedelta(days=30)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def invitation_state(inv: Invitation) -> str:
+    """pending, redeemed, revoked or expired."""
+    if inv.redeemed_at is not None:
+        return "redeemed"
+    if inv.revoked_at is not None:
+        return "revoked"
+    if _aware(inv.expires_at) <= datetime.now(UTC):
+        return "expired"
+    return "pending"
+
+
+def invitation_audit(inv: Invitation) -> dict[str, object]:
+    """An invitation as the audit log records it (never its token)."""
+    return {
+        "id": inv.token_id,
+        "organisation": inv.organisation_slug,
+        "role": inv.role,
+        "clearance": tlp_name(inv.clearance),
+        "expires_at": _aware(inv.expires_at).isoformat(),
+        "state": invitation_state(inv),
+    }
+
+
+def create_invitation(
+    session: Session,
+    actor: Principal,
+    group_slug: str,
+    *,
+    organisation: str,
+    name: str = "",
+    country: str | None = None,
+    role: str = "reader",
+    clearance: str = "amber",
+    expires_in: timedelta = timedelta(days=7),
+) -> tuple[Invitation, str]:
+    """Invite an organisation (existing, or created on redemption) into a group; the token, once."""
+    g = find_group(session, actor, group_slug)
+    if not SLUG.match(organisation):
+        raise Unprocessable(f"{organisation!r} is not a slug: lowercase letters, digits and '-', at most 64")
+    level = parse_tlp(clearance, "clearance")
+    check_role_and_clearance(g, role, level)
+    if expires_in <= timedelta(0) or expires_in > MAX_VALIDITY:
+        raise Unprocessable(
+            f"an invitation expires after more than 0 seconds and at most {MAX_VALIDITY.days} days"
+        )
+    org = session.scalar(select(Organisation).where(Organisation.slug == organisation))
+    if org is not None and session.scalar(
+        select(Membership.id).where(Membership.group_id == g.id, Membership.organisation_id == org.id)
+    ):
+        raise Conflict(f"'{organisation}' is already a member of '{group_slug}'.")
+    token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    inv = Invitation(
+        token_id=token_id,
+        token_digest=_digest(secret),
+        group_id=g.id,
+        organisation_slug=organisation,
+        organisation_id=org.id if org else None,
+        # the answer is the same whether the organisation exists or not: a coordinator learns nothing of
+        # organisations outside its groups (an existing one redeems with its own key)
+        organisation_name=name or organisation,
+        country=country,
+        role=role,
+        clearance=level,
+        created_by=actor.account_id or None,
+        created_at=now,
+        expires_at=now + expires_in,
+    )
+    session.add(inv)
+    session.flush()
+    audit(session, actor, "invitation.create", target=f"invitation {token_id} to {group_slug}", group_id=g.id,
+          target_org_id=org.id if org else None, after=invitation_audit(inv))  # fmt: skip
+    return inv, f"{TOKEN_PREFIX}_{token_id}_{secret}"
+
+
+def list_invitations(session: Session, actor: Principal, group_slug: str) -> list[Invitation]:
+    """A group's invitations, newest first (never their tokens)."""
+    g = find_group(session, actor, group_slug)
+    return list(
+        session.scalars(
+            select(Invitation)
+            .where(Invitation.group_id == g.id)
+            .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        )
+    )
+
+
+def revoke_invitation(session: Session, actor: Principal, group_slug: str, invitation_id: str) -> Invitation:
+    """Withdraw a pending invitation."""
+    g = find_group(session, actor, group_slug)
+    inv = session.scalar(
+        select(Invitation).where(Invitation.group_id == g.id, Invitation.token_id == invitation_id[:32])
+    )
+    if inv is None:
+        raise NotFound(f"'{group_slug}' has no invitation '{invitation_id[:32]}'.")
+    state = invitation_state(inv)
+    if state != "pending":
+        raise Conflict(f"The invitation '{inv.token_id}' is {state}; only a pending one is withdrawn.")
+    before = invitation_audit(inv)
+    inv.revoked_at = datetime.now(UTC)
+    session.flush()
+    audit(session, actor, "invitation.revoke", target=f"invitation {inv.token_id} to {group_slug}",
+          group_id=g.id, before=before, after=invitation_audit(inv))  # fmt: skip
+    return inv
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    """What redeeming created: the membership, and for a new organisation its account and first key."""
+
+    group: str
+    organisation: str
+    role: str
+    clearance: str
+    account: str | None
+    key: str | None
+    key_id: str | None
+
+
+def redeem_invitation(
+    session: Session,
+    token: str,
+    *,
+    caller: Principal | None,
+    account: str = "taxii",
+    key_label: str = "first key",
+) -> Redeemed:
+    """Redeem an invitation token once, before it expires."""
+    parts = token.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        raise NotFound("There is no such invitation.")
+    inv = session.scalar(select(Invitation).where(Invitation.token_id == parts[1][:32]))
+    if inv is None or not hmac.compare_digest(inv.token_digest, _digest(parts[2])):
+        raise NotFound("There is no such invitation.")
+    state = invitation_state(inv)
+    if state != "pending":
+        raise Conflict(f"This invitation is {state}; ask the group's coordinator for a new one.")
+    group = session.get(TrustGroup, inv.group_id)
+    assert group is not None  # noqa: S101 - the invitation's foreign key guarantees it
+    check_role_and_clearance(group, inv.role, inv.clearance)  # max_tlp may have been lowered since
+    secret = key_id = None
+    if inv.organisation_id is not None:
+        if caller is None:
+            raise Unauthorized(f"This invitation is for the existing organisation '{inv.organisation_slug}': "
+                               "redeem it with one of its API keys.")  # fmt: skip
+        if caller.org_id != inv.organisation_id:
+            raise Forbidden(f"This invitation is for '{inv.organisation_slug}', not for '{caller.org_slug}'.")
+        org = session.get(Organisation, inv.organisation_id)
+        assert org is not None  # noqa: S101
+        actor, acct_name = caller, None
+        if session.scalar(
+            select(Membership.id).where(Membership.group_id == group.id, Membership.organisation_id == org.id)
+        ):
+            raise Conflict(f"'{org.slug}' is already a member of '{group.slug}'.")
+    else:
+        system = Principal(account_id=0, org_id=0, org_slug="(invitation)", identity_id="", is_admin=False)
+        org = _new_organisation(session, system, slug=inv.organisation_slug, name=inv.organisation_name,
+                                country=inv.country, contact=None)  # fmt: skip
+        acct = Account(organisation_id=org.id, name=account, is_admin=False)
+        session.add(acct)
+        session.flush()
+        key, secret = create_api_key(session, account=acct, label=key_label)
+        key_id, acct_name = key.key_id, acct.name
+        actor = Principal(account_id=acct.id, org_id=org.id, org_slug=org.slug, identity_id=org.identity_id,
+                          is_admin=False)  # fmt: skip
+    m = Membership(group_id=group.id, organisation_id=org.id, role=inv.role, clearance=inv.clearance)
+    session.add(m)
+    before = invitation_audit(inv)
+    inv.redeemed_at = datetime.now(UTC)
+    inv.organisation_id = org.id
+    session.flush()
+    audit(session, actor, "invitation.redeem", target=f"invitation {inv.token_id} to {group.slug}",
+          group_id=group.id, target_org_id=org.id, before=before, after=invitation_audit(inv))  # fmt: skip
+    audit(session, actor, "membership.add", target=f"membership {org.slug}@{group.slug}", group_id=group.id,
+          target_org_id=org.id, after=member_state(m))  # fmt: skip
+    return Redeemed(group.slug, org.slug, m.role, tlp_name(m.clearance), acct_name, secret, key_id)

@@ -1,0 +1,185 @@
+"""What coordinators read about their groups: the audit log and group statistics.
+
+A coordinator reads the events of the groups it coordinates (and of its own organisation's keys); a
+platform admin reads all. Statistics count only what the caller could read over TAXII: collections it
+may read, objects within its clearance there, and its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from hub.errors import Unprocessable
+from hub.store import audit as audit_store
+from hub.store.models import AuditEvent, ObjectVersion
+from hub.trust.access import list_collections
+from hub.trust.manage import coordinated_groups, find_group, find_organisation, tlp_name
+from hub.trust.models import Collection, Membership, Organisation
+from hub.trust.service import Principal
+
+MAX_AUDIT_PAGE = 1000
+DAY_US = 86_400_000_000
+
+
+def _us(dt: datetime | None) -> int | None:
+    if dt is None:
+        return None
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1_000_000)
+
+
+@dataclass
+class AuditQuery:
+    """Filters of the audit log, as the surfaces receive them."""
+
+    group: str | None = None
+    organisation: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _scope(session: Session, actor: Principal, q: AuditQuery) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "within_groups": None if actor.is_admin else coordinated_groups(actor),
+        "own_org_id": None if actor.is_admin else actor.org_id,
+        "action": q.action or None,
+        "since_us": _us(q.since),
+        "until_us": _us(q.until),
+    }
+    if q.group:
+        args["group_id"] = find_group(session, actor, q.group).id
+    if q.organisation:
+        args["org_id"] = find_organisation(session, actor, q.organisation).id
+    return args
+
+
+def audit_page(
+    session: Session, actor: Principal, q: AuditQuery, *, limit: int = 100, cursor: str | None = None
+) -> tuple[list[AuditEvent], str | None]:
+    """One page of the audit log, newest first, and the cursor of the next page (None on the last)."""
+    if not 1 <= limit <= MAX_AUDIT_PAGE:
+        raise Unprocessable(f"limit is between 1 and {MAX_AUDIT_PAGE}")
+    before = None
+    if cursor:
+        if not cursor.isdigit() or len(cursor) > 19:
+            raise Unprocessable(f"cursor {cursor[:40]!r} is not a cursor this hub returned")
+        before = int(cursor)
+    rows = audit_store.events(session, **_scope(session, actor, q), before_id=before, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (str(rows[-1].id) if more else None)
+
+
+def audit_export(
+    session: Session, actor: Principal, q: AuditQuery, *, batch: int = 500
+) -> Iterator[AuditEvent]:
+    """Every matching event, newest first, read in keyset batches (for JSON lines export)."""
+    scope = _scope(session, actor, q)
+    before = None
+    while True:
+        rows = audit_store.events(session, **scope, before_id=before, limit=batch)
+        yield from rows
+        if len(rows) < batch:
+            return
+        before = rows[-1].id
+
+
+# ---------------------------------------------------------------- statistics
+
+
+@dataclass
+class GroupStats:
+    """Counts of a group's stored object versions that the caller may read."""
+
+    group: str
+    total: int = 0
+    by_tlp: dict[str, int] = field(default_factory=dict)
+    by_type: dict[str, int] = field(default_factory=dict)
+    per_day: dict[str, int] = field(default_factory=dict)
+    last_push: dict[str, str | None] = field(default_factory=dict)
+    feeds: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _readable(session: Session, actor: Principal, group_id: int, group_slug: str) -> ColumnElement[bool]:
+    if actor.is_admin:
+        ids = select(Collection.id).where(Collection.group_id == group_id)
+        return ObjectVersion.collection_id.in_(ids)
+    grp = find_group(session, actor, group_slug)
+    clauses = [
+        (ObjectVersion.collection_id == acc.collection.id)
+        & ((ObjectVersion.tlp <= int(acc.clearance)) | (ObjectVersion.producer_id == actor.org_id))
+        for acc in list_collections(session, actor, grp)
+    ]
+    return or_(*clauses) if clauses else false()
+
+
+def group_stats(session: Session, actor: Principal, group_slug: str, *, days: int = 30) -> GroupStats:
+    """Objects by TLP and type, objects per day, last push per member and feed health of a group."""
+    from hub.sync.models import Feed, FeedRun
+
+    if not 1 <= days <= 366:
+        raise Unprocessable("days is between 1 and 366")
+    g = find_group(session, actor, group_slug)
+    where = _readable(session, actor, g.id, g.slug)
+    out = GroupStats(group=g.slug)
+    for level, n in session.execute(
+        select(ObjectVersion.tlp, func.count()).where(where).group_by(ObjectVersion.tlp)
+    ):
+        out.by_tlp[tlp_name(level)] = n
+        out.total += n
+    for typ, n in session.execute(
+        select(ObjectVersion.type, func.count())
+        .where(where)
+        .group_by(ObjectVersion.type)
+        .order_by(ObjectVersion.type)
+    ):
+        out.by_type[typ] = n
+    start_day = (time.time_ns() // 1000) // DAY_US - days + 1
+    day = ObjectVersion.date_added_us // DAY_US
+    for d, n in session.execute(
+        select(day, func.count())
+        .where(where, ObjectVersion.date_added_us >= start_day * DAY_US)
+        .group_by(day)
+        .order_by(day)
+    ):
+        out.per_day[datetime.fromtimestamp(int(d) * 86400, UTC).date().isoformat()] = n
+    last = dict(
+        session.execute(
+            select(ObjectVersion.producer_id, func.max(ObjectVersion.date_added_us))
+            .where(where)
+            .group_by(ObjectVersion.producer_id)
+        ).all()
+    )
+    for oid, slug in session.execute(
+        select(Organisation.id, Organisation.slug)
+        .join(Membership, Membership.organisation_id == Organisation.id)
+        .where(Membership.group_id == g.id)
+        .order_by(Organisation.slug)
+    ):
+        us = last.get(oid)
+        out.last_push[slug] = datetime.fromtimestamp(us / 1e6, UTC).isoformat() if us else None
+    for f in session.scalars(select(Feed).where(Feed.group_slug == g.slug).order_by(Feed.name)):
+        run = session.scalar(
+            select(FeedRun).where(FeedRun.feed_id == f.id).order_by(FeedRun.started_us.desc()).limit(1)
+        )
+        out.feeds.append(
+            {
+                "name": f.name,
+                "direction": f.direction,
+                "enabled": f.enabled,
+                "failures": f.failures,
+                "last_error": f.last_error,
+                "last_run": datetime.fromtimestamp(run.started_us / 1e6, UTC).isoformat() if run else None,
+                "last_status": run.status if run else None,
+                "healthy": f.failures == 0 and (run is None or run.status == "ok"),
+            }
+        )
+    return out

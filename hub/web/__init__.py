@@ -1,0 +1,1 @@
+"""What every HTTP surface of the hub shares (TAXII, admin API): request dependencies."""

@@ -1,0 +1,100 @@
+"""A group's feeds through the admin API: declare, change, enable/disable, run now, history."""
+
+from __future__ import annotations
+
+from hub.sync.worker import run_named
+from tests.sync.conftest import web  # noqa: F401  (the loopback feed site fixture)
+
+BLOCKLIST = b"# a blocklist\n198.51.100.7\nevil.example\nhttp://bad.example/x\nnot a thing at all!\n"
+
+
+def declare(api, who="cert-a", **extra):
+    body = {"name": "a-list", "format": "text", "url": "https://feeds.example/list.txt",
+            "collection": "indicators", "publish_as": "cert-a", "tlp": "green", **extra}  # fmt: skip
+    return api(who, "POST", "/groups/africa/feeds", json=body)
+
+
+def test_a_coordinator_declares_runs_and_reads_the_history_of_a_feed(api, sm, web):  # noqa: F811
+    folder, base = web
+    (folder / "list.txt").write_bytes(BLOCKLIST)
+    r = declare(api, url=f"{base}/list.txt", interval="10m")
+    assert r.status_code == 201, r.text
+    assert r.json()["interval_s"] == 600 and r.json()["enabled"] is True
+    assert [f["name"] for f in api("cert-a", "GET", "/groups/africa/feeds").json()] == ["a-list"]
+    done = run_named(sm, "a-list", worker_id="w1")
+    assert done.outcome.ok, done.outcome.error
+    runs = api("cert-a", "GET", "/groups/africa/feeds/a-list/runs").json()
+    assert [(x["status"], x["created"], x["rejected"]) for x in runs] == [("ok", 3, 1)]
+    health = api("cert-a", "GET", "/groups/africa/stats").json()["feeds"]
+    assert health[0]["name"] == "a-list" and health[0]["healthy"] is True
+    scheduled = api("cert-a", "GET", "/groups/africa/feeds/a-list").json()["next_run_at"]
+    ran = api("cert-a", "POST", "/groups/africa/feeds/a-list/run")
+    assert ran.status_code == 200 and ran.json()["next_run_at"] < scheduled  # due now, not in 10 minutes
+
+
+def test_change_enable_disable_are_audited(api):
+    assert declare(api).status_code == 201
+    r = api("cert-a", "PATCH", "/groups/africa/feeds/a-list", json={"interval": 120, "tlp": "clear"})
+    assert r.status_code == 200 and r.json()["interval_s"] == 120 and r.json()["tlp"] == "clear"
+    assert api("cert-a", "POST", "/groups/africa/feeds/a-list/disable").json()["enabled"] is False
+    refused = api("cert-a", "POST", "/groups/africa/feeds/a-list/run")
+    assert refused.status_code == 409 and "disabled" in refused.json()["description"]
+    assert api("cert-a", "POST", "/groups/africa/feeds/a-list/enable").json()["enabled"] is True
+    actions = [
+        e["action"] for e in api("cert-a", "GET", "/audit", params={"group": "africa"}).json()["events"]
+    ]
+    assert actions[:4] == ["feed.enable", "feed.disable", "feed.update", "feed.create"]
+
+
+def test_bad_feed_declarations_get_the_sync_validation_message(api):
+    r = declare(api, format="gopher")
+    assert r.status_code == 422 and "unknown format 'gopher'" in r.json()["description"]
+    r = declare(api, tlp="ultraviolet")
+    assert r.status_code == 422 and "unknown TLP level" in r.json()["description"]
+    r = declare(api, interval="often")
+    assert r.status_code == 422 and "not an interval" in r.json()["description"]
+    assert declare(api).status_code == 201
+    assert declare(api).status_code == 409
+    r = api("admin", "POST", "/groups/africa/feeds",
+            json={"name": "x", "format": "text", "url": "https://x.example/", "collection": "indicators",
+                  "publish_as": "outsider"})  # fmt: skip
+    assert r.status_code == 422 and "not a member" in r.json()["description"]
+
+
+def test_a_coordinator_feed_never_reads_the_hubs_files_secrets_or_publishes_as_another(api):
+    r = declare(api, name="passwd", url="/etc/passwd")
+    assert r.status_code == 403 and "never from a file" in r.json()["description"]
+    r = declare(api, name="file", url="file:///etc/passwd")
+    assert r.status_code == 403
+    r = declare(api, name="as-b", publish_as="cert-b")
+    assert r.status_code == 403 and "its own organisation" in r.json()["description"]
+    r = declare(api, name="env", user="x", password_env="HUB_SECRET_KEY")
+    assert r.status_code == 403 and "environment" in r.json()["description"]
+    push = {"name": "out", "direction": "push", "format": "taxii", "url": "https://peer.example/c/",
+            "collection": "indicators", "peer_community": "south"}  # fmt: skip
+    r = api("cert-a", "POST", "/groups/africa/feeds", json=push)
+    assert r.status_code == 403 and "Push feeds" in r.json()["description"]
+    assert declare(api, name="ok").status_code == 201
+    r = api("cert-a", "PATCH", "/groups/africa/feeds/ok", json={"url": "/etc/shadow"})
+    assert r.status_code == 403
+    assert api("cert-b", "GET", "/groups/africa/feeds").status_code == 403
+    assert api("cert-a", "GET", "/groups/asia/feeds").status_code == 403
+    assert api("admin", "POST", "/groups/africa/feeds", json=push).status_code == 201
+
+
+def test_a_feed_into_an_archived_collection_or_as_a_deactivated_organisation_fails_its_run(api, sm, web):  # noqa: F811
+    folder, base = web
+    (folder / "list.txt").write_bytes(BLOCKLIST)
+    assert declare(api, url=f"{base}/list.txt").status_code == 201
+    assert api("cert-a", "POST", "/groups/africa/collections/indicators/archive").status_code == 200
+    done = run_named(sm, "a-list", worker_id="w1")
+    assert not done.outcome.ok and "archived" in done.outcome.error
+    assert api("cert-a", "POST", "/groups/africa/collections", json={"alias": "fresh"}).status_code == 201
+    assert (
+        api("cert-a", "PATCH", "/groups/africa/feeds/a-list", json={"collection": "fresh"}).status_code == 200
+    )
+    assert api("admin", "POST", "/organisations/cert-a/deactivate").status_code == 200
+    done = run_named(sm, "a-list", worker_id="w1")
+    assert not done.outcome.ok and "deactivated" in done.outcome.error
+    runs = api("admin", "GET", "/groups/africa/feeds/a-list/runs").json()
+    assert [r["status"] for r in runs] == ["failed", "failed"]
