@@ -1,7 +1,7 @@
 """the admin API: organisations can be deactivated, collections archived, invitations, audited changes
 
 Revision ID: 0004_issue11
-Revises: 0003
+Revises: 0004_integrity
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_issue11"
-down_revision = "0003"
+down_revision = "0004_integrity"
 branch_labels = None
 depends_on = None
 
