@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -509,25 +512,38 @@ def push(
     password: str | None = typer.Option(
         None, envvar="HUB_PUSH_PASSWORD", help="password or API key at the peer"
     ),
+    timeout: float | None = typer.Option(None, help="seconds the peer may stay silent (default 30)"),
+    tlp_version: int = typer.Option(2, help="TLP marking ids written on copies without one: 2 or 1"),
 ) -> None:
-    """Push what may leave a collection to a peer TAXII server, in envelopes of 1,000."""
+    """Push what may leave a collection to a peer TAXII server, in envelopes that fit its size limit."""
     from hub.stix import format_us
+    from hub.sync.fetch import credentials_in_url
     from hub.sync.outbound import push_to_peer
 
+    secret = credentials_in_url(url)
+    if secret:
+        _fail(f"{url}: the URL carries a secret ({secret}); use --user and HUB_PUSH_PASSWORD")
     session, coll, grp, dest, after = _outbound_args(
         _settings(), group, collection, None, peer, added_after, name=url
     )
-    try:
-        with session:
-            report = push_to_peer(
-                session, collection=coll, group=grp, destination=dest, url=url, user=user,
-                password=password, added_after_us=after,
-            )  # fmt: skip
-    except Exception as exc:  # the peer's errors arrive as requests' and taxii2-client's exceptions
-        _fail(f"{url}: {type(exc).__name__}: {exc}")
-    _audit_outbound(session, "push-out", grp, coll, report.sent, f"to {url} ({dest.display})")
+    with session:
+        report = push_to_peer(
+            session, collection=coll, group=grp, destination=dest, url=url, user=user,
+            password=password, added_after_us=after, timeout=timeout, tlp_version=tlp_version,
+        )  # fmt: skip
+    _audit_outbound(
+        session,
+        "push-out",
+        grp,
+        coll,
+        report.sent,
+        f"to {url} ({dest.display}): {report.already_there} already there, {report.withdrawn} withdrawn"
+        + (f"; stopped: {report.error}" if report.error else ""),
+    )
     console.print(
-        f"pushed {report.sent} objects to {url}; the peer refused {report.refused_by_peer}", highlight=False
+        f"pushed {report.sent} new objects to {url} ({report.already_there} already there); the peer "
+        f"refused {report.refused_by_peer}; withdrawn at the peer {report.withdrawn}",
+        highlight=False,
     )
     for r in report.reasons or []:
         console.print(f"  {r}", highlight=False, markup=False)
@@ -535,6 +551,8 @@ def push(
         console.print(
             f"next incremental push: --added-after {format_us(report.last_added_us)}", highlight=False
         )
+    if report.error:
+        _fail(report.error)
 
 
 # ------------------------------------------------------------------ sync: scheduled feed jobs
@@ -582,6 +600,13 @@ def sync_load(path: Path = typer.Argument(..., help="feeds YAML")) -> None:
     ):
         if names:
             console.print(f"{label}: {', '.join(names)}", highlight=False, soft_wrap=True)
+    for name in report.rule_reset:
+        console.print(
+            f"cursor reset: {name}: its redistribution rule changed, so its next run starts from the "
+            "beginning (what the other side has counts as already there)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @sync_app.command("list")
@@ -598,11 +623,25 @@ def sync_list() -> None:
         where = f"{f.group_slug}/{f.collection}"
         arrow = f"{f.url} -> {where}" if f.direction == "pull" else f"{where} -> {f.url}"
         state = "enabled" if f.enabled else "disabled"
+        if f.unhealthy:
+            state += f", UNHEALTHY ({f.failures} consecutive failures)"
+        when = f"on cron '{f.schedule}'" if f.schedule else f"every {f.interval_s} s"
+        relation = ""
+        if f.direction == "pull" and f.upstream_default_tlp:
+            source = "public upstream" if f.public else f"upstream of community {f.peer_community}"
+            relation = f"  ({source}; unmarked there: {f.upstream_default_tlp})"
+        elif f.direction == "push":
+            relation = (
+                f"  (peer of community {f.peer_community})" if f.peer_community else "  (TLP:CLEAR only)"
+            )
         console.print(
-            f"{f.name}  {f.direction} {f.format} {arrow}", highlight=False, markup=False, soft_wrap=True
+            f"{f.name}  {f.direction} {f.format} {arrow}{relation}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
         console.print(
-            f"  {state}, every {f.interval_s} s, next run {_when(f.next_run_at_us)}, "
+            f"  {state}, {when}, next run {_when(f.next_run_at_us)}, "
             f"cursor {f.cursor or '-'}, failures {f.failures}"
             + (f", running on {f.leased_by} until {_when(f.lease_until_us)}" if f.leased_by else ""),
             highlight=False,
@@ -625,18 +664,45 @@ def sync_run_once(
 
     sm = _sessions(_settings().database_url)
     wid = worker_id or default_worker_id()
-    if feed:
-        try:
-            done = [run_named(sm, feed, worker_id=wid, lease_s=lease_seconds)]
-        except ClaimError as exc:
-            _fail(str(exc))
-        _print_run(done[0])
-    else:
-        done = run_due(sm, worker_id=wid, lease_s=lease_seconds, on_run=_print_run)
-        if not done:
-            console.print("No feed is due.")
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        if feed:
+            try:
+                done = [run_named(sm, feed, worker_id=wid, lease_s=lease_seconds, stop=stop)]
+            except ClaimError as exc:
+                _fail(str(exc))
+            _print_run(done[0])
+        else:
+            done = run_due(sm, worker_id=wid, lease_s=lease_seconds, on_run=_print_run, stop=stop)
+            if not done:
+                console.print("No feed is due.")
     if any(not c.outcome.ok for c in done):
         raise typer.Exit(1)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set `stop` (the run stops at its next checkpoint); asked twice, stop now."""
+    import signal
+
+    def handler(signum: int, _frame: object) -> None:
+        if stop.is_set():  # asked twice: stop now; the run's lease expires and it is retried
+            raise KeyboardInterrupt
+        err.print(
+            f"{signal.Signals(signum).name}: stopping (the current run is interrupted and recorded)",
+            highlight=False,
+        )
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
 
 
 @sync_app.command("worker")
@@ -646,9 +712,7 @@ def sync_worker(
     max_runs: int | None = typer.Option(None, help="exit after this many runs"),
     lease_seconds: int = typer.Option(1800, help="how long a claim holds before another worker may take it"),
 ) -> None:
-    """Run due feeds until SIGINT or SIGTERM (the current run finishes and is recorded first)."""
-    import signal
-
+    """Run due feeds until SIGINT or SIGTERM (the current run is interrupted and recorded first)."""
     from hub.sync.worker import Worker, default_worker_id
 
     wid = worker_id or default_worker_id()
@@ -661,19 +725,9 @@ def sync_worker(
         on_run=_print_run,
     )
 
-    def stop(signum: int, _frame: object) -> None:
-        if worker.stopping.is_set():  # asked twice: stop now; the run's lease expires and it is retried
-            raise KeyboardInterrupt
-        err.print(f"{signal.Signals(signum).name}: stopping after the current run", highlight=False)
-        worker.stop()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     console.print(f"worker {wid} started", highlight=False)
-    try:
+    with _stop_on_signals(worker.stopping):
         runs = worker.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     console.print(f"worker {wid} stopped after {runs} runs", highlight=False)
 
 
@@ -698,6 +752,7 @@ def sync_runs(
         counts = (
             f"read {r.read} new {r.created} versions {r.new_versions} unchanged {r.unchanged} "
             f"rejected {r.rejected} skipped {r.skipped} refused {r.refused} sent {r.sent}"
+            + (f" withdrawn {r.withdrawn}" if r.withdrawn else "")
         )
         console.print(
             f"{_when(r.started_us)}  {name}  {r.status}  {secs:.1f} s  {r.worker_id}  {counts}  "
@@ -708,6 +763,59 @@ def sync_runs(
         )
         if r.error:
             console.print(f"  error: {r.error}", highlight=False, markup=False, soft_wrap=True)
+        for note in (r.notes or "").splitlines():
+            console.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
+
+
+@sync_app.command("reset-cursor")
+def sync_reset_cursor(
+    feed: str = typer.Argument(..., help="the feed's name"),
+    to: str | None = typer.Option(None, "--to", help="a timestamp to start after (default: the start)"),
+) -> None:
+    """Move a feed's cursor: cleared (the next run starts from the beginning) or set to --to."""
+    from hub.sync.scheduler import ClaimError, reset_cursor
+
+    sm = _sessions(_settings().database_url)
+    try:
+        with sm() as session, session.begin():
+            before = reset_cursor(session, name=feed, to=to)
+    except ClaimError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"--to: {exc}")
+    after = to and _normal_cursor(to)
+    console.print(
+        f"{feed}: cursor {before or '-'} -> {after or '- (the next run starts from the beginning)'}",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _normal_cursor(value: str) -> str:
+    from hub.sync.sources import valid_cursor
+
+    return valid_cursor(value)
+
+
+@sync_app.command("release")
+def sync_release(feed: str = typer.Argument(..., help="the feed's name")) -> None:
+    """Clear a feed's lease, left by a worker that died, so it may run again at once."""
+    from hub.sync.scheduler import ClaimError, release
+
+    sm = _sessions(_settings().database_url)
+    try:
+        with sm() as session, session.begin():
+            holder = release(session, name=feed)
+    except ClaimError as exc:
+        _fail(str(exc))
+    if holder is None:
+        console.print(f"{feed}: no worker held it", highlight=False, markup=False)
+    else:
+        console.print(
+            f"{feed}: released from worker {holder} (if it is alive, its run is kept as history only)",
+            highlight=False,
+            markup=False,
+        )
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m hub.cli`
