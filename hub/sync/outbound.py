@@ -282,15 +282,21 @@ def push_envelopes(
         nonlocal size, pending
         status = post(b'{"objects":[' + b",".join(i.body for i in chunk) + b"]}")
         report.envelopes += 1
-        for s in status.get("successes") or []:
-            message = str(s.get("message", "")).lower() if isinstance(s, dict) else ""
-            if "already" in message:
+        # the marking definitions sent along are not counted: the counts are of the collection's objects
+        markings = {orjson.loads(i.body).get("id") for i in chunk if i.marking}
+        successes = [e for e in status.get("successes") or [] if isinstance(e, dict)]
+        for e in successes:
+            if e.get("id") in markings:
+                continue
+            if "already" in str(e.get("message", "")).lower():
                 report.already_there += 1
             else:
                 report.sent += 1
-        if not status.get("successes") and status.get("success_count"):
+        if not successes and status.get("success_count"):
             report.sent += int(status.get("success_count") or 0)
-        failures = status.get("failures") or []
+        failures = [
+            f for f in status.get("failures") or [] if not (isinstance(f, dict) and f.get("id") in markings)
+        ]
         report.refused_by_peer += len(failures)
         for f in failures[:5]:
             if isinstance(f, dict):

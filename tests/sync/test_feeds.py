@@ -55,14 +55,25 @@ def test_example_file_is_valid_and_loads_idempotently(cli, sm):
 
 
 def test_reload_keeps_cursor_and_run_state_unless_the_source_moves(cli, sm, tmp_path):
-    path = write(tmp_path, [pull(format="taxii", url="https://up.example/taxii2/a/collections/1/")])
+    path = write(
+        tmp_path,
+        [pull(format="taxii", peer_community="south", url="https://up.example/taxii2/a/collections/1/")],
+    )
     assert cli("sync", "load", str(path)).exit_code == 0
     with sm() as s, s.begin():
         f = s.scalar(select(Feed))
         f.cursor, f.failures, f.last_error, f.next_run_at_us = "2024-01-01T00:00:00.000000Z", 2, "boom", 42
     # a new interval is a definition change: the run state stays
     path = write(
-        tmp_path, [pull(format="taxii", url="https://up.example/taxii2/a/collections/1/", interval="15m")]
+        tmp_path,
+        [
+            pull(
+                format="taxii",
+                peer_community="south",
+                url="https://up.example/taxii2/a/collections/1/",
+                interval="15m",
+            )
+        ],
     )
     r = cli("sync", "load", str(path))
     assert "updated: blocklist" in r.output
@@ -75,7 +86,10 @@ def test_reload_keeps_cursor_and_run_state_unless_the_source_moves(cli, sm, tmp_
         42,
     )
     # another upstream: the old cursor would skip its objects, so it goes
-    path = write(tmp_path, [pull(format="taxii", url="https://other.example/taxii2/a/collections/2/")])
+    path = write(
+        tmp_path,
+        [pull(format="taxii", peer_community="south", url="https://other.example/taxii2/a/collections/2/")],
+    )
     cli("sync", "load", str(path))
     assert stored(sm)["blocklist"].cursor is None
 
@@ -150,7 +164,14 @@ def test_backoff_doubles_from_a_minute_and_is_capped_by_the_interval():
 def test_no_secret_is_stored_anywhere_in_the_feeds_tables(sm, world, tmp_path, monkeypatch):
     monkeypatch.setenv("FEED_UP_PASSWORD", SECRET)
     url = f"http://127.0.0.1:{free_port()}/taxii2/africa/collections/x/"
-    feed = pull("upstream", format="taxii", url=url, user="cert-a", password_env="FEED_UP_PASSWORD")
+    feed = pull(
+        "upstream",
+        format="taxii",
+        peer_community="south",
+        url=url,
+        user="cert-a",
+        password_env="FEED_UP_PASSWORD",
+    )
     with sm() as s, s.begin():
         apply_feeds(s, read_feeds(write(tmp_path, [feed])), now_us=0)
     done = run_named(sm, "upstream", worker_id="w1")  # uses the secret, fails: the error is recorded
