@@ -183,31 +183,29 @@ def withdrawn(
     group: TrustGroup,
     destination: Destination,
     added_after_us: int | None = None,
-) -> list[str]:
+) -> tuple[list[str], int | None]:
     """Objects reclassified above what may go to `destination` since `added_after_us`.
 
-    The ids whose newest version is above the ceiling, added after the cursor, and that have an earlier
-    version within it (which an earlier run may have sent): the peer must stop serving those.
+    The ids with a version above the ceiling added after the cursor, and an earlier version within it
+    (which an earlier run may have sent): the peer must stop serving those. Also the latest date added
+    of those versions, which a push's cursor may move past once they are withdrawn.
     """
     ceiling = int(redistribution_ceiling(group_policy(group), destination))
     earlier = aliased(OV)
-    stmt = (
-        select(OV.stix_id)
-        .where(
-            OV.collection_id == collection.id,
-            OV.tlp > ceiling,
-            exists().where(
-                earlier.collection_id == OV.collection_id,
-                earlier.stix_id == OV.stix_id,
-                earlier.version_us < OV.version_us,
-                earlier.tlp <= ceiling,
-            ),
-        )
-        .distinct()
+    stmt = select(OV.stix_id, OV.date_added_us).where(
+        OV.collection_id == collection.id,
+        OV.tlp > ceiling,
+        exists().where(
+            earlier.collection_id == OV.collection_id,
+            earlier.stix_id == OV.stix_id,
+            earlier.version_us < OV.version_us,
+            earlier.tlp <= ceiling,
+        ),
     )
     if added_after_us is not None:
         stmt = stmt.where(OV.date_added_us > added_after_us)
-    return sorted(session.scalars(stmt))
+    rows = list(session.execute(stmt))
+    return sorted({r.stix_id for r in rows}), max((r.date_added_us for r in rows), default=None)
 
 
 @dataclass
@@ -362,13 +360,14 @@ def push_to_peer(
     peer = PeerCollection.open(url, user=user, password=password, timeout=timeout)
     try:
         max_bytes = peer.max_content_length()
-        for sid in withdrawn(
+        ids, withdrawn_last = withdrawn(
             session,
             collection=collection,
             group=group,
             destination=destination,
             added_after_us=added_after_us,
-        ):
+        )
+        for sid in ids:
             if peer.delete_object(sid):
                 report.withdrawn += 1
                 report.note(f"{sid}: reclassified above what may go: deleted at the peer")
@@ -381,6 +380,8 @@ def push_to_peer(
             tlp_version=tlp_version,
         )
         push_envelopes(items, peer.add_objects, max_bytes=max_bytes, report=report, on_envelope=on_envelope)
+        if report.error is None and withdrawn_last is not None:
+            report.last_added_us = max(report.last_added_us or 0, withdrawn_last)
     except (PeerError, RunInterrupted) as exc:
         report.error = str(exc)
     finally:
