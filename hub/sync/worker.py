@@ -91,9 +91,10 @@ def run_claimed(
         outcome = RunOutcome(
             ok=False,
             cursor_after=job.cursor,
-            error=f"recording the run failed: {type(exc).__name__}: {str(exc)[:2000]}",
-            sent=outcome.sent,
-            read=outcome.read,
+            error=(
+                f"recording the run failed: {type(exc).__name__}: {str(exc)[:2000]} "
+                f"(the run had: {outcome.summary(job.direction)[:500]})"
+            ),
         )
         run = _record(sm, job, outcome, worker_id, started)
     return Completed(job, outcome, run)
