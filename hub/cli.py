@@ -611,7 +611,8 @@ def sync_load(path: Path = typer.Argument(..., help="feeds YAML")) -> None:
 
 @sync_app.command("list")
 def sync_list() -> None:
-    """List the feeds with their state: next run, cursor, failures, lease, last error."""
+    """List the feeds with their state: next run, cursor, failures, health, lease, last error."""
+    from hub.sync.fetch import masked_url
     from hub.sync.models import Feed
 
     sm = _sessions(_settings().database_url)
@@ -621,7 +622,8 @@ def sync_list() -> None:
         console.print("No feeds (`hub sync load FILE` declares them).")
     for f in feeds:
         where = f"{f.group_slug}/{f.collection}"
-        arrow = f"{f.url} -> {where}" if f.direction == "pull" else f"{where} -> {f.url}"
+        url = masked_url(f.url)  # a feed stored before URLs with secrets were refused
+        arrow = f"{url} -> {where}" if f.direction == "pull" else f"{where} -> {url}"
         state = "enabled" if f.enabled else "disabled"
         if f.unhealthy:
             state += f", UNHEALTHY ({f.failures} consecutive failures)"

@@ -60,6 +60,26 @@ def credentials_in_url(url: str) -> str | None:
     return None
 
 
+def masked_url(url: str) -> str:
+    """The URL with any user info and key-like query values replaced by ***, for display."""
+    if not is_url(url) or credentials_in_url(url) is None:
+        return url
+    from urllib.parse import urlencode, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = ("***@" if parts.username or parts.password else "") + host
+    if parts.port:
+        netloc += f":{parts.port}"
+    query = urlencode(
+        [
+            (k, "***" if k.lower() in SECRET_PARAMS else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def timeouts(seconds: float | None) -> httpx.Timeout:
     """Connect and read timeouts: `seconds` for reads (default 30), at most 10 s to connect."""
     t = seconds or DEFAULT_TIMEOUT_S

@@ -124,6 +124,27 @@ def test_feeds_missing_from_the_file_are_left_alone_and_reported(cli, sm, tmp_pa
             "feeds.0 (blocklist)",
             "publish_as: only pull feeds use these",
         ),
+        (
+            pull(url="http://alice:S3cretPass@feeds.example.org/list.txt"),
+            "feeds.0 (blocklist).url",
+            "the URL carries a secret (user name or password in the URL)",
+        ),
+        (
+            pull(url="https://feeds.example.org/list.txt?apikey=abc"),
+            "feeds.0 (blocklist).url",
+            "query parameter 'apikey'",
+        ),
+        (pull(format="taxii"), "feeds.0 (blocklist)", "a TAXII pull feed declares what the upstream is"),
+        (
+            pull(format="taxii", public=True, peer_community="south"),
+            "feeds.0 (blocklist)",
+            "contradict each other",
+        ),
+        (pull(format="taxii", public=True, tlp="green"), "feeds.0 (blocklist)", "upstream_default_tlp"),
+        (pull(peer_community="south"), "feeds.0 (blocklist)", "only TAXII feeds"),
+        (pull(schedule="every tuesday"), "feeds.0 (blocklist).schedule", "not a cron schedule"),
+        (pull(auth_header="X-Key"), "feeds.0 (blocklist)", "`auth_header` needs `password_env`"),
+        (pull(timeout=0), "feeds.0 (blocklist).timeout", "greater than 0"),
     ],
 )
 def test_config_errors_name_file_path_and_problem(tmp_path, feed, path, problem):

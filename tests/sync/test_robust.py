@@ -502,3 +502,14 @@ def test_a_cron_schedule_sets_the_next_run(sm, world, web):
     nxt = datetime.fromtimestamp(feed(sm, "cron").next_run_at_us / 1e6, tz=UTC)
     assert (nxt.hour, nxt.minute, nxt.second) == (6, 0, 0)
     assert 0 < nxt.timestamp() - done.run.finished_us / 1e6 <= 86400
+
+
+def test_sync_list_masks_a_secret_in_a_url_stored_before_such_urls_were_refused(cli, sm):
+    load(sm, spec("legacy", "https://feeds.example.org/x.txt"))
+    with sm() as s, s.begin():
+        s.scalar(
+            select(Feed).where(Feed.name == "legacy")
+        ).url = "http://alice:S3cretPass@feeds.example.org/x.txt?apikey=K3y&day=1"
+    out = cli("sync", "list").output
+    assert "S3cretPass" not in out and "K3y" not in out
+    assert "http://***@feeds.example.org/x.txt?apikey=%2A%2A%2A&day=1" in out
