@@ -472,6 +472,7 @@ def export(
     to_group: str | None = typer.Option(None, "--to-group", help="export for this trust group of the hub"),
     peer: str | None = typer.Option(None, "--peer-community", help="export for a peer hub of this community"),
     added_after: str | None = typer.Option(None, help="only versions added after this time"),
+    tlp_version: int = typer.Option(2, help="TLP marking ids written on copies without one: 2 or 1"),
 ) -> None:
     """Write a STIX bundle of what may leave a collection (public export by default: TLP:CLEAR only)."""
     import uuid
@@ -484,7 +485,14 @@ def export(
     )
     with session, output.open("wb") as out:
         report = export_bundle(
-            outbound(session, collection=coll, group=grp, destination=dest, added_after_us=after),
+            outbound(
+                session,
+                collection=coll,
+                group=grp,
+                destination=dest,
+                added_after_us=after,
+                tlp_version=tlp_version,
+            ),
             out,
             bundle_id=f"bundle--{uuid.uuid4()}",
         )
