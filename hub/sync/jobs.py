@@ -26,7 +26,7 @@ from hub.sync.feeds import connector_options
 from hub.sync.fetch import Access, Conditional, RunInterrupted, is_url
 from hub.sync.importer import ImportReport, Target, producer_of, resolve_submission, run_import
 from hub.sync.models import Feed
-from hub.sync.outbound import destination_for, push_to_peer, source_collection
+from hub.sync.outbound import OutboundReport, destination_for, push_to_peer, source_collection
 from hub.sync.sources import TAXII_FORMATS, PullCursor, feed_results, valid_cursor
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,15 @@ class RunControl:
     stop: threading.Event | None = None
     renew: Callable[[], bool] | None = None
     renew_every_s: float = 60.0
+    # saves a cursor (and an audit event) mid-run; answers False when the feed's cursor moved meanwhile
+    save: Callable[[str | None, str, Audit | None], bool] | None = None
+    saved_cursor: str | None = None  # the last cursor `save` stored
     _last: float = field(default_factory=time.monotonic)
+
+    def progress(self, expected: str | None, cursor: str, audit: Audit | None) -> None:
+        """Store the run's progress so far (a no-op without `save`)."""
+        if self.save is not None and self.save(self.saved_cursor or expected, cursor, audit):
+            self.saved_cursor = cursor
 
     def checkpoint(self) -> None:
         """Raise RunInterrupted when the run should stop; renew the lease when it is time."""
@@ -197,7 +205,8 @@ def run_feed(
         if not known:
             log.exception("feed %s failed", job.name)
         message = str(exc) if known else f"{type(exc).__name__}: {exc}"
-        return RunOutcome(ok=False, cursor_after=job.cursor, error=message[:4000])
+        # a push that saved progress before failing keeps it
+        return RunOutcome(ok=False, cursor_after=control.saved_cursor or job.cursor, error=message[:4000])
 
 
 def upstream_screen(
@@ -363,8 +372,10 @@ def run_push(
 ) -> RunOutcome:
     """Post what may leave the collection for the peer, added after the cursor, in envelopes that fit.
 
-    A push that stops part-way (the peer went away, SIGTERM) is a failed run that keeps what was
-    acknowledged: its counts, its audit event, and a cursor after the last acknowledged envelope.
+    Each acknowledged envelope moves the feed's cursor and is audited at once (`control.progress`), so
+    even a worker killed mid-push leaves the peer's progress on record and the next run resumes after
+    it. A push that stops part-way (the peer went away, SIGTERM) is a failed run that keeps what was
+    acknowledged: its counts, its audit, and a cursor after the last acknowledged envelope.
     """
     if job.cursor:
         try:
@@ -373,6 +384,24 @@ def run_push(
             raise ValueError(
                 f"the stored cursor is unusable ({exc}): `hub sync reset-cursor {job.name}` clears it"
             ) from None
+    audited = 0
+
+    def audit(count: int, dest: Destination, note: str = "") -> Audit:
+        return Audit(
+            action="push-out",
+            group_id=grp.id,
+            collection_id=coll.id,
+            count=count,
+            detail=f"feed {job.name} to {job.url} ({dest.display}){note}",
+        )
+
+    def on_envelope(r: OutboundReport) -> None:
+        nonlocal audited
+        if r.last_added_us is not None:
+            control.progress(job.cursor, format_us(r.last_added_us), audit(r.sent - audited, dest))
+            audited = r.sent
+        control.checkpoint()
+
     with sm() as session, session.begin():  # one read snapshot for the whole push
         coll, grp = source_collection(session, group=job.group, collection=job.collection)
         dest = destination_for(session, to_group=None, peer_community=job.peer_community, name=job.url)
@@ -380,7 +409,7 @@ def run_push(
         report = push_to_peer(
             session, collection=coll, group=grp, destination=dest, url=job.url, user=job.username,
             password=password, added_after_us=after, timeout=job.timeout_s, tlp_version=job.tlp_version,
-            on_envelope=lambda _r: control.checkpoint(),
+            on_envelope=on_envelope,
         )  # fmt: skip
     return RunOutcome(
         ok=report.error is None,
@@ -392,14 +421,11 @@ def run_push(
         withdrawn=report.withdrawn,
         cursor_after=format_us(report.last_added_us) if report.last_added_us else job.cursor,
         reasons=(report.reasons or [])[:10],
-        audit=Audit(
-            action="push-out",
-            group_id=grp.id,
-            collection_id=coll.id,
-            count=report.sent,
-            detail=(
-                f"feed {job.name} to {job.url} ({dest.display}): {report.already_there} already there, "
-                f"{report.withdrawn} withdrawn" + (f"; stopped: {report.error}" if report.error else "")
-            ),
+        # what earlier envelopes of this run audited is not counted twice
+        audit=audit(
+            report.sent - audited,
+            dest,
+            f": run of {report.sent} sent, {report.already_there} already there, {report.withdrawn} "
+            "withdrawn" + (f"; stopped: {report.error}" if report.error else ""),
         ),
     )

@@ -22,7 +22,7 @@ from hub.store.audit import record
 from hub.sync.models import Feed, FeedRun
 
 if TYPE_CHECKING:
-    from hub.sync.jobs import RunOutcome
+    from hub.sync.jobs import Audit, RunOutcome
 
 LEASE_S = 1800  # longer than any run should take; a run that outlives its lease may be run twice
 BACKOFF_BASE_S = 60
@@ -149,6 +149,43 @@ def renew_lease(session: Session, *, feed_id: int, worker_id: str, now_us: int, 
     return True
 
 
+def save_progress(
+    session: Session,
+    *,
+    feed_id: int,
+    worker_id: str,
+    expected: str | None,
+    cursor: str,
+    audit: Audit | None = None,
+) -> bool:
+    """Move a running feed's cursor (and audit what got there) while its run goes on.
+
+    A push records each acknowledged envelope so, should its worker die, the next run resumes after it
+    and the audit trail holds what reached the peer. Nothing changes unless this worker still holds the
+    feed and the cursor is still `expected` (not reset or moved by a reload meanwhile).
+    """
+    feed = session.get(Feed, feed_id, with_for_update=True)
+    if feed is None or feed.leased_by != worker_id or feed.cursor != expected:
+        return False
+    feed.cursor = cursor
+    if audit is not None:
+        _audit(session, audit)
+    session.flush()
+    return True
+
+
+def _audit(session: Session, a: Audit) -> None:
+    record(
+        session,
+        action=a.action,
+        organisation_id=None,
+        group_id=a.group_id,
+        collection_id=a.collection_id,
+        count=a.count,
+        detail=a.detail[:2000],
+    )
+
+
 def release(session: Session, *, name: str) -> str | None:
     """Clear a feed's lease (a dead worker's); the worker that held it, or None when none did.
 
@@ -190,6 +227,7 @@ def record_run(
     cursor_before: str | None,
     started_us: int,
     finished_us: int,
+    progress_cursor: str | None = None,
 ) -> FeedRun:
     """Add the run to the history and move the feed on: cursor, next run, failures, lease released.
 
@@ -220,7 +258,8 @@ def record_run(
     feed = session.get(Feed, feed_id, with_for_update=True)
     if feed is not None and feed.leased_by == worker_id:
         # a failed push keeps what was acknowledged before it stopped: its cursor moves too
-        if feed.cursor == cursor_before:  # else `hub sync load` or reset-cursor moved it meanwhile
+        expected = progress_cursor if progress_cursor is not None else cursor_before
+        if feed.cursor == expected:  # else `hub sync load` or reset-cursor moved it meanwhile
             feed.cursor = outcome.cursor_after
         if outcome.validators is not None:
             feed.etag, feed.last_modified = outcome.validators
@@ -243,15 +282,6 @@ def record_run(
         feed.leased_by = None
     run.notes = "\n".join(n[:500] for n in notes)[:8000] or None
     if outcome.audit is not None:
-        a = outcome.audit
-        record(
-            session,
-            action=a.action,
-            organisation_id=None,
-            group_id=a.group_id,
-            collection_id=a.collection_id,
-            count=a.count,
-            detail=a.detail[:2000],
-        )
+        _audit(session, outcome.audit)
     session.flush()
     return run

@@ -13,9 +13,17 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import begin_write
-from hub.sync.jobs import FeedJob, RunControl, RunOutcome, run_feed
+from hub.sync.jobs import Audit, FeedJob, RunControl, RunOutcome, run_feed
 from hub.sync.models import Feed, FeedRun
-from hub.sync.scheduler import LEASE_S, claim_due, claim_named, now_us, record_run, renew_lease
+from hub.sync.scheduler import (
+    LEASE_S,
+    claim_due,
+    claim_named,
+    now_us,
+    record_run,
+    renew_lease,
+    save_progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +53,26 @@ def _renewer(sm: sessionmaker[Session], feed_id: int, worker_id: str, lease_s: i
     return renew
 
 
+def _saver(
+    sm: sessionmaker[Session], feed_id: int, worker_id: str
+) -> Callable[[str | None, str, Audit | None], bool]:
+    def save(expected: str | None, cursor: str, audit: Audit | None) -> bool:
+        with sm() as session, session.begin():
+            begin_write(session)
+            return save_progress(
+                session, feed_id=feed_id, worker_id=worker_id, expected=expected, cursor=cursor, audit=audit
+            )
+
+    return save
+
+
 def _record(
-    sm: sessionmaker[Session], job: FeedJob, outcome: RunOutcome, worker_id: str, started: int
+    sm: sessionmaker[Session],
+    job: FeedJob,
+    outcome: RunOutcome,
+    worker_id: str,
+    started: int,
+    progress_cursor: str | None = None,
 ) -> FeedRun:
     with sm() as session, session.begin():
         begin_write(session)
@@ -58,6 +84,7 @@ def _record(
             cursor_before=job.cursor,
             started_us=started,
             finished_us=now_us(),
+            progress_cursor=progress_cursor,
         )
 
 
@@ -79,24 +106,27 @@ def run_claimed(
     job = FeedJob.of(feed)
     started = now_us()
     control = RunControl(
-        stop=stop, renew=_renewer(sm, job.id, worker_id, lease_s), renew_every_s=max(lease_s / 3, 0.5)
+        stop=stop,
+        renew=_renewer(sm, job.id, worker_id, lease_s),
+        renew_every_s=max(lease_s / 3, 0.5),
+        save=_saver(sm, job.id, worker_id),
     )
     outcome = run_feed(sm, job, environ=environ, control=control)
     try:
-        run = _record(sm, job, outcome, worker_id, started)
+        run = _record(sm, job, outcome, worker_id, started, control.saved_cursor)
     except OperationalError:
         raise  # the database is away: nothing can be recorded; the lease expires and the feed is retried
     except Exception as exc:  # e.g. a value the database refuses: record that, never leave the feed held
         log.exception("recording the run of feed %s failed", job.name)
         outcome = RunOutcome(
             ok=False,
-            cursor_after=job.cursor,
+            cursor_after=control.saved_cursor or job.cursor,
             error=(
                 f"recording the run failed: {type(exc).__name__}: {str(exc)[:2000]} "
                 f"(the run had: {outcome.summary(job.direction)[:500]})"
             ),
         )
-        run = _record(sm, job, outcome, worker_id, started)
+        run = _record(sm, job, outcome, worker_id, started, control.saved_cursor)
     return Completed(job, outcome, run)
 
 

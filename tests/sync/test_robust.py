@@ -355,14 +355,80 @@ def test_a_receiver_killed_mid_push_keeps_the_count_audit_and_cursor_and_the_ret
     assert acknowledged > 0 and done.run.sent == acknowledged
     assert done.run.cursor_after is not None and feed(sm, "dies").cursor == done.run.cursor_after
     with sm() as s:
-        audit = s.scalar(select(AuditEvent).where(AuditEvent.action == "push-out"))
-    assert audit.count == acknowledged and "stopped:" in audit.detail
+        audits = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "push-out")))
+    assert sum(a.count for a in audits) == acknowledged
+    assert any("stopped:" in a.detail for a in audits)
     # the receiver is back: the retry sends only what was not acknowledged
     peer.die_after = None
     again = run_named(sm, "dies", worker_id="w1", environ=ENV)
     assert again.outcome.ok, again.outcome.error
     assert again.run.sent == 30 - acknowledged and again.run.unchanged == 0
     assert len(peer.objects) == 30
+
+
+@pytest.fixture
+def committing(db_kind, tmp_path, settings):
+    """A database of this test's own whose sessions really commit, each on its own connection.
+
+    The shared fixtures join one connection with savepoints, so a write nested in the push's read
+    transaction would roll back with it; in a real deployment each session has its own connection.
+    """
+    from fastapi.testclient import TestClient
+
+    from hub.app import create_app
+    from hub.db import make_engine, make_sessionmaker
+    from hub.schema import upgrade
+    from tests.conftest import _worker, drop_database, fresh_database
+    from tests.factories import load_world
+
+    name = f"hub_kill_{_worker()}"
+    url = fresh_database(db_kind, name, tmp_path)
+    upgrade(url)
+    engine = make_engine(url)
+    sm = make_sessionmaker(engine)
+    world = load_world(sm)
+    with TestClient(create_app(settings, sessionmaker=sm), base_url="http://hub.test") as client:
+        yield sm, client, world
+    engine.dispose()
+    drop_database(db_kind, name)
+
+
+def test_a_worker_killed_mid_push_leaves_the_cursor_and_audit_of_what_was_acknowledged(
+    committing, tiny, monkeypatch
+):
+    sm, client, world = committing
+    peer = FakePeer(tiny, max_content_length=4000)
+    _clear_objects(client, world, 30, 1300)
+    load(sm, push_spec("killed", peer.url))
+    from hub.sync.peer import PeerCollection
+
+    real = PeerCollection.add_objects
+    calls = {"n": 0}
+
+    def dies_on_the_third(self, envelope):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise SystemExit("kill -9")  # nothing of the run's own record is written after this
+        return real(self, envelope)
+
+    monkeypatch.setattr(PeerCollection, "add_objects", dies_on_the_third)
+    with pytest.raises(SystemExit):
+        run_named(sm, "killed", worker_id="dead:9", environ=ENV)
+    acknowledged = len(peer.objects)
+    assert runs(sm, "killed") == []
+    f = feed(sm, "killed")
+    assert f.cursor is not None and f.leased_by == "dead:9"
+    with sm() as s:
+        audits = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "push-out")))
+    assert sum(a.count for a in audits) == acknowledged > 0
+    # the operator frees the feed; the next run resumes after the last acknowledged envelope
+    monkeypatch.setattr(PeerCollection, "add_objects", real)
+    with sm() as s, s.begin():
+        from hub.sync.scheduler import release
+
+        release(s, name="killed")
+    again = run_named(sm, "killed", worker_id="w2", environ=ENV)
+    assert again.outcome.ok and (again.run.sent, again.run.unchanged) == (30 - acknowledged, 0)
 
 
 def test_sent_distinguishes_new_at_the_peer_from_already_there(cli, sm, client, world, tiny):
