@@ -422,6 +422,14 @@ def import_(
             )
     for line in report.lines():
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if cursor.bad is not None:
+        err.print(
+            f"warning: the upstream sent X-TAXII-Date-Added-Last {cursor.bad!r}, which is not a "
+            "timestamp: no cursor for the next incremental pull",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _outbound_args(

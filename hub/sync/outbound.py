@@ -126,11 +126,12 @@ def outbound(
     """
     ceiling = int(redistribution_ceiling(group_policy(group), destination))
     version: Literal[1, 2] = 1 if tlp_version == 1 else 2
+    not_reclassified = ~_newer_above(ceiling)
     sent_markings: set[str] = set()
     position: tuple[int, int] | None = None
     while True:
         stmt = select(OV.seq, OV.date_added_us, OV.body, OV.tlp, OV.redact_tlp, OV.type).where(
-            OV.collection_id == collection.id, OV.tlp <= ceiling, ~_newer_above(ceiling)
+            OV.collection_id == collection.id, OV.tlp <= ceiling, not_reclassified
         )
         if added_after_us is not None:
             stmt = stmt.where(OV.date_added_us > added_after_us)
@@ -139,39 +140,54 @@ def outbound(
         rows = list(session.execute(stmt.order_by(OV.date_added_us, OV.seq).limit(page)))
         if not rows:
             return
-        parsed = {r.seq: orjson.loads(r.body) for r in rows}
-        markings = marking_index(session, collection_id=collection.id, refs=referenced(parsed.values()))
-        for r in rows:
-            obj = parsed[r.seq]
+        parsed = [orjson.loads(r.body) for r in rows]
+        refs_of = [_refs(obj) for obj in parsed]
+        # stored definitions are read only for refs that are not the built-in TLP ones
+        custom = {ref for refs in refs_of for ref in refs[1] if ref not in TLP_LEVEL_BY_ID}
+        markings = marking_index(session, collection_id=collection.id, refs=custom) if custom else _BUILT_IN
+        for r, obj, (own, every) in zip(rows, parsed, refs_of, strict=True):
             changed = False
             if r.redact_tlp is not None and r.redact_tlp > ceiling:
                 redacted = redact(obj, Tlp(ceiling), markings)
                 if redacted is None:
                     continue  # a required property is above what may leave: withhold the object
                 obj, changed = redacted, True
+                own, every = _refs(obj)
             if r.type == "marking-definition":
                 if obj.get("id") in sent_markings:
                     continue
-                sent_markings.add(obj.get("id"))
-            elif not _has_tlp(obj, markings):
-                refs = obj.get("object_marking_refs")
-                obj = {**obj, "object_marking_refs": [*(refs or []), marking_ids(Tlp(r.tlp), version)]}
+                sent_markings.add(obj["id"])
+            elif not _has_tlp(own, markings):
+                ref = marking_ids(Tlp(r.tlp), version)
+                obj = {**obj, "object_marking_refs": [*own, ref]}
+                every = every | {ref}
                 changed = True
-            for ref in sorted(referenced([obj]) - sent_markings):
-                sent_markings.add(ref)
-                md = _definition_of(ref) or (dict(markings[ref]) if ref in markings else None)
-                if md is not None:
-                    yield Outbound(orjson.dumps(md), r.date_added_us, marking=True)
+            if not every <= sent_markings:
+                for ref in sorted(every - sent_markings):
+                    sent_markings.add(ref)
+                    md = _definition_of(ref) or (dict(markings[ref]) if ref in markings else None)
+                    if md is not None:
+                        yield Outbound(orjson.dumps(md), r.date_added_us, marking=True)
             yield Outbound(orjson.dumps(obj) if changed else r.body, r.date_added_us)
         position = (rows[-1].date_added_us, rows[-1].seq)
 
 
-def _has_tlp(obj: dict[str, Any], markings: MarkingIndex) -> bool:
-    refs = obj.get("object_marking_refs")
-    if not isinstance(refs, list):
-        return False
+_BUILT_IN = MarkingIndex()
+
+
+def _refs(obj: dict[str, Any]) -> tuple[list[str], set[str]]:
+    """An object's object-level marking refs, and every marking ref it has (granular ones too)."""
+    omr = obj.get("object_marking_refs")
+    own: list[str] = omr if isinstance(omr, list) else []  # ingest checked they are identifiers
+    gm = obj.get("granular_markings")
+    if not gm:
+        return own, set(own)
+    return own, set(own) | referenced([obj])
+
+
+def _has_tlp(refs: list[str], markings: MarkingIndex) -> bool:
     try:
-        return any(markings.level(ref) is not None for ref in refs if isinstance(ref, str))
+        return any(TLP_LEVEL_BY_ID.get(ref) is not None or markings.level(ref) is not None for ref in refs)
     except MarkingConflict:
         return True  # it was stored with this marking; the peer judges the definition itself
 
