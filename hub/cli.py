@@ -703,14 +703,17 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM set `stop` (the run stops at its next checkpoint); asked twice, stop now."""
     import signal
 
+    from hub.sync.fetch import RunInterrupted
+    from hub.sync.jobs import in_run
+
     def handler(signum: int, _frame: object) -> None:
         if stop.is_set():  # asked twice: stop now; the run's lease expires and it is retried
             raise KeyboardInterrupt
-        err.print(
-            f"{signal.Signals(signum).name}: stopping (the current run is interrupted and recorded)",
-            highlight=False,
-        )
+        name = signal.Signals(signum).name
+        err.print(f"{name}: stopping (the current run is interrupted and recorded)", highlight=False)
         stop.set()
+        if in_run():  # also ends a request blocked on a silent upstream, rather than after its timeout
+            raise RunInterrupted(f"interrupted: the worker was asked to stop ({name})")
 
     if threading.current_thread() is not threading.main_thread():
         yield  # signals reach the main thread only

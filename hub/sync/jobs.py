@@ -193,20 +193,40 @@ def run_feed(
     environ: Mapping[str, str] | None = None,
     control: RunControl | None = None,
 ) -> RunOutcome:
-    """Run a feed once; every failure becomes a failed outcome with a message, never an exception."""
+    """Run a feed once; every failure becomes a failed outcome with a message, never an exception.
+
+    While it runs, `in_run()` is true: a signal handler may then raise RunInterrupted, which ends a
+    request blocked on a silent upstream at once instead of after its timeout.
+    """
     control = control or RunControl()
     try:
+        _running.active = True
         password = password_of(job, os.environ if environ is None else environ)
         if job.direction == "push":
             return run_push(sm, job, password=password, control=control)
         return run_pull(sm, job, password=password, control=control)
     except Exception as exc:  # a worker outlives any one feed's failure; the run records why
+        _running.active = False
         known = exc.__class__.__module__.startswith("hub.") or isinstance(exc, ValueError)
         if not known:
             log.exception("feed %s failed", job.name)
         message = str(exc) if known else f"{type(exc).__name__}: {exc}"
         # a push that saved progress before failing keeps it
         return RunOutcome(ok=False, cursor_after=control.saved_cursor or job.cursor, error=message[:4000])
+    finally:
+        _running.active = False
+
+
+class _Running(threading.local):
+    active = False
+
+
+_running = _Running()
+
+
+def in_run() -> bool:
+    """True while this thread is inside `run_feed` (so interrupting it is recorded as a failed run)."""
+    return _running.active
 
 
 def upstream_screen(

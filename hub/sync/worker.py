@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.db import begin_write
+from hub.sync.fetch import RunInterrupted
 from hub.sync.jobs import Audit, FeedJob, RunControl, RunOutcome, run_feed
 from hub.sync.models import Feed, FeedRun
 from hub.sync.scheduler import (
@@ -111,7 +112,10 @@ def run_claimed(
         renew_every_s=max(lease_s / 3, 0.5),
         save=_saver(sm, job.id, worker_id),
     )
-    outcome = run_feed(sm, job, environ=environ, control=control)
+    try:
+        outcome = run_feed(sm, job, environ=environ, control=control)
+    except RunInterrupted as exc:  # raised by a signal handler just as the run ended
+        outcome = RunOutcome(ok=False, cursor_after=control.saved_cursor or job.cursor, error=str(exc))
     try:
         run = _record(sm, job, outcome, worker_id, started, control.saved_cursor)
     except OperationalError:

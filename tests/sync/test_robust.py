@@ -579,3 +579,51 @@ def test_sync_list_masks_a_secret_in_a_url_stored_before_such_urls_were_refused(
     out = cli("sync", "list").output
     assert "S3cretPass" not in out and "K3y" not in out
     assert "http://***@feeds.example.org/x.txt?apikey=%2A%2A%2A&day=1" in out
+
+
+def test_sigterm_interrupts_a_run_blocked_on_a_silent_upstream(cli, sm, tiny):
+    import os
+    import signal
+    import time
+
+    def stall(*_a):
+        tiny.release.wait(10)
+        return 200, {}, b"203.0.113.30\n"
+
+    tiny.respond = stall
+    load(sm, spec("blocked", f"{tiny.base}/list.txt", timeout=20))
+
+    def terminate() -> None:
+        deadline = time.monotonic() + 10
+        while not tiny.requests:  # until the run's request is in flight
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=terminate, daemon=True).start()
+    started = time.monotonic()
+    r = cli("sync", "run-once", "--feed", "blocked")
+    assert time.monotonic() - started < 10  # not the 20 s timeout
+    assert r.exit_code == 1 and "SIGTERM: stopping" in r.output
+    [run] = runs(sm, "blocked")
+    assert run.status == "failed" and "interrupted" in run.error and "SIGTERM" in run.error
+    assert feed(sm, "blocked").leased_by is None
+
+
+def test_the_worker_loop_survives_an_error_outside_any_run(sm, world, web, monkeypatch):
+    from hub.sync import worker as w
+
+    folder, base = web
+    (folder / "l.txt").write_bytes(b"198.51.100.8\n")
+    load(sm, spec("survivor", f"{base}/l.txt"))
+    real, calls = w.run_next, {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug outside any run")
+        return real(*a, **k)
+
+    monkeypatch.setattr(w, "run_next", flaky)
+    assert w.Worker(sm, worker_id="w1", poll_s=0.01, max_runs=1).run() == 1
+    assert [r.status for r in runs(sm, "survivor")] == ["ok"]
