@@ -123,3 +123,49 @@ def test_unmarked_object_reaches_medallion_explicitly_marked_with_tlp_1(sm, clie
     white = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
     assert got[indicator(710)["id"]]["object_marking_refs"] == [white]
     assert got[white]["definition_type"] == "tlp"
+
+
+def test_pull_from_medallion_applies_the_upstream_relationship(sm, client, world, medallion):
+    """medallion as a public upstream: CLEAR comes in; GREEN and unmarked objects (AMBER) do not."""
+    medallion.reset()
+    sco = {
+        "type": "ipv4-addr",
+        "spec_version": "2.1",
+        "id": "ipv4-addr--6f2b2c1a-9a4e-5b0e-8d5b-3a1c2e4f5a6b",
+        "value": "198.51.100.77",
+    }
+    upstream = [indicator(720, tlp="clear"), indicator(721, tlp="green"), indicator(722, tlp=None), sco]
+    medallion.collection().add_objects({"objects": upstream})
+    with sm() as s, s.begin():
+        apply_feeds(
+            s,
+            FeedsConfig.model_validate(
+                {
+                    "feeds": [
+                        {
+                            "name": "from-medallion",
+                            "format": "taxii",
+                            "url": medallion.collection_url,
+                            "group": "africa",
+                            "collection": "indicators",
+                            "publish_as": "cert-a",
+                            "public": True,
+                            "user": MEDALLION_USER,
+                            "password_env": "MEDALLION_PASSWORD",
+                        }
+                    ]
+                }
+            ),
+            now_us=0,
+        )
+    env = {"MEDALLION_PASSWORD": MEDALLION_PASSWORD}
+    done = run_named(sm, "from-medallion", worker_id="w1", environ=env)
+    assert done.outcome.ok, done.outcome.error
+    assert (done.run.created, done.run.refused) == (1, 3)
+    for obj in upstream[1:]:
+        assert obj["id"] in done.run.notes
+    got = client.get(world.objects_url(), headers=world.auth("cert-b")).json()["objects"]
+    assert [o["id"] for o in got] == [indicator(720)["id"]]
+    assert done.run.cursor_after  # medallion's X-TAXII-Date-Added-Last, normalised
+    again = run_named(sm, "from-medallion", worker_id="w1", environ=env)
+    assert again.outcome.ok and again.run.created == 0
