@@ -191,6 +191,7 @@ def test_a_taxii_page_whose_objects_is_not_a_list_is_a_failed_run(sm, world, tin
     assert not done.outcome.ok
     assert "`objects` is str, not a list" in done.run.error
     assert done.run.read == 0
+    assert all(h["user-agent"].startswith("cirt-hub/") for _m, _p, h in tiny.requests)
 
 
 # ------------------------------------------------------------------ fault 4: bad cursors
