@@ -269,7 +269,7 @@ def taxii_pages(
         session = coll._conn.session
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.headers["User-Agent"] = USER_AGENT
+        coll._conn.user_agent = USER_AGENT  # taxii2-client sets the header on each request from this
         session.hooks["response"].append(remember)
         kwargs = {"added_after": added_after} if added_after else {}
         for envelope in as_pages(coll.get_objects, per_request=per_request, **kwargs):
