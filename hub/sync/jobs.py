@@ -17,10 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import FeedSettings
-from hub.ingest import Submission
-from hub.policy.granular import redact
-from hub.policy.rules import Destination, GroupPolicy, may_redistribute, redistribution_ceiling
-from hub.policy.tlp import MarkingConflict, MarkingIndex, Tlp, effective_tlp, marking_ids
+from hub.policy.rules import Destination
 from hub.stix import format_us, timestamp_us
 from hub.sync.feeds import connector_options
 from hub.sync.fetch import Access, Conditional, RunInterrupted, is_url
@@ -28,6 +25,7 @@ from hub.sync.importer import ImportReport, Target, producer_of, resolve_submiss
 from hub.sync.models import Feed
 from hub.sync.outbound import OutboundReport, destination_for, push_to_peer, source_collection
 from hub.sync.sources import TAXII_FORMATS, PullCursor, feed_results, valid_cursor
+from hub.sync.upstream import upstream_screen
 
 log = logging.getLogger(__name__)
 
@@ -229,63 +227,6 @@ def in_run() -> bool:
     return _running.active
 
 
-def upstream_screen(
-    job: FeedJob, submission: Submission
-) -> Callable[[dict[str, Any]], tuple[dict[str, Any] | None, str]]:
-    """The redistribution rule applied to what a TAXII pull brings from another hub.
-
-    The upstream is a source group of the community it declares (`peer_community`), or of none
-    (`public: true`); our collection is the destination. An object the upstream serves unmarked gets
-    an explicit marking of `upstream_default_tlp` first (the receiving group's default, possibly lower,
-    never applies). CLEAR comes in anywhere, GREEN into groups of the upstream's community, AMBER and
-    above only into a named-recipient collection owned by `publish_as` with no other recipient (TLP:AMBER
-    allows an organisation and its clients, not a multi-organisation group). Granular content above
-    what may come in is redacted, as on the way out.
-    """
-    default = Tlp.parse(job.upstream_default_tlp or "amber")
-    default_ref = marking_ids(default, 1 if job.tlp_version == 1 else 2)
-    upstream = GroupPolicy(slug=f"upstream {job.url}", community=None if job.public else job.peer_community)
-    policy = submission.collection
-    dest = Destination(kind="group", name=policy.group.slug, community=policy.group.community)
-    restricted = (
-        policy.kind == "named" and policy.owner_org_id == submission.org_id and not policy.recipient_org_ids
-    )
-    ceiling = Tlp.RED if restricted else redistribution_ceiling(upstream, dest)
-    definitions: dict[str, dict[str, Any]] = {}
-    index = MarkingIndex()
-
-    def screen(obj: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-        nonlocal index
-        if obj.get("type") == "marking-definition":
-            if isinstance(obj.get("id"), str):
-                definitions[obj["id"]] = obj
-                index = MarkingIndex(definitions)
-            return obj, ""
-        refs = obj.get("object_marking_refs")
-        try:
-            marked = isinstance(refs, list) and any(index.level(r) is not None for r in refs)
-        except MarkingConflict:
-            return obj, ""  # ingest refuses it, with the reason
-        if not marked:
-            obj = {**obj, "object_marking_refs": [*(refs if isinstance(refs, list) else []), default_ref]}
-        level = effective_tlp(obj, markings=index, default=default)
-        if level > ceiling:
-            if level >= Tlp.AMBER:
-                why = (
-                    f"{level.label} from another hub comes only into a collection restricted to "
-                    f"{job.publish_as} (named-recipient, no other recipient), not {policy.display}"
-                )
-            else:
-                why = may_redistribute(level, upstream, dest).reason
-            return None, why + ("" if marked else f" (unmarked upstream: {default.label})")
-        redacted = redact(obj, ceiling, index)
-        if redacted is None:
-            return None, f"a required property is marked above {ceiling.label}, what may come in"
-        return redacted, ""
-
-    return screen
-
-
 def run_pull(
     sm: sessionmaker[Session], job: FeedJob, *, password: str | None, control: RunControl
 ) -> RunOutcome:
@@ -319,7 +260,15 @@ def run_pull(
     if taxii:
         with sm() as session:
             submission, _org = resolve_submission(session, target)
-        screen = upstream_screen(job, submission)
+        screen = upstream_screen(
+            submission,
+            source=job.url,
+            org=job.publish_as,
+            peer_community=job.peer_community,
+            public=job.public,
+            upstream_default_tlp=job.upstream_default_tlp,
+            tlp_version=job.tlp_version,
+        )
     conditional = (
         Conditional(job.etag, job.last_modified)
         if is_url(job.url) and job.format not in TAXII_FORMATS
