@@ -43,7 +43,7 @@ def import_(
     group: str = typer.Option(..., help="trust group slug"),
     collection: str = typer.Option(..., help="collection alias or id"),
     as_org: str = typer.Option(..., "--as", help="the organisation the objects are published as"),
-    tlp: str = typer.Option("amber", help="TLP for records whose source gives none"),
+    tlp: str | None = typer.Option(None, help="TLP for records whose source gives none (default amber)"),
     tlp_version: int = typer.Option(2, help="write TLP 2.0 (default) or TLP 1.0 marking ids"),
     feed_name: str = typer.Option("", help="source_name of the external references written"),
     columns: str | None = typer.Option(None, help=COLUMN_HELP),
@@ -53,6 +53,13 @@ def import_(
     password: str | None = typer.Option(
         None, envvar="HUB_IMPORT_PASSWORD", help="taxii: password or API key"
     ),
+    peer_community: str | None = typer.Option(
+        None, "--peer-community", help="taxii: the community the upstream hub serves"
+    ),
+    public: bool = typer.Option(False, "--public", help="taxii: the upstream serves anyone"),
+    upstream_default_tlp: str | None = typer.Option(
+        None, help="taxii: the TLP of objects the upstream serves unmarked (default amber)"
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="validate and judge everything, store nothing"),
     show: int = typer.Option(3, help="with --dry-run: how many objects to print"),
 ) -> None:
@@ -60,21 +67,44 @@ def import_(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from connectors import FeedSettings
+    from connectors.tlp import TLP_LEVELS, parse_tlp
     from hub.sync.fetch import FetchError
-    from hub.sync.importer import ImportTargetError, Target, producer_of, run_import
-    from hub.sync.sources import PULL_FORMATS, PullCursor, feed_results
+    from hub.sync.importer import (
+        ImportTargetError,
+        Target,
+        producer_of,
+        resolve_submission,
+        run_import,
+    )
+    from hub.sync.sources import PULL_FORMATS, TAXII_FORMATS, PullCursor, feed_results
+    from hub.sync.upstream import upstream_screen
 
     s = _settings()
     sm = _sessions(s.database_url)
     if fmt not in PULL_FORMATS:
         _fail(f"unknown format {fmt!r}; known: {', '.join(PULL_FORMATS)}")
+    taxii = fmt in TAXII_FORMATS
+    if taxii:
+        if public == bool(peer_community):
+            _fail(
+                "a TAXII import says what the upstream is: --peer-community NAME (a hub serving that "
+                "community) or --public (it serves anyone); AMBER and above come in only to a "
+                "named-recipient collection owned by --as with no other recipient"
+            )
+        if tlp is not None:
+            _fail("for a TAXII upstream, --upstream-default-tlp gives the level of unmarked objects")
+    elif peer_community or public or upstream_default_tlp:
+        _fail("--peer-community, --public and --upstream-default-tlp are for TAXII upstreams")
     try:
+        unmarked = (upstream_default_tlp or "amber") if taxii else (tlp or "amber")
+        if parse_tlp(unmarked) is None:
+            raise ValueError(f"unknown TLP level {unmarked!r}: use {', '.join(TLP_LEVELS)}")
         producer_id, producer_name = producer_of(sm, as_org)
         settings = FeedSettings(
             producer_id=producer_id,
             producer_name=producer_name,
             feed_name=feed_name or source,
-            tlp=tlp,
+            tlp=parse_tlp(unmarked) or "amber",
             tlp_version=tlp_version,
             columns=_columns(columns),
             with_observables=with_observables,
@@ -86,6 +116,22 @@ def import_(
         fmt, source, settings, user=user, password=password, added_after=added_after, cursor=cursor
     )
     target = Target(group=group, collection=collection, org=as_org)
+    screen = None
+    if taxii:
+        try:
+            with sm() as session:
+                submission, _org = resolve_submission(session, target)
+        except ImportTargetError as exc:
+            _fail(str(exc))
+        screen = upstream_screen(
+            submission,
+            source=source,
+            org=as_org,
+            peer_community=peer_community,
+            public=public,
+            upstream_default_tlp=unmarked,
+            tlp_version=tlp_version,
+        )
     with Progress(
         TextColumn("[bold]importing"),
         BarColumn(),
@@ -103,6 +149,7 @@ def import_(
                 dry_run=dry_run,
                 progress=lambda n: bar.advance(task, n),
                 sample=show if dry_run else 0,
+                screen=screen,
             )
         except (ImportTargetError, FetchError, ValueError) as exc:
             _fail(str(exc))
@@ -117,3 +164,11 @@ def import_(
             )
     for line in report.lines():
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if cursor.bad is not None:
+        err.print(
+            f"warning: the upstream sent X-TAXII-Date-Added-Last {cursor.bad!r}, which is not a "
+            "timestamp: no cursor for the next incremental pull",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )

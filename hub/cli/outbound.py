@@ -66,6 +66,7 @@ def export(
     to_group: str | None = typer.Option(None, "--to-group", help="export for this trust group of the hub"),
     peer: str | None = typer.Option(None, "--peer-community", help="export for a peer hub of this community"),
     added_after: str | None = typer.Option(None, help="only versions added after this time"),
+    tlp_version: int = typer.Option(2, help="TLP marking ids written on copies without one: 2 or 1"),
 ) -> None:
     """Write a STIX bundle of what may leave a collection (public export by default: TLP:CLEAR only)."""
     import uuid
@@ -78,7 +79,14 @@ def export(
     )
     with session, output.open("wb") as out:
         report = export_bundle(
-            outbound(session, collection=coll, group=grp, destination=dest, added_after_us=after),
+            outbound(
+                session,
+                collection=coll,
+                group=grp,
+                destination=dest,
+                added_after_us=after,
+                tlp_version=tlp_version,
+            ),
             out,
             bundle_id=f"bundle--{uuid.uuid4()}",
         )
@@ -106,25 +114,38 @@ def push(
     password: str | None = typer.Option(
         None, envvar="HUB_PUSH_PASSWORD", help="password or API key at the peer"
     ),
+    timeout: float | None = typer.Option(None, help="seconds the peer may stay silent (default 30)"),
+    tlp_version: int = typer.Option(2, help="TLP marking ids written on copies without one: 2 or 1"),
 ) -> None:
-    """Push what may leave a collection to a peer TAXII server, in envelopes of 1,000."""
+    """Push what may leave a collection to a peer TAXII server, in envelopes that fit its size limit."""
     from hub.stix import format_us
+    from hub.sync.fetch import credentials_in_url
     from hub.sync.outbound import push_to_peer
 
+    secret = credentials_in_url(url)
+    if secret:
+        _fail(f"{url}: the URL carries a secret ({secret}); use --user and HUB_PUSH_PASSWORD")
     session, coll, grp, dest, after = _outbound_args(
         _settings(), group, collection, None, peer, added_after, name=url
     )
-    try:
-        with session:
-            report = push_to_peer(
-                session, collection=coll, group=grp, destination=dest, url=url, user=user,
-                password=password, added_after_us=after,
-            )  # fmt: skip
-    except Exception as exc:  # the peer's errors arrive as requests' and taxii2-client's exceptions
-        _fail(f"{url}: {type(exc).__name__}: {exc}")
-    _audit_outbound(session, "push-out", grp, coll, report.sent, f"to {url} ({dest.display})")
+    with session:
+        report = push_to_peer(
+            session, collection=coll, group=grp, destination=dest, url=url, user=user,
+            password=password, added_after_us=after, timeout=timeout, tlp_version=tlp_version,
+        )  # fmt: skip
+    _audit_outbound(
+        session,
+        "push-out",
+        grp,
+        coll,
+        report.sent,
+        f"to {url} ({dest.display}): {report.already_there} already there, {report.withdrawn} withdrawn"
+        + (f"; stopped: {report.error}" if report.error else ""),
+    )
     console.print(
-        f"pushed {report.sent} objects to {url}; the peer refused {report.refused_by_peer}", highlight=False
+        f"pushed {report.sent} new objects to {url} ({report.already_there} already there); the peer "
+        f"refused {report.refused_by_peer}; withdrawn at the peer {report.withdrawn}",
+        highlight=False,
     )
     for r in report.reasons or []:
         console.print(f"  {r}", highlight=False, markup=False)
@@ -132,3 +153,5 @@ def push(
         console.print(
             f"next incremental push: --added-after {format_us(report.last_added_us)}", highlight=False
         )
+    if report.error:
+        _fail(report.error)

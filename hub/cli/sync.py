@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -48,11 +51,19 @@ def sync_load(path: Path = typer.Argument(..., help="feeds YAML")) -> None:
     ):
         if names:
             console.print(f"{label}: {', '.join(names)}", highlight=False, soft_wrap=True)
+    for name in report.rule_reset:
+        console.print(
+            f"cursor reset: {name}: its redistribution rule changed, so its next run starts from the "
+            "beginning (what the other side has counts as already there)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @sync_app.command("list")
 def sync_list() -> None:
-    """List the feeds with their state: next run, cursor, failures, lease, last error."""
+    """List the feeds with their state: next run, cursor, failures, health, lease, last error."""
+    from hub.sync.fetch import masked_url
     from hub.sync.models import Feed
 
     sm = _sessions(_settings().database_url)
@@ -62,13 +73,28 @@ def sync_list() -> None:
         console.print("No feeds (`hub sync load FILE` declares them).")
     for f in feeds:
         where = f"{f.group_slug}/{f.collection}"
-        arrow = f"{f.url} -> {where}" if f.direction == "pull" else f"{where} -> {f.url}"
+        url = masked_url(f.url)  # a feed stored before URLs with secrets were refused
+        arrow = f"{url} -> {where}" if f.direction == "pull" else f"{where} -> {url}"
         state = "enabled" if f.enabled else "disabled"
+        if f.unhealthy:
+            state += f", UNHEALTHY ({f.failures} consecutive failures)"
+        when = f"on cron '{f.schedule}'" if f.schedule else f"every {f.interval_s} s"
+        relation = ""
+        if f.direction == "pull" and f.upstream_default_tlp:
+            source = "public upstream" if f.public else f"upstream of community {f.peer_community}"
+            relation = f"  ({source}; unmarked there: {f.upstream_default_tlp})"
+        elif f.direction == "push":
+            relation = (
+                f"  (peer of community {f.peer_community})" if f.peer_community else "  (TLP:CLEAR only)"
+            )
         console.print(
-            f"{f.name}  {f.direction} {f.format} {arrow}", highlight=False, markup=False, soft_wrap=True
+            f"{f.name}  {f.direction} {f.format} {arrow}{relation}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
         console.print(
-            f"  {state}, every {f.interval_s} s, next run {_when(f.next_run_at_us)}, "
+            f"  {state}, {when}, next run {_when(f.next_run_at_us)}, "
             f"cursor {f.cursor or '-'}, failures {f.failures}"
             + (f", running on {f.leased_by} until {_when(f.lease_until_us)}" if f.leased_by else ""),
             highlight=False,
@@ -91,16 +117,18 @@ def sync_run_once(
 
     sm = _sessions(_settings().database_url)
     wid = worker_id or default_worker_id()
-    if feed:
-        try:
-            done = [run_named(sm, feed, worker_id=wid, lease_s=lease_seconds)]
-        except ClaimError as exc:
-            _fail(str(exc))
-        _print_run(done[0])
-    else:
-        done = run_due(sm, worker_id=wid, lease_s=lease_seconds, on_run=_print_run)
-        if not done:
-            console.print("No feed is due.")
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        if feed:
+            try:
+                done = [run_named(sm, feed, worker_id=wid, lease_s=lease_seconds, stop=stop)]
+            except ClaimError as exc:
+                _fail(str(exc))
+            _print_run(done[0])
+        else:
+            done = run_due(sm, worker_id=wid, lease_s=lease_seconds, on_run=_print_run, stop=stop)
+            if not done:
+                console.print("No feed is due.")
     if any(not c.outcome.ok for c in done):
         raise typer.Exit(1)
 
@@ -112,9 +140,7 @@ def sync_worker(
     max_runs: int | None = typer.Option(None, help="exit after this many runs"),
     lease_seconds: int = typer.Option(1800, help="how long a claim holds before another worker may take it"),
 ) -> None:
-    """Run due feeds until SIGINT or SIGTERM (the current run finishes and is recorded first)."""
-    import signal
-
+    """Run due feeds until SIGINT or SIGTERM (the current run is interrupted and recorded first)."""
     from hub.sync.worker import Worker, default_worker_id
 
     wid = worker_id or default_worker_id()
@@ -127,19 +153,9 @@ def sync_worker(
         on_run=_print_run,
     )
 
-    def stop(signum: int, _frame: object) -> None:
-        if worker.stopping.is_set():  # asked twice: stop now; the run's lease expires and it is retried
-            raise KeyboardInterrupt
-        err.print(f"{signal.Signals(signum).name}: stopping after the current run", highlight=False)
-        worker.stop()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     console.print(f"worker {wid} started", highlight=False)
-    try:
+    with _stop_on_signals(worker.stopping):
         runs = worker.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     console.print(f"worker {wid} stopped after {runs} runs", highlight=False)
 
 
@@ -164,6 +180,7 @@ def sync_runs(
         counts = (
             f"read {r.read} new {r.created} versions {r.new_versions} unchanged {r.unchanged} "
             f"rejected {r.rejected} skipped {r.skipped} refused {r.refused} sent {r.sent}"
+            + (f" withdrawn {r.withdrawn}" if r.withdrawn else "")
         )
         console.print(
             f"{_when(r.started_us)}  {name}  {r.status}  {secs:.1f} s  {r.worker_id}  {counts}  "
@@ -174,3 +191,84 @@ def sync_runs(
         )
         if r.error:
             console.print(f"  error: {r.error}", highlight=False, markup=False, soft_wrap=True)
+        for note in (r.notes or "").splitlines():
+            console.print(f"  {note}", highlight=False, markup=False, soft_wrap=True)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set `stop` (the run stops at its next checkpoint); asked twice, stop now."""
+    import signal
+
+    from hub.sync.fetch import RunInterrupted
+    from hub.sync.jobs import in_run
+
+    def handler(signum: int, _frame: object) -> None:
+        if stop.is_set():  # asked twice: stop now; the run's lease expires and it is retried
+            raise KeyboardInterrupt
+        name = signal.Signals(signum).name
+        err.print(f"{name}: stopping (the current run is interrupted and recorded)", highlight=False)
+        stop.set()
+        if in_run():  # also ends a request blocked on a silent upstream, rather than after its timeout
+            raise RunInterrupted(f"interrupted: the worker was asked to stop ({name})")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
+@sync_app.command("reset-cursor")
+def sync_reset_cursor(
+    feed: str = typer.Argument(..., help="the feed's name"),
+    to: str | None = typer.Option(None, "--to", help="a timestamp to start after (default: the start)"),
+) -> None:
+    """Move a feed's cursor: cleared (the next run starts from the beginning) or set to --to."""
+    from hub.sync.scheduler import ClaimError, reset_cursor
+
+    sm = _sessions(_settings().database_url)
+    try:
+        with sm() as session, session.begin():
+            before = reset_cursor(session, name=feed, to=to)
+    except ClaimError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"--to: {exc}")
+    after = to and _normal_cursor(to)
+    console.print(
+        f"{feed}: cursor {before or '-'} -> {after or '- (the next run starts from the beginning)'}",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _normal_cursor(value: str) -> str:
+    from hub.sync.sources import valid_cursor
+
+    return valid_cursor(value)
+
+
+@sync_app.command("release")
+def sync_release(feed: str = typer.Argument(..., help="the feed's name")) -> None:
+    """Clear a feed's lease, left by a worker that died, so it may run again at once."""
+    from hub.sync.scheduler import ClaimError, release
+
+    sm = _sessions(_settings().database_url)
+    try:
+        with sm() as session, session.begin():
+            holder = release(session, name=feed)
+    except ClaimError as exc:
+        _fail(str(exc))
+    if holder is None:
+        console.print(f"{feed}: no worker held it", highlight=False, markup=False)
+    else:
+        console.print(
+            f"{feed}: released from worker {holder} (if it is alive, its run is kept as history only)",
+            highlight=False,
+            markup=False,
+        )

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from connectors import ColumnMap
 from connectors.tlp import TLP_LEVELS, parse_tlp
 from hub.config_files import read_yaml
+from hub.sync.fetch import credentials_in_url, is_url
 from hub.sync.models import Feed
-from hub.sync.sources import PULL_FORMATS
+from hub.sync.sources import PULL_FORMATS, TAXII_FORMATS
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -25,6 +26,11 @@ UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SECRET_KEYS = ("password", "api_key", "apikey", "key", "token", "secret")
 # changing any of these makes the stored cursor meaningless: it belonged to another source or collection
 CURSOR_SCOPE = ("direction", "format", "url", "group_slug", "collection")
+# changing any of these changes what the feed may carry: objects withheld or refused under the old rule
+# may go now, so the feed starts again from the beginning (what the other side has is "already there")
+RULE_SCOPE = ("peer_community", "public", "upstream_default_tlp")
+HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,128}$")
+UNHEALTHY_AFTER = 3  # consecutive failures after which `hub sync list` calls a feed unhealthy
 
 
 class Strict(BaseModel):
@@ -70,9 +76,15 @@ class FeedConfig(Strict):
     tlp: str = "amber"
     tlp_version: Literal[1, 2] = 2
     connector: ConnectorOptions = Field(default_factory=ConnectorOptions)
+    public: bool = False
+    upstream_default_tlp: str | None = None
     user: str | None = Field(default=None, max_length=255)
     password_env: str | None = Field(default=None, max_length=128)
+    auth_header: str | None = Field(default=None, max_length=128)
+    timeout: float | None = Field(default=None, gt=0, le=3600)
     interval: int = 3600
+    schedule: str | None = Field(default=None, max_length=128)
+    unhealthy_after: int = Field(default=UNHEALTHY_AFTER, ge=1, le=1000)
     enabled: bool = True
 
     @model_validator(mode="before")
@@ -103,13 +115,47 @@ class FeedConfig(Strict):
             raise ValueError(f"unknown format {v!r}; known: {', '.join(PULL_FORMATS)}")
         return v
 
-    @field_validator("tlp")
+    @field_validator("tlp", "upstream_default_tlp")
     @classmethod
-    def _tlp(cls, v: str) -> str:
+    def _tlp(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         level = parse_tlp(v)
         if level is None:
             raise ValueError(f"unknown TLP level {v!r}: use {', '.join(TLP_LEVELS)}")
         return level
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        secret = credentials_in_url(v)
+        if secret:
+            raise ValueError(
+                f"the URL carries a secret ({secret}); URLs are stored and shown in `hub sync list`: "
+                "give the user name as `user` and put the secret in an environment variable named by "
+                "`password_env` (sent as HTTP Basic, or in the header named by `auth_header`)"
+            )
+        return v
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str | None) -> str | None:
+        if v is not None:
+            from croniter import croniter
+
+            if not croniter.is_valid(v):
+                raise ValueError(
+                    f"{v!r} is not a cron schedule (minute hour day-of-month month day-of-week, "
+                    "e.g. '*/15 * * * *' or '0 6 * * 1-5'; times are UTC)"
+                )
+        return v
+
+    @field_validator("auth_header")
+    @classmethod
+    def _header(cls, v: str | None) -> str | None:
+        if v is not None and not HEADER_NAME.match(v):
+            raise ValueError(f"{v!r} is not an HTTP header name")
+        return v
 
     @field_validator("password_env")
     @classmethod
@@ -137,21 +183,54 @@ class FeedConfig(Strict):
 
     @model_validator(mode="after")
     def _direction(self) -> FeedConfig:
+        taxii = self.format in TAXII_FORMATS
         if self.direction == "pull":
             if not self.publish_as:
                 raise ValueError(
                     "a pull feed needs `publish_as`: the organisation its objects are published as"
                 )
-            if self.peer_community:
-                raise ValueError("`peer_community` belongs to push feeds")
+            if taxii:
+                if self.public and self.peer_community:
+                    raise ValueError(
+                        "`public: true` and `peer_community` contradict each other: an upstream hub "
+                        "either serves a community or publishes to anyone"
+                    )
+                if not self.public and not self.peer_community:
+                    raise ValueError(
+                        "a TAXII pull feed declares what the upstream is: `peer_community: <name>` (a "
+                        "hub serving that community: TLP:GREEN may come into groups of the same "
+                        "community) or `public: true` (only TLP:CLEAR comes into groups); AMBER and "
+                        "above only ever come into a collection restricted to `publish_as`"
+                    )
+                if "tlp" in self.model_fields_set:
+                    raise ValueError(
+                        "on a TAXII pull feed `upstream_default_tlp` gives the level of objects the "
+                        "upstream serves unmarked (default amber); `tlp` is for feeds that are not hubs"
+                    )
+            else:
+                extra = {"peer_community", "public", "upstream_default_tlp"} & self.model_fields_set
+                if extra:
+                    raise ValueError(
+                        f"{', '.join(sorted(extra))}: only TAXII feeds (pulling from another hub) use these"
+                    )
         else:
             if self.format != "taxii":
                 raise ValueError("a push feed posts to a TAXII 2.1 collection: its format is `taxii`")
-            unused = {"publish_as", "connector", "tlp", "tlp_version"} & self.model_fields_set
+            unused = {
+                "publish_as",
+                "connector",
+                "tlp",
+                "public",
+                "upstream_default_tlp",
+            } & self.model_fields_set
             if unused:
                 raise ValueError(f"{', '.join(sorted(unused))}: only pull feeds use these")
-        if self.password_env and not self.user:
-            raise ValueError("`password_env` needs a `user` to go with it")
+        if self.password_env and not self.user and not self.auth_header:
+            raise ValueError("`password_env` needs a `user` (HTTP Basic) or an `auth_header` to go with it")
+        if self.auth_header and not self.password_env:
+            raise ValueError("`auth_header` needs `password_env`: the variable holding the header's value")
+        if self.auth_header and (taxii or not is_url(self.url)):
+            raise ValueError("`auth_header` is for URL feeds; TAXII feeds authenticate with HTTP Basic")
         return self
 
 
@@ -197,6 +276,7 @@ class LoadReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     not_in_file: list[str] = field(default_factory=list)
+    rule_reset: list[str] = field(default_factory=list)  # cursor cleared: the redistribution rule changed
 
 
 def definition(fc: FeedConfig) -> dict[str, Any]:
@@ -209,12 +289,22 @@ def definition(fc: FeedConfig) -> dict[str, Any]:
         "collection": fc.collection,
         "publish_as": fc.publish_as,
         "peer_community": fc.peer_community,
+        "public": fc.public,
+        "upstream_default_tlp": (
+            (fc.upstream_default_tlp or "amber")
+            if fc.direction == "pull" and fc.format in TAXII_FORMATS
+            else None
+        ),
         "tlp": fc.tlp,
         "tlp_version": fc.tlp_version,
         "options": fc.connector.model_dump(exclude_defaults=True) if fc.direction == "pull" else {},
         "username": fc.user,
         "password_env": fc.password_env,
+        "auth_header": fc.auth_header,
+        "timeout_s": fc.timeout,
+        "unhealthy_after": fc.unhealthy_after,
         "interval_s": fc.interval,
+        "schedule": fc.schedule,
         "enabled": fc.enabled,
     }
 
@@ -223,7 +313,9 @@ def apply_feeds(session: Session, cfg: FeedsConfig, *, now_us: int) -> LoadRepor
     """Create or update the declared feeds (idempotent), keeping each feed's cursor and run state.
 
     A new feed is due at once. A feed whose source, format or collection changed loses its cursor, which
-    belonged to the old one. Feeds stored but absent from the file are left as they are (and reported):
+    belonged to the old one; so does a feed whose redistribution rule changed (`peer_community`,
+    `public`, `upstream_default_tlp`), since what it withheld before may go now (`rule_reset`).
+    Feeds stored but absent from the file are left as they are (and reported):
     disable one with `enabled: false` rather than by deleting its history.
     """
     report = LoadReport()
@@ -243,6 +335,9 @@ def apply_feeds(session: Session, cfg: FeedsConfig, *, now_us: int) -> LoadRepor
             continue
         if changed & set(CURSOR_SCOPE):
             feed.cursor = None
+        elif changed & set(RULE_SCOPE) and feed.cursor is not None:
+            feed.cursor = None
+            report.rule_reset.append(fc.name)
         for k in changed:
             setattr(feed, k, values[k])
         report.updated.append(fc.name)
@@ -250,6 +345,17 @@ def apply_feeds(session: Session, cfg: FeedsConfig, *, now_us: int) -> LoadRepor
     report.not_in_file = sorted(set(stored) - declared)
     session.flush()
     return report
+
+
+def next_cron_us(schedule: str, after_us: int) -> int:
+    """The first time a cron schedule fires after `after_us` (UTC), in microseconds."""
+    from datetime import UTC, datetime
+
+    from croniter import croniter
+
+    start = datetime.fromtimestamp(after_us / 1_000_000, tz=UTC)
+    nxt: datetime = croniter(schedule, start).get_next(datetime)
+    return int(nxt.timestamp() * 1_000_000)
 
 
 def connector_options(feed: Feed) -> dict[str, Any]:

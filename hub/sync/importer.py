@@ -121,8 +121,11 @@ def producer_of(sm: sessionmaker[Session], org_slug: str) -> tuple[str, str]:
         return org.identity_id, org.name
 
 
+Screen = Callable[[dict[str, Any]], tuple[dict[str, Any] | None, str]]
+
+
 def _batches(
-    results: Iterable[Normalised | Rejected], report: ImportReport, size: int
+    results: Iterable[Normalised | Rejected], report: ImportReport, size: int, screen: Screen | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     last_ref = None
@@ -139,7 +142,15 @@ def _batches(
             report.note(f"{r.record_ref}: {'skipped' if r.skipped else 'rejected'}: {r.reason}{raw}")
             continue
         report.normalised += 1
-        batch.append(r.obj)
+        obj = r.obj
+        if screen is not None:
+            kept, reason = screen(obj)
+            if kept is None:
+                report.refused += 1
+                report.note(f"{obj.get('id') or r.record_ref}: refused: {reason}")
+                continue
+            obj = kept
+        batch.append(obj)
         if len(batch) >= size:
             yield batch
             batch = []
@@ -156,15 +167,21 @@ def run_import(
     batch_size: int = BATCH,
     progress: Callable[[int], None] | None = None,
     sample: int = 0,
+    screen: Screen | None = None,
+    report: ImportReport | None = None,
 ) -> ImportReport:
     """Ingest a connector's results, one transaction per batch, so a failure never loses earlier batches.
 
     A dry run validates and asks the policy layer exactly as a real import does, then rolls back.
+    `screen(obj) -> (obj to import or None, reason)` sees each normalised object before ingest (a sync
+    pull applies the upstream relationship there); a refusal counts as refused, with its reason. Pass
+    `report` to keep the counts of what was done when the import raises part-way.
     """
-    report = ImportReport(dry_run=dry_run)
+    report = report or ImportReport(dry_run=dry_run)
+    report.dry_run = dry_run
     with sm() as session:
         resolve_submission(session, target)  # fail before reading the feed when the target is wrong
-    for objs in _batches(results, report, batch_size):
+    for objs in _batches(results, report, batch_size, screen):
         prepared = prepare(objs)  # validation holds no write lock
         with sm() as session:
             tx = session.begin()

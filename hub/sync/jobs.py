@@ -8,25 +8,61 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import FeedSettings
+from hub.policy.rules import Destination
 from hub.stix import format_us, timestamp_us
 from hub.sync.feeds import connector_options
-from hub.sync.importer import Target, producer_of, run_import
+from hub.sync.fetch import Access, Conditional, RunInterrupted, is_url
+from hub.sync.importer import ImportReport, Target, producer_of, resolve_submission, run_import
 from hub.sync.models import Feed
-from hub.sync.outbound import destination_for, push_to_peer, source_collection
-from hub.sync.sources import TAXII_FORMATS, PullCursor, feed_results
+from hub.sync.outbound import OutboundReport, destination_for, push_to_peer, source_collection
+from hub.sync.sources import TAXII_FORMATS, PullCursor, feed_results, valid_cursor
+from hub.sync.upstream import upstream_screen
 
 log = logging.getLogger(__name__)
 
 
 class CredentialError(RuntimeError):
     """The environment variable a feed names for its password is not set."""
+
+
+@dataclass
+class RunControl:
+    """What a run checks between pages, batches and envelopes: a stop request, and its lease.
+
+    `renew()` extends the lease and answers False when another worker took the feed over; it is called
+    at most every `renew_every_s`, so a run that lives longer than its lease keeps the feed.
+    """
+
+    stop: threading.Event | None = None
+    renew: Callable[[], bool] | None = None
+    renew_every_s: float = 60.0
+    # saves a cursor (and an audit event) mid-run; answers False when the feed's cursor moved meanwhile
+    save: Callable[[str | None, str, Audit | None], bool] | None = None
+    saved_cursor: str | None = None  # the last cursor `save` stored
+    _last: float = field(default_factory=time.monotonic)
+
+    def progress(self, expected: str | None, cursor: str, audit: Audit | None) -> None:
+        """Store the run's progress so far (a no-op without `save`)."""
+        if self.save is not None and self.save(self.saved_cursor or expected, cursor, audit):
+            self.saved_cursor = cursor
+
+    def checkpoint(self) -> None:
+        """Raise RunInterrupted when the run should stop; renew the lease when it is time."""
+        if self.stop is not None and self.stop.is_set():
+            raise RunInterrupted("interrupted: the worker was asked to stop (SIGTERM or SIGINT)")
+        if self.renew is not None and time.monotonic() - self._last >= self.renew_every_s:
+            self._last = time.monotonic()
+            if not self.renew():
+                raise RunInterrupted("interrupted: the lease expired and another worker took the feed")
 
 
 @dataclass(frozen=True)
@@ -49,6 +85,13 @@ class FeedJob:
     password_env: str | None
     cursor: str | None
     interval_s: int
+    public: bool = False
+    upstream_default_tlp: str | None = None
+    auth_header: str | None = None
+    timeout_s: float | None = None
+    enabled: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
 
     @classmethod
     def of(cls, feed: Feed) -> FeedJob:
@@ -70,6 +113,13 @@ class FeedJob:
             password_env=feed.password_env,
             cursor=feed.cursor,
             interval_s=feed.interval_s,
+            public=bool(feed.public),
+            upstream_default_tlp=feed.upstream_default_tlp,
+            auth_header=feed.auth_header,
+            timeout_s=feed.timeout_s,
+            enabled=feed.enabled,
+            etag=feed.etag,
+            last_modified=feed.last_modified,
         )
 
 
@@ -86,7 +136,11 @@ class Audit:
 
 @dataclass
 class RunOutcome:
-    """What one run did, and where the next run starts."""
+    """What one run did, and where the next run starts.
+
+    For a push, `sent` counts what the peer stored new, `unchanged` what it already had, `withdrawn`
+    the reclassified objects deleted at the peer, `refused` what it refused or could not be sent.
+    """
 
     ok: bool = True
     read: int = 0
@@ -97,15 +151,20 @@ class RunOutcome:
     skipped: int = 0
     refused: int = 0
     sent: int = 0
+    withdrawn: int = 0
     cursor_after: str | None = None
     error: str | None = None
     reasons: list[str] = field(default_factory=list)
     audit: Audit | None = None
+    validators: tuple[str | None, str | None] | None = None  # URL feeds: (ETag, Last-Modified) to keep
 
     def summary(self, direction: str) -> str:
         """The counts as a person reads them."""
         if direction == "push":
-            return f"sent {self.sent}, refused by the peer {self.refused}"
+            return (
+                f"sent {self.sent} new, {self.unchanged} already at the peer, refused by the peer "
+                f"{self.refused}, withdrawn {self.withdrawn}"
+            )
         return (
             f"read {self.read}, new {self.created}, new versions {self.new_versions}, "
             f"unchanged {self.unchanged}, rejected {self.rejected}, skipped {self.skipped}, "
@@ -126,49 +185,125 @@ def password_of(job: FeedJob, environ: Mapping[str, str]) -> str | None:
 
 
 def run_feed(
-    sm: sessionmaker[Session], job: FeedJob, *, environ: Mapping[str, str] | None = None
+    sm: sessionmaker[Session],
+    job: FeedJob,
+    *,
+    environ: Mapping[str, str] | None = None,
+    control: RunControl | None = None,
 ) -> RunOutcome:
-    """Run a feed once; every failure becomes a failed outcome with a message, never an exception."""
+    """Run a feed once; every failure becomes a failed outcome with a message, never an exception.
+
+    While it runs, `in_run()` is true: a signal handler may then raise RunInterrupted, which ends a
+    request blocked on a silent upstream at once instead of after its timeout.
+    """
+    control = control or RunControl()
     try:
+        _running.active = True
         password = password_of(job, os.environ if environ is None else environ)
         if job.direction == "push":
-            return run_push(sm, job, password=password)
-        return run_pull(sm, job, password=password)
+            return run_push(sm, job, password=password, control=control)
+        return run_pull(sm, job, password=password, control=control)
     except Exception as exc:  # a worker outlives any one feed's failure; the run records why
+        _running.active = False
         known = exc.__class__.__module__.startswith("hub.") or isinstance(exc, ValueError)
         if not known:
             log.exception("feed %s failed", job.name)
         message = str(exc) if known else f"{type(exc).__name__}: {exc}"
-        return RunOutcome(ok=False, cursor_after=job.cursor, error=message[:4000])
+        # a push that saved progress before failing keeps it
+        return RunOutcome(ok=False, cursor_after=control.saved_cursor or job.cursor, error=message[:4000])
+    finally:
+        _running.active = False
 
 
-def run_pull(sm: sessionmaker[Session], job: FeedJob, *, password: str | None) -> RunOutcome:
-    """Import the feed into its collection; TAXII sources pull only what was added after the cursor."""
+class _Running(threading.local):
+    active = False
+
+
+_running = _Running()
+
+
+def in_run() -> bool:
+    """True while this thread is inside `run_feed` (so interrupting it is recorded as a failed run)."""
+    return _running.active
+
+
+def run_pull(
+    sm: sessionmaker[Session], job: FeedJob, *, password: str | None, control: RunControl
+) -> RunOutcome:
+    """Import the feed into its collection; TAXII sources pull only what was added after the cursor.
+
+    A source that yields no valid record at all is a failed run; so is an upstream cursor that does
+    not parse (what was imported stays, and the cursor stays where it was).
+    """
     if job.publish_as is None:
         raise ValueError(f"feed {job.name!r} has no publish_as organisation")
+    taxii = job.format in TAXII_FORMATS
+    if taxii and job.cursor:
+        try:
+            valid_cursor(job.cursor)
+        except ValueError as exc:
+            raise ValueError(
+                f"the stored cursor is unusable ({exc}): `hub sync reset-cursor {job.name}` clears it"
+            ) from None
     producer_id, producer_name = producer_of(sm, job.publish_as)
     options = dict(job.options)
     settings = FeedSettings(
         producer_id=producer_id,
         producer_name=producer_name,
         feed_name=options.pop("feed_name", "") or job.url,
-        tlp=job.tlp,
+        tlp=(job.upstream_default_tlp or "amber") if taxii else job.tlp,
         tlp_version=job.tlp_version,
         **options,
     )
-    taxii = job.format in TAXII_FORMATS
+    target = Target(job.group, job.collection, job.publish_as)
+    screen = None
+    if taxii:
+        with sm() as session:
+            submission, _org = resolve_submission(session, target)
+        screen = upstream_screen(
+            submission,
+            source=job.url,
+            org=job.publish_as,
+            peer_community=job.peer_community,
+            public=job.public,
+            upstream_default_tlp=job.upstream_default_tlp,
+            tlp_version=job.tlp_version,
+        )
+    conditional = (
+        Conditional(job.etag, job.last_modified)
+        if is_url(job.url) and job.format not in TAXII_FORMATS
+        else None
+    )
+    access = Access(
+        user=job.username,
+        password=password,
+        auth_header=job.auth_header,
+        timeout=job.timeout_s,
+        conditional=conditional,
+    )
     cursor = PullCursor(job.cursor)
     results = feed_results(
         job.format,
         job.url,
         settings,
-        user=job.username,
-        password=password,
         added_after=job.cursor if taxii else None,
         cursor=cursor,
+        access=access,
     )
-    report = run_import(sm, target=Target(job.group, job.collection, job.publish_as), results=results)
-    return RunOutcome(
+    report = ImportReport()
+    error = None
+    try:
+        run_import(
+            sm,
+            target=target,
+            results=results,
+            screen=screen,
+            progress=lambda _n: control.checkpoint(),
+            report=report,
+        )
+    except RunInterrupted as exc:
+        error = str(exc)
+    outcome = RunOutcome(
         read=report.read,
         created=report.created,
         new_versions=report.new_versions,
@@ -176,32 +311,90 @@ def run_pull(sm: sessionmaker[Session], job: FeedJob, *, password: str | None) -
         rejected=report.rejected,
         skipped=report.skipped,
         refused=report.refused,
-        cursor_after=cursor.last if taxii else None,
-        reasons=report.reasons[:5],
+        cursor_after=cursor.last if taxii and error is None else job.cursor,
+        reasons=report.reasons[:10],
     )
+    if conditional is not None:
+        if conditional.not_modified:
+            outcome.reasons.append("not modified since the last download (conditional GET)")
+        outcome.validators = (conditional.etag, conditional.last_modified)
+    if error is None and report.normalised == 0 and report.rejected > 0:
+        first = report.reasons[0] if report.reasons else ""
+        error = (
+            f"no valid record in what the source served ({report.rejected} rejected, none normalised): "
+            f"{first}"
+        )
+        outcome.validators = None  # so the next run downloads it again rather than getting a 304
+    if error is None and cursor.bad is not None:
+        error = (
+            f"the upstream sent X-TAXII-Date-Added-Last {cursor.bad!r}, which is not a timestamp: "
+            f"what was read is stored, the cursor stays at {job.cursor or '(start)'}"
+        )
+        outcome.cursor_after = job.cursor
+    if error is not None:
+        outcome.ok, outcome.error = False, error[:4000]
+    return outcome
 
 
-def run_push(sm: sessionmaker[Session], job: FeedJob, *, password: str | None) -> RunOutcome:
-    """Post what may leave the collection for the peer, added after the cursor, in envelopes of 1,000."""
+def run_push(
+    sm: sessionmaker[Session], job: FeedJob, *, password: str | None, control: RunControl
+) -> RunOutcome:
+    """Post what may leave the collection for the peer, added after the cursor, in envelopes that fit.
+
+    Each acknowledged envelope moves the feed's cursor and is audited at once (`control.progress`), so
+    even a worker killed mid-push leaves the peer's progress on record and the next run resumes after
+    it. A push that stops part-way (the peer went away, SIGTERM) is a failed run that keeps what was
+    acknowledged: its counts, its audit, and a cursor after the last acknowledged envelope.
+    """
+    if job.cursor:
+        try:
+            valid_cursor(job.cursor)
+        except ValueError as exc:
+            raise ValueError(
+                f"the stored cursor is unusable ({exc}): `hub sync reset-cursor {job.name}` clears it"
+            ) from None
+    audited = 0
+
+    def audit(count: int, dest: Destination, note: str = "") -> Audit:
+        return Audit(
+            action="push-out",
+            group_id=grp.id,
+            collection_id=coll.id,
+            count=count,
+            detail=f"feed {job.name} to {job.url} ({dest.display}){note}",
+        )
+
+    def on_envelope(r: OutboundReport) -> None:
+        nonlocal audited
+        if r.last_added_us is not None:
+            control.progress(job.cursor, format_us(r.last_added_us), audit(r.sent - audited, dest))
+            audited = r.sent
+        control.checkpoint()
+
     with sm() as session, session.begin():  # one read snapshot for the whole push
         coll, grp = source_collection(session, group=job.group, collection=job.collection)
         dest = destination_for(session, to_group=None, peer_community=job.peer_community, name=job.url)
         after = timestamp_us(job.cursor, "cursor") if job.cursor else None
         report = push_to_peer(
             session, collection=coll, group=grp, destination=dest, url=job.url, user=job.username,
-            password=password, added_after_us=after,
+            password=password, added_after_us=after, timeout=job.timeout_s, tlp_version=job.tlp_version,
+            on_envelope=on_envelope,
         )  # fmt: skip
     return RunOutcome(
-        read=report.sent + report.refused_by_peer,
+        ok=report.error is None,
+        error=report.error,
+        read=report.sent + report.already_there + report.refused_by_peer,
         sent=report.sent,
+        unchanged=report.already_there,
         refused=report.refused_by_peer,
+        withdrawn=report.withdrawn,
         cursor_after=format_us(report.last_added_us) if report.last_added_us else job.cursor,
-        reasons=(report.reasons or [])[:5],
-        audit=Audit(
-            action="push-out",
-            group_id=grp.id,
-            collection_id=coll.id,
-            count=report.sent,
-            detail=f"feed {job.name} to {job.url} ({dest.display})",
+        reasons=(report.reasons or [])[:10],
+        # what earlier envelopes of this run audited is not counted twice
+        audit=audit(
+            report.sent - audited,
+            dest,
+            f": run of {report.sent} sent, {report.already_there} already there, {report.withdrawn} "
+            "withdrawn" + (f"; stopped: {report.error}" if report.error else ""),
         ),
     )

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from hub.db import Base
 from hub.store.models import SeqType
@@ -43,13 +45,20 @@ class Feed(Base):
     group_slug: Mapped[str] = mapped_column(String(64))
     collection: Mapped[str] = mapped_column(String(64))  # alias or id, in group_slug
     publish_as: Mapped[str | None] = mapped_column(String(64))  # pull: organisation slug
-    peer_community: Mapped[str | None] = mapped_column(String(64))  # push: community of the peer hub
+    # the community of the peer hub: push, where it is going; TAXII pull, where it comes from
+    peer_community: Mapped[str | None] = mapped_column(String(64))
+    public: Mapped[bool] = mapped_column(Boolean, server_default=false())  # TAXII pull: upstream is public
+    upstream_default_tlp: Mapped[str | None] = mapped_column(String(16))  # TAXII pull: level of unmarked
     tlp: Mapped[str] = mapped_column(String(16))
     tlp_version: Mapped[int] = mapped_column(SmallInteger)
     options: Mapped[dict[str, Any]] = mapped_column(JSON)  # connector settings (FeedSettings fields)
     username: Mapped[str | None] = mapped_column(String(255))
     password_env: Mapped[str | None] = mapped_column(String(128))
+    auth_header: Mapped[str | None] = mapped_column(String(128))  # URL feeds: send the secret in this header
+    timeout_s: Mapped[float | None] = mapped_column(Float)  # read timeout of each request (None: default)
     interval_s: Mapped[int] = mapped_column(Integer)
+    schedule: Mapped[str | None] = mapped_column(String(128))  # a cron expression, instead of the interval
+    unhealthy_after: Mapped[int] = mapped_column(Integer, server_default="3")
     enabled: Mapped[bool] = mapped_column(Boolean)
 
     next_run_at_us: Mapped[int] = mapped_column(BigInteger)
@@ -59,6 +68,14 @@ class Feed(Base):
     leased_by: Mapped[str | None] = mapped_column(String(128))
     failures: Mapped[int] = mapped_column(Integer)  # consecutive
     last_error: Mapped[str | None] = mapped_column(Text)
+    # URL feeds: the validators of the last download, for a conditional GET
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+
+    @property
+    def unhealthy(self) -> bool:
+        """True after `unhealthy_after` consecutive failures."""
+        return self.failures >= self.unhealthy_after
 
     __table_args__ = (
         CheckConstraint("direction IN ('pull', 'push')", name="direction"),
@@ -85,10 +102,12 @@ class FeedRun(Base):
     rejected: Mapped[int] = mapped_column(Integer)
     skipped: Mapped[int] = mapped_column(Integer)  # records the connector leaves out on purpose
     refused: Mapped[int] = mapped_column(Integer)
-    sent: Mapped[int] = mapped_column(Integer)
+    sent: Mapped[int] = mapped_column(Integer)  # push: stored new at the peer (`unchanged`: it had them)
+    withdrawn: Mapped[int] = mapped_column(Integer, server_default="0")  # push: deleted at the peer
     cursor_before: Mapped[str | None] = mapped_column(String(40))
     cursor_after: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)  # the first reasons: objects refused, withdrawn...
 
     __table_args__ = (
         CheckConstraint("status IN ('ok', 'failed')", name="status"),

@@ -22,7 +22,7 @@ from hub.store.audit import record
 from hub.sync.models import Feed, FeedRun
 
 if TYPE_CHECKING:
-    from hub.sync.jobs import RunOutcome
+    from hub.sync.jobs import Audit, RunOutcome
 
 LEASE_S = 1800  # longer than any run should take; a run that outlives its lease may be run twice
 BACKOFF_BASE_S = 60
@@ -42,6 +42,15 @@ def backoff_s(interval_s: int, failures: int) -> int:
     """Seconds to wait after the n-th consecutive failure: 60, 120, 240, ... capped at the interval."""
     exponent = min(max(failures - 1, 0), 30)
     return min(interval_s, BACKOFF_BASE_S * (1 << exponent))
+
+
+def next_run_us(feed: Feed, after_us: int) -> int:
+    """When a feed runs next after `after_us`: its cron schedule's next time, or after its interval."""
+    if feed.schedule:
+        from hub.sync.feeds import next_cron_us
+
+        return next_cron_us(feed.schedule, after_us)
+    return after_us + feed.interval_s * US
 
 
 def _is_postgres(session: Session) -> bool:
@@ -108,13 +117,105 @@ def claim_named(session: Session, *, name: str, worker_id: str, now_us: int, lea
         feed = session.scalar(stmt)
         if feed is None:
             raise ClaimError(f"no feed {name!r} (`hub sync list` shows the loaded feeds)")
+        if not feed.enabled:
+            raise ClaimError(
+                f"feed {name!r} is disabled (`enabled: false` in the feeds file): it never runs until "
+                "enabled again"
+            )
         if feed.lease_until_us is not None and feed.lease_until_us >= now_us:
             raise ClaimError(
                 f"feed {name!r} is running on worker {feed.leased_by} (lease for another "
-                f"{(feed.lease_until_us - now_us) // US} s)"
+                f"{(feed.lease_until_us - now_us) // US} s); if that worker is dead, "
+                f"`hub sync release {name}` frees it"
             )
         lease(feed, worker_id=worker_id, now_us=now_us, lease_s=lease_s)
     return feed
+
+
+def _named(session: Session, name: str) -> Feed:
+    feed = session.scalar(select(Feed).where(Feed.name == name))
+    if feed is None:
+        raise ClaimError(f"no feed {name!r} (`hub sync list` shows the loaded feeds)")
+    return feed
+
+
+def renew_lease(session: Session, *, feed_id: int, worker_id: str, now_us: int, lease_s: int) -> bool:
+    """Extend this worker's lease on a feed it is running; False when the lease is no longer its own."""
+    feed = session.get(Feed, feed_id, with_for_update=True)
+    if feed is None or feed.leased_by != worker_id:
+        return False
+    lease(feed, worker_id=worker_id, now_us=now_us, lease_s=lease_s)
+    session.flush()
+    return True
+
+
+def save_progress(
+    session: Session,
+    *,
+    feed_id: int,
+    worker_id: str,
+    expected: str | None,
+    cursor: str,
+    audit: Audit | None = None,
+) -> bool:
+    """Move a running feed's cursor (and audit what got there) while its run goes on.
+
+    A push records each acknowledged envelope so, should its worker die, the next run resumes after it
+    and the audit trail holds what reached the peer. Nothing changes unless this worker still holds the
+    feed and the cursor is still `expected` (not reset or moved by a reload meanwhile).
+    """
+    feed = session.get(Feed, feed_id, with_for_update=True)
+    if feed is None or feed.leased_by != worker_id or feed.cursor != expected:
+        return False
+    feed.cursor = cursor
+    if audit is not None:
+        _audit(session, audit)
+    session.flush()
+    return True
+
+
+def _audit(session: Session, a: Audit) -> None:
+    record(
+        session,
+        action=a.action,
+        organisation_id=None,
+        group_id=a.group_id,
+        collection_id=a.collection_id,
+        count=a.count,
+        detail=a.detail[:2000],
+    )
+
+
+def release(session: Session, *, name: str) -> str | None:
+    """Clear a feed's lease (a dead worker's); the worker that held it, or None when none did.
+
+    A worker that is in fact alive finishes its run, and its record then only adds history (see
+    `record_run`); the feed is claimable at once.
+    """
+    feed = _named(session, name)
+    holder = feed.leased_by
+    feed.lease_until_us = None
+    feed.leased_by = None
+    session.flush()
+    return holder
+
+
+def reset_cursor(session: Session, *, name: str, to: str | None = None) -> str | None:
+    """Set a feed's cursor to `to` (a timestamp) or clear it; the cursor it had.
+
+    Clearing makes the next run start from the beginning: a pull re-reads the upstream (what is stored
+    counts as unchanged), a push re-sends what may go (what the peer has counts as already there).
+    URL feeds also forget their ETag and Last-Modified, so the next run downloads in full.
+    """
+    from hub.sync.sources import valid_cursor
+
+    feed = _named(session, name)
+    before = feed.cursor
+    feed.cursor = valid_cursor(to) if to is not None else None
+    feed.etag = None
+    feed.last_modified = None
+    session.flush()
+    return before
 
 
 def record_run(
@@ -126,6 +227,7 @@ def record_run(
     cursor_before: str | None,
     started_us: int,
     finished_us: int,
+    progress_cursor: str | None = None,
 ) -> FeedRun:
     """Add the run to the history and move the feed on: cursor, next run, failures, lease released.
 
@@ -146,35 +248,40 @@ def record_run(
         skipped=outcome.skipped,
         refused=outcome.refused,
         sent=outcome.sent,
+        withdrawn=outcome.withdrawn,
         cursor_before=cursor_before,
         cursor_after=outcome.cursor_after,
         error=outcome.error,
     )
+    notes = list(outcome.reasons)
     session.add(run)
     feed = session.get(Feed, feed_id, with_for_update=True)
     if feed is not None and feed.leased_by == worker_id:
+        # a failed push keeps what was acknowledged before it stopped: its cursor moves too
+        expected = progress_cursor if progress_cursor is not None else cursor_before
+        if feed.cursor == expected:  # else `hub sync load` or reset-cursor moved it meanwhile
+            feed.cursor = outcome.cursor_after
+        if outcome.validators is not None:
+            feed.etag, feed.last_modified = outcome.validators
+        elif not outcome.ok:
+            feed.etag = feed.last_modified = None
         if outcome.ok:
             feed.failures = 0
             feed.last_error = None
-            if feed.cursor == cursor_before:  # else `hub sync load` moved the feed elsewhere meanwhile
-                feed.cursor = outcome.cursor_after
-            feed.next_run_at_us = finished_us + feed.interval_s * US
+            feed.next_run_at_us = next_run_us(feed, finished_us)
         else:
             feed.failures += 1
             feed.last_error = outcome.error
-            feed.next_run_at_us = finished_us + backoff_s(feed.interval_s, feed.failures) * US
+            feed.next_run_at_us = min(
+                finished_us + backoff_s(feed.interval_s, feed.failures) * US,
+                next_run_us(feed, finished_us),
+            )
+            if feed.unhealthy:
+                notes.append(f"feed unhealthy: {feed.failures} consecutive failures")
         feed.lease_until_us = None
         feed.leased_by = None
+    run.notes = "\n".join(n[:500] for n in notes)[:8000] or None
     if outcome.audit is not None:
-        a = outcome.audit
-        record(
-            session,
-            action=a.action,
-            organisation_id=None,
-            group_id=a.group_id,
-            collection_id=a.collection_id,
-            count=a.count,
-            detail=a.detail[:2000],
-        )
+        _audit(session, outcome.audit)
     session.flush()
     return run

@@ -55,14 +55,25 @@ def test_example_file_is_valid_and_loads_idempotently(cli, sm):
 
 
 def test_reload_keeps_cursor_and_run_state_unless_the_source_moves(cli, sm, tmp_path):
-    path = write(tmp_path, [pull(format="taxii", url="https://up.example/taxii2/a/collections/1/")])
+    path = write(
+        tmp_path,
+        [pull(format="taxii", peer_community="south", url="https://up.example/taxii2/a/collections/1/")],
+    )
     assert cli("sync", "load", str(path)).exit_code == 0
     with sm() as s, s.begin():
         f = s.scalar(select(Feed))
         f.cursor, f.failures, f.last_error, f.next_run_at_us = "2024-01-01T00:00:00.000000Z", 2, "boom", 42
     # a new interval is a definition change: the run state stays
     path = write(
-        tmp_path, [pull(format="taxii", url="https://up.example/taxii2/a/collections/1/", interval="15m")]
+        tmp_path,
+        [
+            pull(
+                format="taxii",
+                peer_community="south",
+                url="https://up.example/taxii2/a/collections/1/",
+                interval="15m",
+            )
+        ],
     )
     r = cli("sync", "load", str(path))
     assert "updated: blocklist" in r.output
@@ -75,7 +86,10 @@ def test_reload_keeps_cursor_and_run_state_unless_the_source_moves(cli, sm, tmp_
         42,
     )
     # another upstream: the old cursor would skip its objects, so it goes
-    path = write(tmp_path, [pull(format="taxii", url="https://other.example/taxii2/a/collections/2/")])
+    path = write(
+        tmp_path,
+        [pull(format="taxii", peer_community="south", url="https://other.example/taxii2/a/collections/2/")],
+    )
     cli("sync", "load", str(path))
     assert stored(sm)["blocklist"].cursor is None
 
@@ -110,6 +124,27 @@ def test_feeds_missing_from_the_file_are_left_alone_and_reported(cli, sm, tmp_pa
             "feeds.0 (blocklist)",
             "publish_as: only pull feeds use these",
         ),
+        (
+            pull(url="http://alice:S3cretPass@feeds.example.org/list.txt"),
+            "feeds.0 (blocklist).url",
+            "the URL carries a secret (user name or password in the URL)",
+        ),
+        (
+            pull(url="https://feeds.example.org/list.txt?apikey=abc"),
+            "feeds.0 (blocklist).url",
+            "query parameter 'apikey'",
+        ),
+        (pull(format="taxii"), "feeds.0 (blocklist)", "a TAXII pull feed declares what the upstream is"),
+        (
+            pull(format="taxii", public=True, peer_community="south"),
+            "feeds.0 (blocklist)",
+            "contradict each other",
+        ),
+        (pull(format="taxii", public=True, tlp="green"), "feeds.0 (blocklist)", "upstream_default_tlp"),
+        (pull(peer_community="south"), "feeds.0 (blocklist)", "only TAXII feeds"),
+        (pull(schedule="every tuesday"), "feeds.0 (blocklist).schedule", "not a cron schedule"),
+        (pull(auth_header="X-Key"), "feeds.0 (blocklist)", "`auth_header` needs `password_env`"),
+        (pull(timeout=0), "feeds.0 (blocklist).timeout", "greater than 0"),
     ],
 )
 def test_config_errors_name_file_path_and_problem(tmp_path, feed, path, problem):
@@ -150,7 +185,14 @@ def test_backoff_doubles_from_a_minute_and_is_capped_by_the_interval():
 def test_no_secret_is_stored_anywhere_in_the_feeds_tables(sm, world, tmp_path, monkeypatch):
     monkeypatch.setenv("FEED_UP_PASSWORD", SECRET)
     url = f"http://127.0.0.1:{free_port()}/taxii2/africa/collections/x/"
-    feed = pull("upstream", format="taxii", url=url, user="cert-a", password_env="FEED_UP_PASSWORD")
+    feed = pull(
+        "upstream",
+        format="taxii",
+        peer_community="south",
+        url=url,
+        user="cert-a",
+        password_env="FEED_UP_PASSWORD",
+    )
     with sm() as s, s.begin():
         apply_feeds(s, read_feeds(write(tmp_path, [feed])), now_us=0)
     done = run_named(sm, "upstream", worker_id="w1")  # uses the secret, fails: the error is recorded

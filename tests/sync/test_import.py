@@ -268,6 +268,9 @@ def test_incremental_pull_from_an_upstream_taxii_collection(cli, sm, world, live
         live.keys["cert-a"],
     ]
     r = cli(*args)
+    assert r.exit_code == 2 and "--peer-community NAME" in r.output  # the relationship is declared
+    args += ["--peer-community", "south"]
+    r = cli(*args)
     assert r.exit_code == 0, r.output
     assert "stored new: 5" in r.output
     cursor = r.output.split("--added-after ")[1].split()[0]
@@ -305,3 +308,28 @@ def test_a_third_party_bundle_keeps_its_author_and_records_the_importer_as_publi
     r = cli("policy", "explain", "--object", authored[0], "--reader", "cert-c")
     assert "Published in the hub by cert-a" in r.output, r.output
     assert f"authored by {vendor}, an identity outside the hub" in r.output, r.output
+
+
+@pytest.mark.interop
+def test_import_from_another_hub_refuses_amber_into_a_group_and_names_it(cli, world, live):
+    import httpx
+
+    upstream = f"{live.base}/taxii2/africa/collections/{live.collections['africa/indicators']}/"
+    amber, clear = indicator(9200, tlp="amber"), indicator(9201, tlp="clear")
+    r = httpx.post(
+        upstream + "objects/",
+        content=orjson.dumps({"objects": [amber, clear]}),
+        headers=live.post_headers("cert-a"),
+    )
+    assert r.status_code == 202
+    base = ["import", upstream, "--format", "taxii", "--as", "cert-a", "--user", "cert-a"]
+    base += ["--password", live.keys["cert-a"], "--public", "--group", "africa"]
+    r = cli(*base, "--collection", "indicators")
+    assert r.exit_code == 0, r.output
+    assert (
+        f"{amber['id']}: refused: TLP:AMBER from another hub comes only into a collection restricted"
+        in r.output
+    )
+    # the named-recipient collection a-to-b has another recipient (cert-b): AMBER stays out there too
+    r = cli(*base, "--collection", "a-to-b")
+    assert r.exit_code == 0 and f"{amber['id']}: refused" in r.output

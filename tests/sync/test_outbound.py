@@ -38,7 +38,7 @@ def exported(cli, tmp_path, *extra):
     assert r.exit_code == 0, r.output
     bundle = json.loads(out.read_bytes())
     assert bundle["type"] == "bundle"
-    return {o["id"]: o for o in bundle["objects"]}, r.output
+    return {o["id"]: o for o in bundle["objects"] if o["type"] != "marking-definition"}, r.output
 
 
 def test_public_export_carries_only_clear(cli, shared, tmp_path):
@@ -94,8 +94,9 @@ def test_push_to_a_peer_hub_sends_what_may_leave(cli, shared, live):
         live.keys["cert-c"],
     )
     assert r.exit_code == 0, r.output
-    assert "pushed 3 objects" in r.output
+    assert "pushed 3 new objects" in r.output
     got = httpx.get(peer_coll + "objects/", headers=live.auth("cert-c")).json()["objects"]
+    got = [o for o in got if o["type"] != "marking-definition"]
     ids = {o["id"] for o in got}
     assert {shared["clear"]["id"], shared["green"]["id"], shared["granular"]["id"]} <= ids
     assert shared["amber"]["id"] not in ids
@@ -114,4 +115,66 @@ def test_push_to_an_unreachable_peer_fails_clearly(cli, shared):
         "--collection",
         "indicators",
     )
-    assert r.exit_code == 2 and "ConnectionError" in r.output
+    assert r.exit_code == 2 and "ConnectError" in r.output and "Traceback" not in r.output
+
+
+STATEMENT = {
+    "type": "marking-definition",
+    "spec_version": "2.1",
+    "id": "marking-definition--3a7c1b2e-8d4f-4e6a-9b1c-2f5e7d9a0c11",
+    "created": "2024-01-01T00:00:00.000Z",
+    "definition_type": "statement",
+    "definition": {"statement": "Copyright 2024 CERT-A"},
+}
+
+
+def bundle_of(cli, tmp_path, *extra):
+    out = tmp_path / "all.json"
+    r = cli("export", "--group", "africa", "--collection", "indicators", "-o", str(out), *extra)
+    assert r.exit_code == 0, r.output
+    return {o["id"]: o for o in json.loads(out.read_bytes())["objects"]}
+
+
+def test_statement_and_tlp_marking_definitions_travel_with_the_objects_that_reference_them(
+    cli, client, world, tmp_path
+):
+    marked = indicator(60, tlp="green")
+    marked["object_marking_refs"].append(STATEMENT["id"])
+    post(client, world, [STATEMENT, marked])
+    got = bundle_of(cli, tmp_path, "--to-group", "asia")
+    assert marked["id"] in got
+    # the statement is stored at africa's default (AMBER) yet goes with the object that references it
+    assert got[STATEMENT["id"]] == STATEMENT
+    assert got[TLP["green"]]["extensions"]
+    ids = list(got)
+    assert ids.index(STATEMENT["id"]) < ids.index(marked["id"])  # a definition precedes its first use
+
+
+def test_unmarked_objects_leave_with_their_stored_level_made_explicit(cli, client, world, sm, tmp_path):
+    from sqlalchemy import select
+
+    from hub.trust.models import TrustGroup
+
+    with sm() as s, s.begin():
+        s.scalar(select(TrustGroup).where(TrustGroup.slug == "africa")).default_tlp = 1  # GREEN
+    sco = {
+        "type": "domain-name",
+        "spec_version": "2.1",
+        "id": "domain-name--1b1f3a0e-0c55-5b6e-9c7e-1d2a3b4c5d6e",
+    }
+    sco["value"] = "evil.example"
+    post(client, world, [indicator(61, tlp=None), sco])
+    got = bundle_of(cli, tmp_path, "--to-group", "asia", "--tlp-version", "1")
+    tlp1_green = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
+    assert got[indicator(61)["id"]]["object_marking_refs"] == [tlp1_green]
+    assert got[sco["id"]]["object_marking_refs"] == [tlp1_green]
+    assert got[tlp1_green]["definition"] == {"tlp": "green"}
+    # a public export carries neither: they are GREEN here, whatever their bytes say
+    public = bundle_of(cli, tmp_path)
+    assert indicator(61)["id"] not in public and sco["id"] not in public
+
+
+def test_a_reclassified_object_no_longer_leaves_in_any_version(cli, client, world, tmp_path):
+    post(client, world, [indicator(62, tlp="clear")])
+    post(client, world, [indicator(62, tlp="amber", modified="2024-03-01T00:00:00.000Z")])
+    assert indicator(62)["id"] not in bundle_of(cli, tmp_path, "--to-group", "asia")

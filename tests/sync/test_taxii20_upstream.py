@@ -108,7 +108,9 @@ def test_pull_from_a_taxii20_collection_upgrades_to_21(sm, world, monkeypatch, u
             "indicators",
             "--as",
             "cert-a",
-            "--tlp",
+            "--peer-community",
+            "south",
+            "--upstream-default-tlp",
             "green",
         ],
     )
