@@ -74,6 +74,16 @@ class PayloadTooLarge(HubError):
     title = "Payload too large"
 
 
+class ClientGone(HubError):
+    """The client closed the connection before its request was read; the answer reaches no one."""
+
+    http_status = 400
+    title = "Incomplete request"
+
+    def __init__(self) -> None:
+        super().__init__("The connection closed before the request body was complete.")
+
+
 class UnsupportedMediaType(HubError):
     """415: the Content-Type is not the TAXII media type."""
 

@@ -60,19 +60,24 @@ class Outcome:
 def status_resource(
     status_id: str, request_timestamp: str, successes: list[dict[str, Any]], failures: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """A complete status resource whose lists always match its counts."""
-    return {
+    """A complete status resource whose lists always match its counts.
+
+    TAXII 2.1 section 4.3.1 forbids empty lists, so a list with no entries is left out (counts stay).
+    """
+    body: dict[str, Any] = {
         "id": status_id,
         "status": "complete",
         "request_timestamp": request_timestamp,
         "total_count": len(successes) + len(failures),
         "success_count": len(successes),
-        "successes": successes,
         "failure_count": len(failures),
-        "failures": failures,
         "pending_count": 0,
-        "pendings": [],
     }
+    if successes:
+        body["successes"] = successes
+    if failures:
+        body["failures"] = failures
+    return body
 
 
 def pack_details(successes: list[dict[str, Any]], failures: list[dict[str, Any]]) -> bytes:
@@ -221,13 +226,16 @@ def add_objects(
     return outcome
 
 
+MAX_ENTRY_TEXT = 500  # characters of a status entry's message or id: junk entries stay small
+
+
 def _failure(obj: Any, message: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"message": message}
+    entry: dict[str, Any] = {"message": message[:MAX_ENTRY_TEXT]}
     if isinstance(obj, dict):
         if isinstance(obj.get("id"), str):
-            entry["id"] = obj["id"]
+            entry["id"] = obj["id"][:MAX_ENTRY_TEXT]
         v = obj.get("modified") or obj.get("created")
         if isinstance(v, str):
-            entry["version"] = v
+            entry["version"] = v[:40]
     entry.setdefault("id", "")
     return entry

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_content_length: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="largest POST body in bytes (413 above it)"
     )
+    max_objects_per_envelope: int = Field(
+        default=10_000, ge=1, description="most objects (entries of 'objects') in one POST (413 above it)"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     title: str = "CIRT sharing hub"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -11,10 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+from starlette.requests import ClientDisconnect
 
 from hub import ingest
 from hub.db import begin_write
-from hub.errors import BadRequest, NotFound, PayloadTooLarge
+from hub.errors import BadRequest, ClientGone, NotFound, PayloadTooLarge
 from hub.policy.granular import redact
 from hub.policy.rules import Submitter
 from hub.settings import Settings
@@ -30,6 +32,7 @@ from hub.trust import access
 from hub.trust.models import TrustGroup
 from hub.trust.service import Principal
 
+log = logging.getLogger("hub")
 router = APIRouter(dependencies=[Depends(taxii_accept)])
 
 OBJECT_FILTERS = frozenset(
@@ -239,18 +242,23 @@ def get_objects(
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The body is {int(declared)} bytes; this server takes at most {limit}.")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The body is over {limit} bytes, the most this server takes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"The body is over {limit} bytes, the most this server takes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # nobody is left to answer; nothing was parsed or stored
+        log.info("client disconnected during the upload of %s after %d bytes", request.url.path, size)
+        raise ClientGone() from None
     return b"".join(chunks)
 
 
-def _envelope_objects(body: bytes) -> list[Any]:
+def _envelope_objects(body: bytes, max_objects: int) -> list[Any]:
     """The objects of a TAXII envelope; a STIX bundle's objects are taken alike.
 
     TAXII 2.1 asks for an envelope, but the stix2 library's TAXIICollectionSink (and with it every tool
@@ -267,6 +275,11 @@ def _envelope_objects(body: bytes) -> list[Any]:
     if not isinstance(objs, list):
         what = "bundle" if doc.get("type") == "bundle" else "envelope"
         raise BadRequest(f"The {what} needs an 'objects' list.")
+    if len(objs) > max_objects:
+        raise PayloadTooLarge(
+            f"The envelope holds {len(objs)} objects; this server takes at most {max_objects} in one "
+            "request. Send them in several envelopes."
+        )
     return objs
 
 
@@ -281,9 +294,17 @@ async def add_objects(
 ) -> Response:
     """TAXII 2.1 section 5.5: Add Objects; every object is judged alone, the rest are stored."""
     check_content_type(request.headers.get("content-type"))
+    # a reader's or an outsider's POST is refused before a byte of its body is read or parsed
+    await run_in_threadpool(_authorize_write, session, who, api_root, collection_id)
     body = await _read_body(request, cfg.max_content_length)
-    objs = _envelope_objects(body)
+    objs = _envelope_objects(body, cfg.max_objects_per_envelope)
     return await run_in_threadpool(_add_objects, session, who, api_root, collection_id, objs)
+
+
+def _authorize_write(session: Session, who: Principal, api_root: str, collection_id: str) -> None:
+    """401/403/404 for a caller that may not add objects here, in a short read transaction."""
+    with session.begin():
+        access.authorize(session, who, api_root, collection_id, "write")
 
 
 def _add_objects(
