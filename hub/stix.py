@@ -258,7 +258,8 @@ def _check_indicator(obj: dict[str, Any]) -> None:
         terms = len(PATTERN_TERM_RE.findall(pattern)) + 1
         if terms > MAX_PATTERN_TERMS:
             raise InvalidObject(
-                f"'pattern' joins {terms} comparisons; this hub accepts patterns of at most {MAX_PATTERN_TERMS}"
+                f"'pattern' joins {terms} comparisons; this hub accepts patterns of at most "
+                f"{MAX_PATTERN_TERMS}"
             )
         problem = stix_pattern_error(pattern)
         if problem:

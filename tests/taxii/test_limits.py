@@ -7,7 +7,6 @@ import json
 import logging
 from typing import Any
 
-import orjson
 import pytest
 
 from hub.stix import MAX_DEPTH, MAX_PATTERN_LENGTH, MAX_PATTERN_TERMS
