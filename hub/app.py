@@ -20,6 +20,7 @@ from hub.schema import check_schema
 from hub.settings import Settings
 from hub.taxii.media import TAXII
 from hub.taxii.routes import router as taxii_router
+from hub.trust.auth import AuthGuard
 from hub.trust.routes import router as admin_router
 
 log = logging.getLogger("hub")
@@ -64,6 +65,11 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
 
     app = FastAPI(title=settings.title, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    app.state.auth_guard = AuthGuard(
+        limit=settings.auth_failure_limit,
+        window=settings.auth_failure_window,
+        concurrency=settings.auth_concurrency,
+    )
     if sessionmaker is not None:
         app.state.sessionmaker = sessionmaker
     app.include_router(taxii_router)

@@ -74,6 +74,16 @@ class PayloadTooLarge(HubError):
     title = "Payload too large"
 
 
+class TooManyRequests(HubError):
+    """429: the caller must slow down; `Retry-After` says for how many seconds."""
+
+    http_status = 429
+    title = "Too many requests"
+
+    def __init__(self, description: str, *, retry_after: int):
+        super().__init__(description, headers={"Retry-After": str(retry_after)})
+
+
 class ClientGone(HubError):
     """The client closed the connection before its request was read; the answer reaches no one."""
 

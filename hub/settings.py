@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     max_objects_per_envelope: int = Field(
         default=10_000, ge=1, description="most objects (entries of 'objects') in one POST (413 above it)"
     )
+    auth_failure_limit: int = Field(
+        default=10,
+        ge=1,
+        description="failed authentications per key id and per client address in `auth_failure_window` "
+        "seconds before 429 (per process)",
+    )
+    auth_failure_window: int = Field(default=60, ge=1, description="seconds a failed authentication counts")
+    auth_concurrency: int = Field(
+        default=2, ge=1, description="argon2 key verifications running at once in one process"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     title: str = "CIRT sharing hub"

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from hub.errors import Unauthorized
 from hub.settings import Settings
 from hub.taxii.media import check_accept
-from hub.trust.service import Principal, authenticate
+from hub.trust.auth import AuthGuard, authenticate_request
+from hub.trust.service import Principal
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -54,12 +55,10 @@ def taxii_accept(request: Request) -> None:
 
 
 def principal(request: Request, session: Session = Depends(db_session)) -> Principal:
-    """The authenticated caller; 401 with WWW-Authenticate otherwise."""
+    """The authenticated caller; 401 with WWW-Authenticate otherwise, 429 when throttled."""
     key = api_key_from(request.headers.get("authorization"))
     if key is None:
         raise Unauthorized()
-    with session.begin():
-        who = authenticate(session, key)
-    if who is None:
-        raise Unauthorized("The API key is unknown, revoked or expired.")
-    return who
+    guard: AuthGuard = request.app.state.auth_guard
+    address = request.client.host if request.client else ""
+    return authenticate_request(session, key, address=address, guard=guard)

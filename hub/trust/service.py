@@ -211,17 +211,25 @@ class _VerifiedCache:
         self._data: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def check(self, key_id: str, secret_hash: str, secret: str) -> bool:
+    def known(self, key_id: str, secret_hash: str, secret: str) -> bool | None:
+        """True or False when this process has verified this key's secret before; None when not."""
         digest = hashlib.sha256(secret.encode()).digest()
         with self._lock:
             known = self._data.get((key_id, secret_hash))
-            if known is not None:
-                self._data.move_to_end((key_id, secret_hash))
-                return hmac.compare_digest(known, digest)
+            if known is None:
+                return None
+            self._data.move_to_end((key_id, secret_hash))
+        return hmac.compare_digest(known, digest)
+
+    def check(self, key_id: str, secret_hash: str, secret: str) -> bool:
+        known = self.known(key_id, secret_hash, secret)
+        if known is not None:
+            return known
         try:
             _hasher.verify(secret_hash, secret)
         except (VerificationError, InvalidHashError):
             return False
+        digest = hashlib.sha256(secret.encode()).digest()
         with self._lock:
             self._data[(key_id, secret_hash)] = digest
             if len(self._data) > self._size:
@@ -232,8 +240,27 @@ class _VerifiedCache:
 _verified = _VerifiedCache()
 
 
-def authenticate(session: Session, raw_key: str) -> Principal | None:
-    """The principal an API key stands for, or None for a malformed, unknown, revoked or expired key."""
+@dataclass(frozen=True)
+class KeyCheck:
+    """An API key as sent, with what the database says of its key id (read before any argon2 work).
+
+    `principal` is None when the key id is unknown, revoked or expired.
+    """
+
+    key_id: str
+    secret: str = field(repr=False)
+    secret_hash: str = field(repr=False, default="")
+    principal: Principal | None = None
+    organisation_id: int | None = None
+    account_id: int | None = None
+
+    def cached(self) -> bool:
+        """Whether this process has already verified exactly this secret (no argon2 needed)."""
+        return bool(self.secret_hash) and bool(_verified.known(self.key_id, self.secret_hash, self.secret))
+
+
+def find_key(session: Session, raw_key: str) -> KeyCheck | None:
+    """Look up a key's row and principal; None for a key that is not of the hub's form."""
     parts = raw_key.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or len(parts[1]) != 16:
         return None
@@ -246,15 +273,30 @@ def authenticate(session: Session, raw_key: str) -> Principal | None:
     ).first()
     if row is None:
         # key ids are public halves; learning that one does not exist reveals nothing of any secret
-        return None
+        return KeyCheck(key_id=key_id, secret=secret)
     key, account, org = row
-    if key.revoked_at is not None:
+    usable = key.revoked_at is None and (key.expires_at is None or _aware(key.expires_at) > datetime.now(UTC))
+    return KeyCheck(
+        key_id=key_id,
+        secret=secret,
+        secret_hash=key.secret_hash,
+        principal=principal_for(session, account=account, org=org) if usable else None,
+        organisation_id=org.id,
+        account_id=account.id,
+    )
+
+
+def verify_key(check: KeyCheck) -> bool:
+    """argon2-verify a looked-up key (or answer from the cache); call it outside any transaction."""
+    return check.principal is not None and _verified.check(check.key_id, check.secret_hash, check.secret)
+
+
+def authenticate(session: Session, raw_key: str) -> Principal | None:
+    """The principal an API key stands for, or None for a malformed, unknown, revoked or expired key."""
+    check = find_key(session, raw_key)
+    if check is None or not verify_key(check):
         return None
-    if key.expires_at is not None and _aware(key.expires_at) <= datetime.now(UTC):
-        return None
-    if not _verified.check(key_id, key.secret_hash, secret):
-        return None
-    return principal_for(session, account=account, org=org)
+    return check.principal
 
 
 def principal_for(session: Session, *, account: Account, org: Organisation) -> Principal:
