@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.config_files import read_yaml
+from hub.errors import ConfigError
 from hub.trust.models import (
     Account,
     ApiKey,
@@ -29,10 +30,9 @@ from hub.trust.models import (
 )
 from hub.trust.schemas import IssuedKey, TrustConfig
 
-# Fixed namespaces: organisation identities and configured collections get the same ids on every hub
-# that loads the same configuration, so peers and re-runs agree.
+# A fixed namespace: organisation identities get the same ids on every hub that loads the same
+# configuration, so peers and re-runs agree.
 IDENTITY_NAMESPACE = uuid.UUID("5d0b3c4e-6a57-4c55-9f0e-7c1f0f1a2b3c")
-COLLECTION_NAMESPACE = uuid.UUID("8a5e1f0c-2f4b-4f3e-8d6c-1b2a3c4d5e6f")
 KEY_PREFIX = "hub"
 
 _hasher = PasswordHasher()
@@ -43,9 +43,9 @@ def identity_id_for(slug: str) -> str:
     return f"identity--{uuid.uuid5(IDENTITY_NAMESPACE, slug)}"
 
 
-def collection_id_for(group_slug: str, alias: str) -> str:
-    """The deterministic id of a configured collection."""
-    return str(uuid.uuid5(COLLECTION_NAMESPACE, f"{group_slug}/{alias}"))
+def new_collection_id() -> str:
+    """A new collection's id: TAXII 2.1's `identifier` is an RFC 4122 version 4 UUID."""
+    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)
@@ -135,11 +135,21 @@ def apply_config(session: Session, cfg: TrustConfig) -> list[IssuedKey]:
                 session.add(m)
             m.role, m.clearance = mc.role, mc.clearance
         for cc in gc.collections:
-            cid = str(cc.id) if cc.id else collection_id_for(gc.slug, cc.alias)
-            coll = session.get(Collection, cid)
+            # a collection is known by its group and alias: its id, once given, never changes
+            coll = session.scalar(
+                select(Collection).where(Collection.group_id == group.id, Collection.alias == cc.alias)
+            )
+            if coll is not None and cc.id is not None and coll.id != str(cc.id):
+                raise ConfigError(
+                    "trust configuration",
+                    f"groups.{gc.slug}.collections.{cc.alias}.id",
+                    f"the collection already has the id {coll.id}; collection ids never change",
+                )
             if coll is None:
-                coll = Collection(id=cid, group_id=group.id, alias=cc.alias)
+                coll = Collection(id=str(cc.id) if cc.id else new_collection_id(), group_id=group.id)
+                coll.alias = cc.alias
                 session.add(coll)
+            cid = coll.id
             coll.title = cc.title or cc.alias
             coll.description, coll.kind = cc.description, cc.kind
             coll.owner_id = orgs[cc.owner].id if cc.owner else None
