@@ -40,11 +40,6 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = None
-        if not settings.secret_key.get_secret_value() and not settings.database_url.startswith("sqlite"):
-            log.warning(
-                "HUB_SECRET_KEY is not set: page tokens are signed with a key derived from the database "
-                "URL. Set the same random HUB_SECRET_KEY on every replica."
-            )
         checkpointer = None
         if sessionmaker is None:
             engine = make_engine(

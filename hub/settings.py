@@ -19,8 +19,8 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr = Field(
         default=SecretStr(""),
-        description="Signs pagination tokens. Empty: derived from the database URL (set it in production "
-        "so that every replica signs alike and tokens cannot be forged by someone who knows the URL).",
+        description="Signs pagination tokens. Empty: a random secret generated once by `hub db upgrade` "
+        "and kept in the database, which every replica shares.",
     )
     public_url: str = Field(default="", description="Base URL clients use, for printed connection hints")
     trust_config: Path | None = Field(default=None, description="trust-groups YAML loaded by `hub demo`")
@@ -47,12 +47,3 @@ class Settings(BaseSettings):
     title: str = "CIRT sharing hub"
     contact: str = ""
     pool_size: int = 10
-
-    def signing_key(self) -> bytes:
-        """The key for page tokens: the configured secret, or one derived from the database URL."""
-        secret = self.secret_key.get_secret_value()
-        if secret:
-            return secret.encode()
-        import hashlib
-
-        return hashlib.sha256(b"hub-page-token:" + self.database_url.encode()).digest()

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from hub.db import begin_write
 from hub.errors import Unauthorized
 from hub.settings import Settings
+from hub.store.secrets import PAGE_TOKEN, shared_secret
 from hub.taxii.media import check_accept
 from hub.trust.auth import AuthGuard, authenticate_request
 from hub.trust.service import Principal
@@ -29,6 +31,25 @@ def settings(request: Request) -> Settings:
     """The settings the app was built with."""
     cfg: Settings = request.app.state.settings
     return cfg
+
+
+def page_key(request: Request, session: Session = Depends(db_session)) -> bytes:
+    """The key that signs page tokens: HUB_SECRET_KEY, else the secret kept in the database.
+
+    Read once per process; a database without one (made before it existed) gets one now.
+    """
+    key: bytes | None = getattr(request.app.state, "page_key", None)
+    if key is None:
+        cfg: Settings = request.app.state.settings
+        configured = cfg.secret_key.get_secret_value()
+        if configured:
+            key = configured.encode()
+        else:
+            with session.begin():
+                begin_write(session)
+                key = shared_secret(session, name=PAGE_TOKEN).encode()
+        request.app.state.page_key = key
+    return key
 
 
 def api_key_from(header: str | None) -> str | None:

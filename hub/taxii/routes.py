@@ -25,7 +25,7 @@ from hub.store.audit import record
 from hub.store.markings import marking_index, referenced
 from hub.store.models import Status
 from hub.taxii import envelopes
-from hub.taxii.deps import db_session, principal, settings, taxii_accept
+from hub.taxii.deps import db_session, page_key, principal, settings, taxii_accept
 from hub.taxii.filters import parse_filters
 from hub.taxii.media import STIX, TAXII, check_content_type
 from hub.trust import access
@@ -232,10 +232,11 @@ def get_objects(
     who: Principal = Depends(principal),
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
+    key: bytes = Depends(page_key),
 ) -> Response:
     """TAXII 2.1 section 5.4: Get Objects."""
     return _paged_read(
-        request, cfg, session, who, api_root, collection_id,
+        request, cfg, key, session, who, api_root, collection_id,
         allow=OBJECT_FILTERS, read=store.get_objects, render=_objects_body, audit="objects",
     )  # fmt: skip
 
@@ -337,10 +338,11 @@ def get_object(
     who: Principal = Depends(principal),
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
+    key: bytes = Depends(page_key),
 ) -> Response:
     """TAXII 2.1 section 5.6: Get An Object; hidden and absent objects alike are 404."""
     return _paged_read(
-        request, cfg, session, who, api_root, collection_id,
+        request, cfg, key, session, who, api_root, collection_id,
         allow=ONE_OBJECT_FILTERS, read=store.get_objects, render=_objects_body, audit="object",
         object_id=object_id,
     )  # fmt: skip
@@ -355,13 +357,14 @@ def delete_object(
     who: Principal = Depends(principal),
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
+    key: bytes = Depends(page_key),
 ) -> Response:
     """TAXII 2.1 section 5.7: Delete An Object; a coordinator deletes any, a contributor its own."""
     f = parse_filters(
         request.query_params,
         default_limit=1,
         max_limit=1,
-        signing_key=cfg.signing_key(),
+        signing_key=key,
         allow=DELETE_FILTERS,
         default_version="all",
         object_id=object_id,
@@ -399,10 +402,11 @@ def get_manifest(
     who: Principal = Depends(principal),
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
+    key: bytes = Depends(page_key),
 ) -> Response:
     """TAXII 2.1 section 5.3: Get Object Manifests."""
     return _paged_read(
-        request, cfg, session, who, api_root, collection_id,
+        request, cfg, key, session, who, api_root, collection_id,
         allow=OBJECT_FILTERS, read=store.get_manifest,
         render=lambda _s, _a, page, key: envelopes.manifest(page, key, STIX), audit="manifest",
     )  # fmt: skip
@@ -417,10 +421,11 @@ def get_versions(
     who: Principal = Depends(principal),
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
+    key: bytes = Depends(page_key),
 ) -> Response:
     """TAXII 2.1 section 5.8: Get Object Versions."""
     return _paged_read(
-        request, cfg, session, who, api_root, collection_id,
+        request, cfg, key, session, who, api_root, collection_id,
         allow=VERSIONS_FILTERS, read=store.get_versions,
         render=lambda _s, _a, page, key: envelopes.versions(page, key), audit="versions",
         object_id=object_id, default_version="all",
@@ -430,6 +435,7 @@ def get_versions(
 def _paged_read(
     request: Request,
     cfg: Settings,
+    key: bytes,
     session: Session,
     who: Principal,
     api_root: str,
@@ -443,7 +449,6 @@ def _paged_read(
     default_version: str = "last",
 ) -> Response:
     """Every paged read: filters, authorisation, one policy-checked page, audit, date-added headers."""
-    key = cfg.signing_key()
     f = parse_filters(
         request.query_params,
         default_limit=cfg.default_page_size,
