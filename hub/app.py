@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
+from hub.middleware import HardeningMiddleware, allowed_host_names
 from hub.schema import check_schema
 from hub.settings import Settings
 from hub.taxii.media import TAXII
@@ -67,6 +68,13 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     )
     if sessionmaker is not None:
         app.state.sessionmaker = sessionmaker
+    allowed = allowed_host_names(settings.allowed_hosts, settings.public_url)
+    if not allowed and not settings.public_url:
+        log.info(
+            "HUB_PUBLIC_URL and HUB_ALLOWED_HOSTS are unset: discovery links use the Host header of "
+            "each request. Set one of them when the hub is reachable under names you do not control."
+        )
+    app.add_middleware(HardeningMiddleware, allowed=allowed)
     app.include_router(taxii_router)
     app.include_router(admin_router)
 

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
         "and kept in the database, which every replica shares.",
     )
     public_url: str = Field(default="", description="Base URL clients use, for printed connection hints")
+    allowed_hosts: str = Field(
+        default="",
+        description="comma-separated host names this hub answers for (400 for any other Host header); "
+        "the host of public_url is always allowed. Empty: any host",
+    )
     trust_config: Path | None = Field(default=None, description="trust-groups YAML loaded by `hub demo`")
     max_page_size: int = Field(default=1000, ge=1, le=100_000, description="largest `limit` honoured")
     default_page_size: int = Field(default=100, ge=1, le=100_000)
