@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -716,3 +717,45 @@ def main() -> None:  # pragma: no cover - console entry for `python -m hub.cli`
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+audit_app = typer.Typer(help="The audit log: roll up and prune old events.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _cutoff_us(days: int) -> int:
+    if days < 0:
+        _fail("--older-than takes a number of days, 0 or more")
+    return (time.time_ns() // 1000) - days * 86_400 * 1_000_000
+
+
+@audit_app.command("rollup")
+def audit_rollup(
+    older_than: int = typer.Option(30, "--older-than", help="fold pull events older than this many days"),
+) -> None:
+    """Fold pull events (every GET writes one) into per-day counts in audit_daily, and delete them."""
+    from hub.db import begin_write
+    from hub.store.audit import rollup
+
+    sm = _sessions(_settings().database_url)
+    with sm() as session, session.begin():
+        begin_write(session)
+        events, rows = rollup(session, before_us=_cutoff_us(older_than))
+    console.print(f"rolled up {events} pull events older than {older_than} days into {rows} daily rows")
+
+
+@audit_app.command("prune")
+def audit_prune(
+    older_than: int = typer.Option(
+        ..., "--older-than", help="delete audit records older than this many days"
+    ),
+) -> None:
+    """Delete audit events and daily roll-up rows older than the given age, for good."""
+    from hub.db import begin_write
+    from hub.store.audit import prune
+
+    sm = _sessions(_settings().database_url)
+    with sm() as session, session.begin():
+        begin_write(session)
+        events, days = prune(session, before_us=_cutoff_us(older_than))
+    console.print(f"deleted {events} audit events and {days} daily rows older than {older_than} days")

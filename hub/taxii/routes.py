@@ -10,8 +10,9 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 
 from hub import ingest
@@ -21,7 +22,7 @@ from hub.policy.granular import redact
 from hub.policy.rules import Submitter
 from hub.settings import Settings
 from hub.store import objects as store
-from hub.store.audit import record
+from hub.store.audit import PullEvent, record, record_later
 from hub.store.markings import marking_index, referenced
 from hub.store.models import Status
 from hub.taxii import envelopes
@@ -44,11 +45,16 @@ DELETE_FILTERS = frozenset({"match[version]", "match[spec_version]"})
 
 
 def taxii(
-    body: bytes | dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None
+    body: bytes | dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    background: BackgroundTask | None = None,
 ) -> Response:
     """A response in the TAXII 2.1 media type."""
     content = body if isinstance(body, bytes) else orjson.dumps(body)
-    return Response(content, status_code=status_code, headers=headers, media_type=TAXII)
+    return Response(
+        content, status_code=status_code, headers=headers, media_type=TAXII, background=background
+    )
 
 
 def _root_url(request: Request, cfg: Settings, slug: str) -> str:
@@ -184,37 +190,8 @@ def _objects_body(session: Session, acc: access.CollectionAccess, page: store.Pa
     return envelopes.envelope(page, key, render)
 
 
-def _pull_audit(
-    session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str
-) -> None:
-    """Record a pull. Call it inside the read transaction; on SQLite it waits for that to end.
-
-    On SQLite a read snapshot cannot become a writer while another writer commits ("database is
-    locked"), so the audit row gets a short write transaction of its own after the read. On PostgreSQL
-    it joins the read transaction, whose commit need not wait for its WAL flush.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        _record_pull(session, who, acc, count, what)
-    else:
-        session.info.setdefault("after_read", []).append((who, acc, count, what))
-
-
-def _after_read(session: Session) -> None:
-    """Write what `_pull_audit` deferred (SQLite), in a write transaction of its own."""
-    pending = session.info.pop("after_read", [])
-    if pending:
-        with session.begin():
-            begin_write(session)
-            for who, acc, count, what in pending:
-                _record_pull(session, who, acc, count, what)
-
-
-def _record_pull(
-    session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str
-) -> None:
-    record(
-        session,
+def _pull_event(who: Principal, acc: access.CollectionAccess, count: int, what: str) -> PullEvent:
+    return PullEvent(
         action=f"pull-{what}",
         organisation_id=who.org_id,
         account_id=who.account_id,
@@ -465,6 +442,11 @@ def _paged_read(
             # hidden and absent look alike
             raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
         body = render(session, acc, page, key)
-        _pull_audit(session, who, acc, len(page.rows), audit)
-    _after_read(session)
-    return taxii(body, headers=envelopes.page_headers(page))
+        event = _pull_event(who, acc, len(page.rows), audit)
+    # the audit row is written after the answer is sent, in a transaction of its own: a busy or
+    # locked database delays the row, never the read (hub.store.audit.record_later)
+    return taxii(
+        body,
+        headers=envelopes.page_headers(page),
+        background=BackgroundTask(record_later, request.app.state.sessionmaker, event),
+    )
