@@ -35,7 +35,8 @@ def allowed_host_names(setting: str, public_url: str) -> frozenset[str]:
 
 
 class HardeningMiddleware:
-    """Adds SECURITY_HEADERS to every response; refuses Host headers outside `allowed` (when given)."""
+    """Adds SECURITY_HEADERS to every response; refuses unknown Host headers (when `allowed` is given)
+    and URLs holding NUL."""
 
     def __init__(self, app: ASGIApp, *, allowed: Iterable[str] = ()):
         self.app = app
@@ -53,26 +54,26 @@ class HardeningMiddleware:
                     headers[name] = value
             await send(message)
 
-        if self.allowed and "*" not in self.allowed:
-            host = host_name(Headers(scope=scope).get("host", ""))
-            if host not in self.allowed:
-                body = orjson.dumps(
-                    {
-                        "title": "Bad request",
-                        "http_status": "400",
-                        "description": "This hub does not answer for that host name (see HUB_ALLOWED_HOSTS).",
-                    }
-                )
-                await send_with_headers(
-                    {
-                        "type": "http.response.start",
-                        "status": 400,
-                        "headers": [
-                            (b"content-type", TAXII.encode()),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send_with_headers({"type": "http.response.body", "body": body})
-                return
+        problem = None
+        host = host_name(Headers(scope=scope).get("host", ""))
+        if self.allowed and "*" not in self.allowed and host not in self.allowed:
+            problem = "This hub does not answer for that host name (see HUB_ALLOWED_HOSTS)."
+        query = scope.get("query_string", b"")
+        if "\x00" in scope["path"] or b"\x00" in query or b"%00" in query:
+            # no identifier, filter or token holds a NUL, and PostgreSQL text cannot carry one
+            problem = "The URL holds a NUL character (%00), which no TAXII path or parameter may contain."
+        if problem is not None:
+            body = orjson.dumps({"title": "Bad request", "http_status": "400", "description": problem})
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [
+                        (b"content-type", TAXII.encode()),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_headers({"type": "http.response.body", "body": body})
+            return
         await self.app(scope, receive, send_with_headers)

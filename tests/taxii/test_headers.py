@@ -74,3 +74,12 @@ def test_public_url_host_is_allowed_and_discovery_never_reflects_the_host(sm, wo
 def test_without_allowed_hosts_any_host_is_answered(sm, world):
     with hub(sm, base_url="http://whatever.test") as c:
         assert c.get("/taxii2/", headers=world.auth("cert-a")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["objects/%00/", "objects/?match[id]=%00", "objects/?next=a%00b", "objects/indicator--%00/versions/"],
+)
+def test_a_url_holding_nul_is_400(client, world, path):
+    r = client.get(world.objects_url() + path.removeprefix("objects/"), headers=world.auth("cert-a"))
+    assert r.status_code == 400 and "NUL" in r.json()["description"]
