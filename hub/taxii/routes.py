@@ -220,8 +220,8 @@ def get_objects(
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The body is {int(declared)} bytes; this server takes at most {limit}.")
+    if declared and declared.isascii() and declared.isdigit() and int(declared[:19]) > limit:
+        raise PayloadTooLarge(f"The body is {declared[:19]} bytes; this server takes at most {limit}.")
     chunks, size = [], 0
     try:
         async for chunk in request.stream():

@@ -231,3 +231,12 @@ def test_limit_that_is_not_ascii_digits_is_400(client, world, limit, what):
     else:
         assert r.status_code == 400, r.text
         assert "limit" in r.json()["description"]
+
+
+def test_absurd_content_length_is_413_not_an_error(app, world):
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    headers = {**world.post_headers("cert-a"), "Content-Length": "9" * 5000}
+    status, _ = asyncio.run(_call(app, world.objects_url(), headers, receive))
+    assert status == 413
