@@ -251,6 +251,11 @@ def pg_url(name: str) -> str:
     return f"{base}/{name}"
 
 
+def bench_db_name(size: int) -> str:
+    """The PostgreSQL database of a run; HUB_TEST_DB_PREFIX keeps two checkouts' runs apart."""
+    return f"hub_bench_{os.environ.get('HUB_TEST_DB_PREFIX', '')}{size}"
+
+
 def pg_recreate(name: str) -> str:
     """Drop and create a PostgreSQL database of ours (hub_bench_*) and return its URL."""
     assert name.startswith("hub_bench_"), name
@@ -291,7 +296,7 @@ def prepare_hub_database(kind: str, size: int, tmp: Path) -> HubWorld:
     if kind == "sqlite":
         url = f"sqlite:///{tmp / f'hub_bench_{size}.db'}"
     else:
-        url = pg_recreate(f"hub_bench_{size}")
+        url = pg_recreate(bench_db_name(size))
     upgrade(url)
     eng = make_engine(url)
     world = load_world(make_sessionmaker(eng))

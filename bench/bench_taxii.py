@@ -39,6 +39,7 @@ from _common import (
     CpuMeter,
     Dataset,
     Server,
+    bench_db_name,
     cpu_line,
     machine,
     make_dataset,
@@ -309,7 +310,7 @@ def run_hub(kind: str, size: int, ds: Dataset, args: argparse.Namespace, tmp: Pa
         wait_http(base + "/taxii2/", server.proc, headers=headers["cert-a"], log=log)
         t = Target("hub", server, base, f"/taxii2/africa/collections/{world.collection}/objects/", headers)
         res: dict[str, Any] = {"server": "hub", "db": kind, "size": size, "loadavg": os.getloadavg()}
-        dbname = f"hub_bench_{size}" if kind == "postgresql" else None
+        dbname = bench_db_name(size) if kind == "postgresql" else None
         # warm the key cache of every reader (argon2 is checked once per key per process)
         for org in HUB_READERS.values():
             t.client.get(base + "/taxii2/", headers=headers[org])
@@ -345,7 +346,7 @@ def run_hub(kind: str, size: int, ds: Dataset, args: argparse.Namespace, tmp: Pa
     finally:
         server.stop()
         if kind == "postgresql" and not args.keep:
-            pg_drop(f"hub_bench_{size}")
+            pg_drop(bench_db_name(size))
         elif kind == "sqlite" and not args.keep:
             for p in tmp.glob(f"hub_bench_{size}.db*"):
                 p.unlink()

@@ -18,10 +18,12 @@ from hub.admin.routes import docs_router as admin_docs_router
 from hub.admin.routes import router as admin_v1_router
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
+from hub.middleware import HardeningMiddleware, allowed_host_names
 from hub.schema import check_schema
 from hub.settings import Settings
 from hub.taxii.media import TAXII
 from hub.taxii.routes import router as taxii_router
+from hub.trust.auth import AuthGuard
 from hub.trust.routes import router as admin_router
 
 log = logging.getLogger("hub")
@@ -53,11 +55,6 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = None
-        if not settings.secret_key.get_secret_value() and not settings.database_url.startswith("sqlite"):
-            log.warning(
-                "HUB_SECRET_KEY is not set: page tokens are signed with a key derived from the database "
-                "URL. Set the same random HUB_SECRET_KEY on every replica."
-            )
         checkpointer = None
         if sessionmaker is None:
             engine = make_engine(
@@ -78,8 +75,20 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
 
     app = FastAPI(title=settings.title, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    app.state.auth_guard = AuthGuard(
+        limit=settings.auth_failure_limit,
+        window=settings.auth_failure_window,
+        concurrency=settings.auth_concurrency,
+    )
     if sessionmaker is not None:
         app.state.sessionmaker = sessionmaker
+    allowed = allowed_host_names(settings.allowed_hosts, settings.public_url)
+    if not allowed and not settings.public_url:
+        log.info(
+            "HUB_PUBLIC_URL and HUB_ALLOWED_HOSTS are unset: discovery links use the Host header of "
+            "each request. Set one of them when the hub is reachable under names you do not control."
+        )
+    app.add_middleware(HardeningMiddleware, allowed=allowed)
     app.include_router(taxii_router)
     app.include_router(admin_router)
     app.include_router(admin_v1_router)

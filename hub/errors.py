@@ -88,6 +88,26 @@ class PayloadTooLarge(HubError):
     title = "Payload too large"
 
 
+class TooManyRequests(HubError):
+    """429: the caller must slow down; `Retry-After` says for how many seconds."""
+
+    http_status = 429
+    title = "Too many requests"
+
+    def __init__(self, description: str, *, retry_after: int):
+        super().__init__(description, headers={"Retry-After": str(retry_after)})
+
+
+class ClientGone(HubError):
+    """The client closed the connection before its request was read; the answer reaches no one."""
+
+    http_status = 400
+    title = "Incomplete request"
+
+    def __init__(self) -> None:
+        super().__init__("The connection closed before the request body was complete.")
+
+
 class UnsupportedMediaType(HubError):
     """415: the Content-Type is not the TAXII media type."""
 

@@ -21,7 +21,7 @@ from hub.policy.rules import (
     visible_level,
 )
 from hub.policy.tlp import MarkingIndex, Tlp
-from hub.stix import SCO_TYPES, InvalidObject, check_object, format_us
+from hub.stix import SCO_TYPES, InvalidObject, check_and_serialise, format_us
 from hub.store import objects as store
 from hub.store.audit import record
 from hub.store.markings import referenced, stored_definitions
@@ -73,19 +73,24 @@ class Outcome:
 def status_resource(
     status_id: str, request_timestamp: str, successes: list[dict[str, Any]], failures: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """A complete status resource whose lists always match its counts."""
-    return {
+    """A complete status resource whose lists always match its counts.
+
+    TAXII 2.1 section 4.3.1 forbids empty lists, so a list with no entries is left out (counts stay).
+    """
+    body: dict[str, Any] = {
         "id": status_id,
         "status": "complete",
         "request_timestamp": request_timestamp,
         "total_count": len(successes) + len(failures),
         "success_count": len(successes),
-        "successes": successes,
         "failure_count": len(failures),
-        "failures": failures,
         "pending_count": 0,
-        "pendings": [],
     }
+    if successes:
+        body["successes"] = successes
+    if failures:
+        body["failures"] = failures
+    return body
 
 
 def pack_details(successes: list[dict[str, Any]], failures: list[dict[str, Any]]) -> bytes:
@@ -148,8 +153,7 @@ def prepare(objects: list[Any]) -> Prepared:
     prepared = Prepared(started=now_us())
     for obj in objects:
         try:
-            sid, stype, spec, version, version_us = check_object(obj)
-            body = orjson.dumps(obj)
+            sid, stype, spec, version, version_us, body = check_and_serialise(obj)
         except InvalidObject as exc:
             prepared.refuse(obj, str(exc))
             continue
@@ -566,13 +570,16 @@ def _record(session: Session, submission: Submission, outcome: Outcome, keep_sta
         )
 
 
+MAX_ENTRY_TEXT = 500  # characters of a status entry's message or id: junk entries stay small
+
+
 def _failure(obj: Any, message: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"message": message}
+    entry: dict[str, Any] = {"message": message[:MAX_ENTRY_TEXT]}
     if isinstance(obj, dict):
         if isinstance(obj.get("id"), str):
-            entry["id"] = obj["id"]
+            entry["id"] = obj["id"][:MAX_ENTRY_TEXT]
         v = obj.get("modified") or obj.get("created")
         if isinstance(v, str):
-            entry["version"] = v
+            entry["version"] = v[:40]
     entry.setdefault("id", "")
     return entry

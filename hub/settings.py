@@ -19,27 +19,36 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr = Field(
         default=SecretStr(""),
-        description="Signs pagination tokens. Empty: derived from the database URL (set it in production "
-        "so that every replica signs alike and tokens cannot be forged by someone who knows the URL).",
+        description="Signs pagination tokens. Empty: a random secret generated once by `hub db upgrade` "
+        "and kept in the database, which every replica shares.",
     )
     public_url: str = Field(default="", description="Base URL clients use, for printed connection hints")
+    allowed_hosts: str = Field(
+        default="",
+        description="comma-separated host names this hub answers for (400 for any other Host header); "
+        "the host of public_url is always allowed. Empty: any host",
+    )
     trust_config: Path | None = Field(default=None, description="trust-groups YAML loaded by `hub demo`")
     max_page_size: int = Field(default=1000, ge=1, le=100_000, description="largest `limit` honoured")
     default_page_size: int = Field(default=100, ge=1, le=100_000)
     max_content_length: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="largest POST body in bytes (413 above it)"
     )
+    max_objects_per_envelope: int = Field(
+        default=10_000, ge=1, description="most objects (entries of 'objects') in one POST (413 above it)"
+    )
+    auth_failure_limit: int = Field(
+        default=10,
+        ge=1,
+        description="failed authentications per key id and per client address in `auth_failure_window` "
+        "seconds before 429 (per process)",
+    )
+    auth_failure_window: int = Field(default=60, ge=1, description="seconds a failed authentication counts")
+    auth_concurrency: int = Field(
+        default=2, ge=1, description="argon2 key verifications running at once in one process"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     title: str = "CIRT sharing hub"
     contact: str = ""
     pool_size: int = 10
-
-    def signing_key(self) -> bytes:
-        """The key for page tokens: the configured secret, or one derived from the database URL."""
-        secret = self.secret_key.get_secret_value()
-        if secret:
-            return secret.encode()
-        import hashlib
-
-        return hashlib.sha256(b"hub-page-token:" + self.database_url.encode()).digest()

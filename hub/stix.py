@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from hub.policy.granular import REQUIRED_BY_TYPE, parse_selector
+
+# Limits on one object, so that validating, storing and serving it stays cheap (README "Limits").
+MAX_DEPTH = 100  # nesting of JSON objects and arrays; orjson cannot write beyond 254
+MAX_PATTERN_LENGTH = 8192  # characters of a STIX pattern: the ANTLR parser costs ~6 µs a character
+MAX_PATTERN_TERMS = 256  # comparisons joined by AND / OR / FOLLOWEDBY in one pattern
+PATTERN_TERM_RE = re.compile(r"\b(?:AND|OR|FOLLOWEDBY)\b")
 
 TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
 # at most nanoseconds: STIX producers use milli- to nanoseconds, and the stored version text is bounded
@@ -111,8 +119,14 @@ def check_object(obj: Any) -> tuple[str, str, str, str | None, int | None]:
 
     The version is `modified`, else `created`, else None: TAXII 2.1 then uses the date added.
     """
+    return check_and_serialise(obj)[:5]
+
+
+def check_and_serialise(obj: Any) -> tuple[str, str, str, str | None, int | None, bytes]:
+    """`check_object`, plus the object's JSON bytes (written once: validation needs them anyway)."""
     if not isinstance(obj, dict):
         raise InvalidObject(f"an object must be a JSON object, not {type(obj).__name__}")
+    blob = _check_json(obj)
     stype = obj.get("type")
     if not isinstance(stype, str) or not TYPE_RE.match(stype):
         raise InvalidObject(f"'type' must be 3-250 lowercase letters, digits and hyphens, not {_show(stype)}")
@@ -174,10 +188,60 @@ def check_object(obj: Any) -> tuple[str, str, str, str | None, int | None]:
         raise InvalidObject("a marking-definition needs 'definition_type' and 'definition', or 'extensions'")
     spec_version = "2.1"
     if modified_us is not None:
-        return sid, stype, spec_version, obj["modified"], modified_us
+        return sid, stype, spec_version, obj["modified"], modified_us, blob
     if created_us is not None:
-        return sid, stype, spec_version, obj["created"], created_us
-    return sid, stype, spec_version, None, None
+        return sid, stype, spec_version, obj["created"], created_us, blob
+    return sid, stype, spec_version, None, None, blob
+
+
+def _check_json(obj: dict[str, Any]) -> bytes:
+    """Refuse an object nested deeper than MAX_DEPTH, or holding a NUL character in a key or string.
+
+    One orjson pass does both cheaply for ordinary objects: nesting needs at least as many '{' and '['
+    as levels, and a NUL is always written as the escape ``\\u0000``. Only objects that the bytes do not
+    clear are walked.
+    """
+    try:
+        blob = orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        raise InvalidObject(f"the object is nested deeper than {MAX_DEPTH} levels") from None
+    if blob.count(b"{") + blob.count(b"[") > MAX_DEPTH and _depth(obj) > MAX_DEPTH:
+        raise InvalidObject(f"the object is nested deeper than {MAX_DEPTH} levels")
+    if b"\\u0000" in blob and _holds_nul(obj):
+        raise InvalidObject("the object holds a NUL character (\\u0000) in a property name or a string")
+    return blob
+
+
+def _depth(value: Any) -> int:
+    """Levels of JSON objects and arrays in a value (iterative: it must not hit Python's recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, level = stack.pop()
+        if isinstance(v, dict):
+            items: Any = v.values()
+        elif isinstance(v, list):
+            items = v
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((x, level + 1) for x in items)
+    return deepest
+
+
+def _holds_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, dict):
+            if any("\x00" in k for k in v):
+                return True
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def _check_granular(granular: Any) -> None:
@@ -222,7 +286,18 @@ def _check_indicator(obj: dict[str, Any]) -> None:
     pattern, ptype = obj.get("pattern"), obj.get("pattern_type")
     if not isinstance(pattern, str) or not pattern:
         raise InvalidObject("'pattern' must be a non-empty string")
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise InvalidObject(
+            f"'pattern' is {len(pattern)} characters long; this hub accepts patterns of at most "
+            f"{MAX_PATTERN_LENGTH}"
+        )
     if ptype == "stix" and not SIMPLE_PATTERN.match(pattern):
+        terms = len(PATTERN_TERM_RE.findall(pattern)) + 1
+        if terms > MAX_PATTERN_TERMS:
+            raise InvalidObject(
+                f"'pattern' joins {terms} comparisons; this hub accepts patterns of at most "
+                f"{MAX_PATTERN_TERMS}"
+            )
         problem = stix_pattern_error(pattern)
         if problem:
             raise InvalidObject(f"'pattern' is not a valid STIX pattern: {problem}")

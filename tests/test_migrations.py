@@ -70,3 +70,21 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     eng.dispose()
+
+
+def test_upgrade_generates_a_random_page_token_secret(empty_url):
+    from sqlalchemy import text
+
+    secrets = []
+    for again in (False, True):
+        if again:
+            command.downgrade(alembic_config(empty_url), "base")
+        upgrade(empty_url)
+        eng = make_engine(empty_url)
+        with eng.connect() as conn:
+            secrets.append(
+                conn.execute(text("SELECT value FROM hub_secrets WHERE name = 'page-token'")).scalar()
+            )
+        eng.dispose()
+    assert all(s and len(s) >= 40 for s in secrets)
+    assert secrets[0] != secrets[1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from hub.cli import (  # noqa: F401  (importing a command module registers its commands)
+    audit,
     config,
     db,
     imports,

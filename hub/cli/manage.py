@@ -24,7 +24,10 @@ invite_app = typer.Typer(help="Invitations (remote): create, list, revoke, redee
 collection_app = typer.Typer(
     help="A group's collections (remote): list, show, create, update, archive.", no_args_is_help=True
 )
-audit_app = typer.Typer(help="The audit log (remote): list, export.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The audit log: list, export (through the API); rollup, prune (on the database).",
+    no_args_is_help=True,
+)
 app.add_typer(org_app, name="org")
 app.add_typer(group_app, name="group")
 app.add_typer(member_app, name="member")

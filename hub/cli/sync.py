@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from hub.cli.app import app
 from hub.cli.common import _fail, _sessions, _settings, _when, console, err
+from hub.db import begin_write
 from hub.errors import ConfigError
 
 sync_app = typer.Typer(help="Scheduled feed jobs: load, list, run, history.", no_args_is_help=True)
@@ -42,6 +43,7 @@ def sync_load(path: Path = typer.Argument(..., help="feeds YAML")) -> None:
         _fail(str(exc))
     sm = _sessions(_settings().database_url)
     with sm() as session, session.begin():
+        begin_write(session)  # a serving hub writes beside us (SQLite: never upgrade a reader)
         report = apply_feeds(session, cfg, now_us=now_us())
     for label, names in (
         ("created", report.created),

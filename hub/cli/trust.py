@@ -24,11 +24,11 @@ def _load(s: Settings, path: Path) -> list[IssuedKey]:
 
     try:
         cfg = read_config(path)
+        sm = _sessions(s.database_url)
+        with sm() as session, session.begin():
+            issued = apply_config(session, cfg)
     except ConfigError as exc:
         _fail(str(exc))
-    sm = _sessions(s.database_url)
-    with sm() as session, session.begin():
-        issued = apply_config(session, cfg)
     return issued
 
 

@@ -1,4 +1,4 @@
-"""ORM tables of stored object versions, TAXII status resources and audit events."""
+"""ORM tables of stored object versions, TAXII status resources, audit events and hub secrets."""
 
 from __future__ import annotations
 
@@ -126,3 +126,27 @@ class AuditEvent(Base):
 
     # a coordinator's audit log: one group's events, newest first (keyset on id)
     __table_args__ = (Index("ix_audit_events_group", "group_id", "id"),)
+
+
+class AuditDaily(Base):
+    """Audit events rolled up into one row per day, action, organisation and collection."""
+
+    __tablename__ = "audit_daily"
+
+    id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)  # YYYY-MM-DD, UTC
+    action: Mapped[str] = mapped_column(String(32))
+    organisation_id: Mapped[int | None] = mapped_column(Integer)
+    group_id: Mapped[int | None] = mapped_column(Integer)
+    collection_id: Mapped[str | None] = mapped_column(String(36))
+    events: Mapped[int] = mapped_column(Integer)  # how many audit events the row stands for
+    count: Mapped[int] = mapped_column(BigInteger)  # the sum of their counts (objects served)
+
+
+class HubSecret(Base):
+    """Secrets the hub generates once and every replica shares (the page-token signing key)."""
+
+    __tablename__ = "hub_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

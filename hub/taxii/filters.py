@@ -45,7 +45,8 @@ def parse_filters(
     limit = default_limit
     if "limit" in params:
         raw = params["limit"]
-        if not raw.isdigit() or int(raw) < 1:
+        # isdigit() alone takes '²', which int() refuses; only ASCII digits are a TAXII limit
+        if not (raw.isascii() and raw.isdigit()) or int(raw[:12]) < 1:
             raise BadRequest(f"'limit' must be a positive whole number, not {raw[:40]!r}.")
         limit = min(int(raw[:12]), max_limit)
 

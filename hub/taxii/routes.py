@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -9,17 +10,19 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect
 
 from hub import ingest
 from hub.db import begin_write
-from hub.errors import BadRequest, NotFound, PayloadTooLarge
+from hub.errors import BadRequest, ClientGone, NotFound, PayloadTooLarge
 from hub.policy.granular import redact
 from hub.policy.rules import Submitter
 from hub.settings import Settings
 from hub.store import objects as store
-from hub.store.audit import record
+from hub.store.audit import PullEvent, record, record_later
 from hub.store.markings import marking_index, referenced
 from hub.store.models import Status
 from hub.taxii import envelopes
@@ -29,8 +32,9 @@ from hub.taxii.media import STIX, TAXII, check_content_type
 from hub.trust import access
 from hub.trust.models import TrustGroup
 from hub.trust.service import Principal
-from hub.web.deps import db_session, principal, settings
+from hub.web.deps import db_session, page_key, principal, settings
 
+log = logging.getLogger("hub")
 router = APIRouter(dependencies=[Depends(taxii_accept)])
 
 OBJECT_FILTERS = frozenset(
@@ -42,11 +46,16 @@ DELETE_FILTERS = frozenset({"match[version]", "match[spec_version]"})
 
 
 def taxii(
-    body: bytes | dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None
+    body: bytes | dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    background: BackgroundTask | None = None,
 ) -> Response:
     """A response in the TAXII 2.1 media type."""
     content = body if isinstance(body, bytes) else orjson.dumps(body)
-    return Response(content, status_code=status_code, headers=headers, media_type=TAXII)
+    return Response(
+        content, status_code=status_code, headers=headers, media_type=TAXII, background=background
+    )
 
 
 def _root_url(request: Request, cfg: Settings, slug: str) -> str:
@@ -182,37 +191,8 @@ def _objects_body(session: Session, acc: access.CollectionAccess, page: store.Pa
     return envelopes.envelope(page, key, render)
 
 
-def _pull_audit(
-    session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str
-) -> None:
-    """Record a pull. Call it inside the read transaction; on SQLite it waits for that to end.
-
-    On SQLite a read snapshot cannot become a writer while another writer commits ("database is
-    locked"), so the audit row gets a short write transaction of its own after the read. On PostgreSQL
-    it joins the read transaction, whose commit need not wait for its WAL flush.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        _record_pull(session, who, acc, count, what)
-    else:
-        session.info.setdefault("after_read", []).append((who, acc, count, what))
-
-
-def _after_read(session: Session) -> None:
-    """Write what `_pull_audit` deferred (SQLite), in a write transaction of its own."""
-    pending = session.info.pop("after_read", [])
-    if pending:
-        with session.begin():
-            begin_write(session)
-            for who, acc, count, what in pending:
-                _record_pull(session, who, acc, count, what)
-
-
-def _record_pull(
-    session: Session, who: Principal, acc: access.CollectionAccess, count: int, what: str
-) -> None:
-    record(
-        session,
+def _pull_event(who: Principal, acc: access.CollectionAccess, count: int, what: str) -> PullEvent:
+    return PullEvent(
         action=f"pull-{what}",
         organisation_id=who.org_id,
         account_id=who.account_id,
@@ -230,28 +210,34 @@ def get_objects(
     who: Principal = Depends(principal),
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
+    key: bytes = Depends(page_key),
 ) -> Response:
     """TAXII 2.1 section 5.4: Get Objects."""
     return _paged_read(
-        request, cfg, session, who, api_root, collection_id,
+        request, cfg, key, session, who, api_root, collection_id,
         allow=OBJECT_FILTERS, read=store.get_objects, render=_objects_body, audit="objects",
     )  # fmt: skip
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The body is {int(declared)} bytes; this server takes at most {limit}.")
+    if declared and declared.isascii() and declared.isdigit() and int(declared[:19]) > limit:
+        raise PayloadTooLarge(f"The body is {declared[:19]} bytes; this server takes at most {limit}.")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The body is over {limit} bytes, the most this server takes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"The body is over {limit} bytes, the most this server takes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # nobody is left to answer; nothing was parsed or stored
+        log.info("client disconnected during the upload of %s after %d bytes", request.url.path, size)
+        raise ClientGone() from None
     return b"".join(chunks)
 
 
-def _envelope_objects(body: bytes) -> list[Any]:
+def _envelope_objects(body: bytes, max_objects: int) -> list[Any]:
     """The objects of a TAXII envelope; a STIX bundle's objects are taken alike.
 
     TAXII 2.1 asks for an envelope, but the stix2 library's TAXIICollectionSink (and with it every tool
@@ -268,6 +254,11 @@ def _envelope_objects(body: bytes) -> list[Any]:
     if not isinstance(objs, list):
         what = "bundle" if doc.get("type") == "bundle" else "envelope"
         raise BadRequest(f"The {what} needs an 'objects' list.")
+    if len(objs) > max_objects:
+        raise PayloadTooLarge(
+            f"The envelope holds {len(objs)} objects; this server takes at most {max_objects} in one "
+            "request. Send them in several envelopes."
+        )
     return objs
 
 
@@ -282,9 +273,17 @@ async def add_objects(
 ) -> Response:
     """TAXII 2.1 section 5.5: Add Objects; every object is judged alone, the rest are stored."""
     check_content_type(request.headers.get("content-type"))
+    # a reader's or an outsider's POST is refused before a byte of its body is read or parsed
+    await run_in_threadpool(_authorize_write, session, who, api_root, collection_id)
     body = await _read_body(request, cfg.max_content_length)
-    objs = _envelope_objects(body)
+    objs = _envelope_objects(body, cfg.max_objects_per_envelope)
     return await run_in_threadpool(_add_objects, session, who, api_root, collection_id, objs)
+
+
+def _authorize_write(session: Session, who: Principal, api_root: str, collection_id: str) -> None:
+    """401/403/404 for a caller that may not add objects here, in a short read transaction."""
+    with session.begin():
+        access.authorize(session, who, api_root, collection_id, "write")
 
 
 def _add_objects(
@@ -321,10 +320,11 @@ def get_object(
     who: Principal = Depends(principal),
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
+    key: bytes = Depends(page_key),
 ) -> Response:
     """TAXII 2.1 section 5.6: Get An Object; hidden and absent objects alike are 404."""
     return _paged_read(
-        request, cfg, session, who, api_root, collection_id,
+        request, cfg, key, session, who, api_root, collection_id,
         allow=ONE_OBJECT_FILTERS, read=store.get_objects, render=_objects_body, audit="object",
         object_id=object_id,
     )  # fmt: skip
@@ -339,13 +339,14 @@ def delete_object(
     who: Principal = Depends(principal),
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
+    key: bytes = Depends(page_key),
 ) -> Response:
     """TAXII 2.1 section 5.7: Delete An Object; a coordinator deletes any, a contributor its own."""
     f = parse_filters(
         request.query_params,
         default_limit=1,
         max_limit=1,
-        signing_key=cfg.signing_key(),
+        signing_key=key,
         allow=DELETE_FILTERS,
         default_version="all",
         object_id=object_id,
@@ -383,10 +384,11 @@ def get_manifest(
     who: Principal = Depends(principal),
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
+    key: bytes = Depends(page_key),
 ) -> Response:
     """TAXII 2.1 section 5.3: Get Object Manifests."""
     return _paged_read(
-        request, cfg, session, who, api_root, collection_id,
+        request, cfg, key, session, who, api_root, collection_id,
         allow=OBJECT_FILTERS, read=store.get_manifest,
         render=lambda _s, _a, page, key: envelopes.manifest(page, key, STIX), audit="manifest",
     )  # fmt: skip
@@ -401,10 +403,11 @@ def get_versions(
     who: Principal = Depends(principal),
     session: Session = Depends(db_session),
     cfg: Settings = Depends(settings),
+    key: bytes = Depends(page_key),
 ) -> Response:
     """TAXII 2.1 section 5.8: Get Object Versions."""
     return _paged_read(
-        request, cfg, session, who, api_root, collection_id,
+        request, cfg, key, session, who, api_root, collection_id,
         allow=VERSIONS_FILTERS, read=store.get_versions,
         render=lambda _s, _a, page, key: envelopes.versions(page, key), audit="versions",
         object_id=object_id, default_version="all",
@@ -414,6 +417,7 @@ def get_versions(
 def _paged_read(
     request: Request,
     cfg: Settings,
+    key: bytes,
     session: Session,
     who: Principal,
     api_root: str,
@@ -427,7 +431,6 @@ def _paged_read(
     default_version: str = "last",
 ) -> Response:
     """Every paged read: filters, authorisation, one policy-checked page, audit, date-added headers."""
-    key = cfg.signing_key()
     f = parse_filters(
         request.query_params,
         default_limit=cfg.default_page_size,
@@ -444,6 +447,11 @@ def _paged_read(
             # hidden and absent look alike
             raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
         body = render(session, acc, page, key)
-        _pull_audit(session, who, acc, len(page.rows), audit)
-    _after_read(session)
-    return taxii(body, headers=envelopes.page_headers(page))
+        event = _pull_event(who, acc, len(page.rows), audit)
+    # the audit row is written after the answer is sent, in a transaction of its own: a busy or
+    # locked database delays the row, never the read (hub.store.audit.record_later)
+    return taxii(
+        body,
+        headers=envelopes.page_headers(page),
+        background=BackgroundTask(record_later, request.app.state.sessionmaker, event),
+    )

@@ -5,7 +5,6 @@ Authorisation and audit work as in hub.trust.manage.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,7 @@ from hub.errors import Conflict, NotFound, Unprocessable
 from hub.trust.manage import audit, find_group
 from hub.trust.models import Collection, CollectionRecipient, Membership, Organisation, TrustGroup
 from hub.trust.schemas import SLUG
-from hub.trust.service import Principal, collection_id_for
+from hub.trust.service import Principal, new_collection_id
 
 
 @dataclass(frozen=True)
@@ -115,9 +114,7 @@ def create_collection(
     recipient_ids = _member_ids(session, g, sorted(set(recipients)), "recipients")
     if session.scalar(select(Collection.id).where(Collection.group_id == g.id, Collection.alias == alias)):
         raise Conflict(f"'{group_slug}' already has a collection '{alias}'.")
-    cid = collection_id_for(g.slug, alias)
-    if session.get(Collection, cid) is not None:  # the alias was used before and renamed away
-        cid = str(uuid.uuid4())
+    cid = new_collection_id()  # a random version 4 UUID, as TAXII 2.1's identifier type asks
     coll = Collection(id=cid, group_id=g.id, alias=alias, title=title or alias, description=description,
                       kind=kind, owner_id=owner_id)  # fmt: skip
     session.add(coll)

@@ -26,7 +26,7 @@ from hub.trust.manage import (
 )
 from hub.trust.models import Collection, Membership, Organisation, TrustGroup
 from hub.trust.schemas import IssuedKey, TrustConfig
-from hub.trust.service import apply_config, collection_id_for
+from hub.trust.service import apply_config
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def plan(session: Session, cfg: TrustConfig) -> Plan:
             what = f"collection {gc.slug}/{cc.alias}"
             coll = have_c.get(cc.alias)
             if coll is None and group is not None:
-                coll = session.get(Collection, str(cc.id) if cc.id else collection_id_for(gc.slug, cc.alias))
+                coll = session.get(Collection, str(cc.id)) if cc.id else None
             if coll is None:
                 out.changes.append(Change("create", what, after=want_c))
                 continue

@@ -80,6 +80,13 @@ class CollectionConfig(Strict):
 
     _v_alias = field_validator("alias")(_slug)
 
+    @field_validator("id")
+    @classmethod
+    def _v4(cls, value: uuid.UUID | None) -> uuid.UUID | None:
+        if value is not None and value.version != 4:
+            raise ValueError("a collection id must be an RFC 4122 version 4 UUID (TAXII 2.1 identifier)")
+        return value
+
     @model_validator(mode="after")
     def _named_needs_owner(self) -> CollectionConfig:
         if self.kind == "named" and not self.owner:

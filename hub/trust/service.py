@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.config_files import read_yaml
+from hub.errors import ConfigError
 from hub.trust.models import (
     Account,
     ApiKey,
@@ -29,10 +30,9 @@ from hub.trust.models import (
 )
 from hub.trust.schemas import IssuedKey, TrustConfig
 
-# Fixed namespaces: organisation identities and configured collections get the same ids on every hub
-# that loads the same configuration, so peers and re-runs agree.
+# A fixed namespace: organisation identities get the same ids on every hub that loads the same
+# configuration, so peers and re-runs agree.
 IDENTITY_NAMESPACE = uuid.UUID("5d0b3c4e-6a57-4c55-9f0e-7c1f0f1a2b3c")
-COLLECTION_NAMESPACE = uuid.UUID("8a5e1f0c-2f4b-4f3e-8d6c-1b2a3c4d5e6f")
 KEY_PREFIX = "hub"
 
 _hasher = PasswordHasher()
@@ -43,9 +43,9 @@ def identity_id_for(slug: str) -> str:
     return f"identity--{uuid.uuid5(IDENTITY_NAMESPACE, slug)}"
 
 
-def collection_id_for(group_slug: str, alias: str) -> str:
-    """The deterministic id of a configured collection."""
-    return str(uuid.uuid5(COLLECTION_NAMESPACE, f"{group_slug}/{alias}"))
+def new_collection_id() -> str:
+    """A new collection's id: TAXII 2.1's `identifier` is an RFC 4122 version 4 UUID."""
+    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)
@@ -135,11 +135,21 @@ def apply_config(session: Session, cfg: TrustConfig) -> list[IssuedKey]:
                 session.add(m)
             m.role, m.clearance = mc.role, mc.clearance
         for cc in gc.collections:
-            cid = str(cc.id) if cc.id else collection_id_for(gc.slug, cc.alias)
-            coll = session.get(Collection, cid)
+            # a collection is known by its group and alias: its id, once given, never changes
+            coll = session.scalar(
+                select(Collection).where(Collection.group_id == group.id, Collection.alias == cc.alias)
+            )
+            if coll is not None and cc.id is not None and coll.id != str(cc.id):
+                raise ConfigError(
+                    "trust configuration",
+                    f"groups.{gc.slug}.collections.{cc.alias}.id",
+                    f"the collection already has the id {coll.id}; collection ids never change",
+                )
             if coll is None:
-                coll = Collection(id=cid, group_id=group.id, alias=cc.alias)
+                coll = Collection(id=str(cc.id) if cc.id else new_collection_id(), group_id=group.id)
+                coll.alias = cc.alias
                 session.add(coll)
+            cid = coll.id
             coll.title = cc.title or cc.alias
             coll.description, coll.kind = cc.description, cc.kind
             coll.owner_id = orgs[cc.owner].id if cc.owner else None
@@ -211,17 +221,25 @@ class _VerifiedCache:
         self._data: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def check(self, key_id: str, secret_hash: str, secret: str) -> bool:
+    def known(self, key_id: str, secret_hash: str, secret: str) -> bool | None:
+        """True or False when this process has verified this key's secret before; None when not."""
         digest = hashlib.sha256(secret.encode()).digest()
         with self._lock:
             known = self._data.get((key_id, secret_hash))
-            if known is not None:
-                self._data.move_to_end((key_id, secret_hash))
-                return hmac.compare_digest(known, digest)
+            if known is None:
+                return None
+            self._data.move_to_end((key_id, secret_hash))
+        return hmac.compare_digest(known, digest)
+
+    def check(self, key_id: str, secret_hash: str, secret: str) -> bool:
+        known = self.known(key_id, secret_hash, secret)
+        if known is not None:
+            return known
         try:
             _hasher.verify(secret_hash, secret)
         except (VerificationError, InvalidHashError):
             return False
+        digest = hashlib.sha256(secret.encode()).digest()
         with self._lock:
             self._data[(key_id, secret_hash)] = digest
             if len(self._data) > self._size:
@@ -232,8 +250,27 @@ class _VerifiedCache:
 _verified = _VerifiedCache()
 
 
-def authenticate(session: Session, raw_key: str) -> Principal | None:
-    """The principal an API key stands for, or None for a malformed, unknown, revoked or expired key."""
+@dataclass(frozen=True)
+class KeyCheck:
+    """An API key as sent, with what the database says of its key id (read before any argon2 work).
+
+    `principal` is None when the key id is unknown, revoked or expired.
+    """
+
+    key_id: str
+    secret: str = field(repr=False)
+    secret_hash: str = field(repr=False, default="")
+    principal: Principal | None = None
+    organisation_id: int | None = None
+    account_id: int | None = None
+
+    def cached(self) -> bool:
+        """Whether this process has already verified exactly this secret (no argon2 needed)."""
+        return bool(self.secret_hash) and bool(_verified.known(self.key_id, self.secret_hash, self.secret))
+
+
+def find_key(session: Session, raw_key: str) -> KeyCheck | None:
+    """Look up a key's row and principal; None for a key that is not of the hub's form."""
     parts = raw_key.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or len(parts[1]) != 16:
         return None
@@ -246,15 +283,35 @@ def authenticate(session: Session, raw_key: str) -> Principal | None:
     ).first()
     if row is None:
         # key ids are public halves; learning that one does not exist reveals nothing of any secret
-        return None
+        return KeyCheck(key_id=key_id, secret=secret)
     key, account, org = row
-    if key.revoked_at is not None or not org.active:
+    # a deactivated organisation's keys fail at once, whatever the cache holds
+    usable = (
+        key.revoked_at is None
+        and org.active
+        and (key.expires_at is None or _aware(key.expires_at) > datetime.now(UTC))
+    )
+    return KeyCheck(
+        key_id=key_id,
+        secret=secret,
+        secret_hash=key.secret_hash,
+        principal=principal_for(session, account=account, org=org) if usable else None,
+        organisation_id=org.id,
+        account_id=account.id,
+    )
+
+
+def verify_key(check: KeyCheck) -> bool:
+    """argon2-verify a looked-up key (or answer from the cache); call it outside any transaction."""
+    return check.principal is not None and _verified.check(check.key_id, check.secret_hash, check.secret)
+
+
+def authenticate(session: Session, raw_key: str) -> Principal | None:
+    """The principal an API key stands for, or None for a malformed, unknown, revoked or expired key."""
+    check = find_key(session, raw_key)
+    if check is None or not verify_key(check):
         return None
-    if key.expires_at is not None and _aware(key.expires_at) <= datetime.now(UTC):
-        return None
-    if not _verified.check(key_id, key.secret_hash, secret):
-        return None
-    return principal_for(session, account=account, org=org)
+    return check.principal
 
 
 def principal_for(session: Session, *, account: Account, org: Organisation) -> Principal:

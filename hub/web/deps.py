@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from hub.db import begin_write
 from hub.errors import Unauthorized
 from hub.settings import Settings
-from hub.trust.service import Principal, authenticate
+from hub.store.secrets import PAGE_TOKEN, shared_secret
+from hub.trust.auth import AuthGuard, authenticate_request
+from hub.trust.service import Principal
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -27,6 +30,25 @@ def settings(request: Request) -> Settings:
     """The settings the app was built with."""
     cfg: Settings = request.app.state.settings
     return cfg
+
+
+def page_key(request: Request, session: Session = Depends(db_session)) -> bytes:
+    """The key that signs page tokens: HUB_SECRET_KEY, else the secret kept in the database.
+
+    Read once per process; a database without one (made before it existed) gets one now.
+    """
+    key: bytes | None = getattr(request.app.state, "page_key", None)
+    if key is None:
+        cfg: Settings = request.app.state.settings
+        configured = cfg.secret_key.get_secret_value()
+        if configured:
+            key = configured.encode()
+        else:
+            with session.begin():
+                begin_write(session)
+                key = shared_secret(session, name=PAGE_TOKEN).encode()
+        request.app.state.page_key = key
+    return key
 
 
 def api_key_from(header: str | None) -> str | None:
@@ -48,15 +70,13 @@ def api_key_from(header: str | None) -> str | None:
 
 
 def principal(request: Request, session: Session = Depends(db_session)) -> Principal:
-    """The authenticated caller; 401 with WWW-Authenticate otherwise."""
+    """The authenticated caller; 401 with WWW-Authenticate otherwise, 429 when throttled."""
     key = api_key_from(request.headers.get("authorization"))
     if key is None:
         raise Unauthorized()
-    with session.begin():
-        who = authenticate(session, key)
-    if who is None:
-        raise Unauthorized("The API key is unknown, revoked or expired.")
-    return who
+    guard: AuthGuard = request.app.state.auth_guard
+    address = request.client.host if request.client else ""
+    return authenticate_request(session, key, address=address, guard=guard)
 
 
 def optional_principal(request: Request, session: Session = Depends(db_session)) -> Principal | None:

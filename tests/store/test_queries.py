@@ -11,7 +11,7 @@ from hub.store import queries as q
 from hub.store.models import ObjectVersion as OV
 from hub.store.objects import Filters, Reader, get_objects, insert_versions
 
-CID = "d60e8b96-e3af-5863-a207-e339904cfd07"  # africa/indicators in the test world
+CID = ""  # africa/indicators in the test world (a random id): set by the `producers` fixture
 
 
 def _row(i, *, version=1, tlp=1, producer=1, stype="indicator"):
@@ -34,6 +34,9 @@ def _row(i, *, version=1, tlp=1, producer=1, stype="indicator"):
 @pytest.fixture
 def producers(session, world):
     from hub.trust.models import Organisation
+
+    global CID
+    CID = world.collections["africa/indicators"]
 
     return {o.slug: o.id for o in session.scalars(select(Organisation))}
 

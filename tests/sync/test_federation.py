@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.db import make_engine, make_sessionmaker
+from hub.db import begin_write, make_engine, make_sessionmaker
 from hub.schema import upgrade
 from hub.settings import Settings
 from hub.store.models import AuditEvent
@@ -140,6 +140,7 @@ class Hub:
         from hub.sync.scheduler import now_us
 
         with self.sm() as s, s.begin():
+            begin_write(s)  # the live hub writes audit rows beside us: be a writer from the start
             apply_feeds(s, FeedsConfig.model_validate({"feeds": list(feeds)}), now_us=now_us())
 
     def run(self, feed: str, environ: dict[str, str]) -> Any:

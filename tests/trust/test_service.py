@@ -141,3 +141,79 @@ def test_demo_loads_idempotently_and_writes_keys_json(db_kind, tmp_path, monkeyp
     monkeypatch.setenv("HUB_TRUST_CONFIG", str(own))
     mine = runner.invoke(app, ["demo", "--no-serve"])
     assert mine.exit_code == 0 and "cert-zz/taxii" in mine.output
+
+
+def _load_cli(tmp_path, db_url, monkeypatch, text: str):
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)
+    f = tmp_path / "trust.yaml"
+    f.write_text(text)
+    return CliRunner().invoke(app, ["trust", "load", str(f)])
+
+
+TRUST_YAML = "groups: [{slug: ids-g, name: G, collections: [{alias: one}, {alias: two}]}]\n"
+
+
+def test_new_collections_get_version_4_ids_that_trust_load_keeps(db_kind, tmp_path, monkeypatch, request):
+    import uuid
+
+    from hub.db import make_engine, make_sessionmaker
+    from hub.schema import upgrade
+    from hub.trust.models import Collection
+
+    name = f"hub_test_ids_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    url = fresh_database(db_kind, name, tmp_path)
+    request.addfinalizer(lambda: drop_database(db_kind, name))
+    upgrade(url)
+    eng = make_engine(url)
+    request.addfinalizer(eng.dispose)
+
+    def ids() -> dict[str, str]:
+        with make_sessionmaker(eng)() as s:
+            return {c.alias: c.id for c in s.scalars(select(Collection))}
+
+    assert _load_cli(tmp_path, url, monkeypatch, TRUST_YAML).exit_code == 0
+    first = ids()
+    assert all(uuid.UUID(i).version == 4 for i in first.values())
+    assert _load_cli(tmp_path, url, monkeypatch, TRUST_YAML).exit_code == 0
+    assert ids() == first
+    # an id pinned in the file is taken for a new collection; changing a known one is refused
+    pinned = str(uuid.uuid4())
+    more = TRUST_YAML.replace("{alias: two}", f"{{alias: two}}, {{alias: three, id: '{pinned}'}}")
+    assert _load_cli(tmp_path, url, monkeypatch, more).exit_code == 0
+    assert ids()["three"] == pinned
+    moved = TRUST_YAML.replace("{alias: one}", f"{{alias: one, id: '{uuid.uuid4()}'}}")
+    r = _load_cli(tmp_path, url, monkeypatch, moved)
+    assert r.exit_code == 2 and "never change" in r.output
+    assert ids()["one"] == first["one"]
+
+
+def test_existing_version_5_collection_ids_are_kept_by_trust_load(db_kind, tmp_path, monkeypatch, request):
+    import uuid
+
+    from hub.db import make_engine, make_sessionmaker
+    from hub.schema import upgrade
+    from hub.trust.models import Collection
+
+    name = f"hub_test_v5_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    url = fresh_database(db_kind, name, tmp_path)
+    request.addfinalizer(lambda: drop_database(db_kind, name))
+    upgrade(url)
+    assert _load_cli(tmp_path, url, monkeypatch, TRUST_YAML).exit_code == 0
+    old = str(uuid.uuid5(uuid.NAMESPACE_URL, "ids-g/one"))  # what earlier releases assigned
+    eng = make_engine(url)
+    request.addfinalizer(eng.dispose)
+    with make_sessionmaker(eng)() as s, s.begin():
+        s.execute(update(Collection).where(Collection.alias == "one").values(id=old))
+    assert _load_cli(tmp_path, url, monkeypatch, TRUST_YAML).exit_code == 0
+    with make_sessionmaker(eng)() as s:
+        assert s.scalar(select(Collection.id).where(Collection.alias == "one")) == old
+
+
+def test_a_pinned_collection_id_that_is_not_version_4_is_a_config_error(tmp_path):
+    f = tmp_path / "trust.yaml"
+    f.write_text(
+        "groups: [{slug: g, name: x, collections: [{alias: a, id: 8a5e1f0c-2f4b-5f3e-8d6c-1b2a3c4d5e6f}]}]"
+    )
+    with pytest.raises(ConfigError) as err:
+        read_config(f)
+    assert "version 4" in err.value.problem
