@@ -342,16 +342,17 @@ class _Context:
         object as `indicator--abc…` to a consumer, so it is the same object here too.
         """
         ids = sorted({c.sid.lower() for c, _ in owned if c.stype not in SCO_TYPES})
-        owners = store.owners(self.session, ids=ids)
+        owners: dict[str, tuple[int, str]] = {}
         for ident in set(ids) & self.identities.keys():
-            owners[ident] = (self.identities[ident], owners.get(ident, (0, self.sub.collection_id))[1])
-        free = [i for i in ids if i not in owners]
+            owners[ident] = (self.identities[ident], self.sub.collection_id)
+        # claim first: for new objects (the common case) that is the only statement; ids owned
+        # already, or claimed a moment ago by a concurrent writer, are then looked up
+        claimable = [i for i in ids if i not in owners]
         won = store.claim_owners(
-            self.session, ids=free, org_id=self.org, collection_id=self.sub.collection_id
+            self.session, ids=claimable, org_id=self.org, collection_id=self.sub.collection_id
         )
-        lost = [i for i in free if i not in won]
-        if lost:  # claimed by a concurrent writer a moment ago
-            owners.update(store.owners(self.session, ids=lost))
+        owners.update(dict.fromkeys(won, (self.org, self.sub.collection_id)))
+        owners.update(store.owners(self.session, ids=[i for i in claimable if i not in won]))
         foreign = {i for i in ids if i in owners and owners[i][0] != self.org}
         spellings = {c.sid for c, _ in owned if c.sid.lower() in foreign} | foreign
         record = self._shared_record(sorted(spellings)) if foreign else {}

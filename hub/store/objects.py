@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -199,6 +200,23 @@ def owners(session: Session, *, ids: Sequence[str]) -> dict[str, tuple[int, str]
     return found
 
 
+_CLAIM = {
+    # one statement whatever the number of ids: a multi-row VALUES of hundreds of rows costs more to
+    # compile than the insert itself
+    "postgresql": (
+        "INSERT INTO object_owners (stix_id, organisation_id, collection_id) "
+        "SELECT x, :org, :coll FROM unnest(CAST(:ids AS text[])) AS x "
+        "ON CONFLICT (stix_id) DO NOTHING RETURNING stix_id"
+    ),
+    # `WHERE true` lets SQLite parse ON CONFLICT after a SELECT
+    "sqlite": (
+        "INSERT INTO object_owners (stix_id, organisation_id, collection_id) "
+        "SELECT value, :org, :coll FROM json_each(:ids) WHERE true "
+        "ON CONFLICT (stix_id) DO NOTHING RETURNING stix_id"
+    ),
+}
+
+
 def claim_owners(session: Session, *, ids: Sequence[str], org_id: int, collection_id: str) -> set[str]:
     """Make `org_id` the owner of the ids nobody owns yet; returns those it now owns.
 
@@ -207,20 +225,10 @@ def claim_owners(session: Session, *, ids: Sequence[str], org_id: int, collectio
     """
     if not ids:
         return set()
-    table = cast(Table, ObjectOwner.__table__)
     dialect = session.get_bind().dialect.name
-    ins = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    won: set[str] = set()
-    for chunk in _chunks(ids):
-        stmt = (
-            ins.values(
-                [{"stix_id": i, "organisation_id": org_id, "collection_id": collection_id} for i in chunk]
-            )
-            .on_conflict_do_nothing(index_elements=["stix_id"])
-            .returning(table.c.stix_id)
-        )
-        won.update(session.scalars(stmt))
-    return won
+    values: Any = list(ids) if dialect == "postgresql" else orjson.dumps(list(ids)).decode()
+    rows = session.execute(text(_CLAIM[dialect]), {"ids": values, "org": org_id, "coll": collection_id})
+    return {r[0] for r in rows}
 
 
 def _chunks(ids: Sequence[str], size: int = 500) -> list[list[str]]:
