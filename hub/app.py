@@ -14,9 +14,11 @@ from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub import metrics
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
-from hub.schema import check_schema
+from hub.observability import ObservabilityMiddleware, health_router
+from hub.schema import check_schema, head_revision
 from hub.settings import Settings
 from hub.taxii.media import TAXII
 from hub.taxii.routes import router as taxii_router
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
                 settings.database_url, pool_size=settings.pool_size, background_checkpoints=True
             )
             check_schema(engine)
+            metrics.POOLS.watch(engine)
             app.state.sessionmaker = make_sessionmaker(engine)
             path = engine.url.database if engine.dialect.name == "sqlite" else None
             if path and path != ":memory:":
@@ -64,10 +67,13 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
 
     app = FastAPI(title=settings.title, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    app.state.schema_head = head_revision()
     if sessionmaker is not None:
         app.state.sessionmaker = sessionmaker
     app.include_router(taxii_router)
     app.include_router(admin_router)
+    app.include_router(health_router)
+    app.add_middleware(ObservabilityMiddleware)
 
     @app.exception_handler(HubError)
     async def hub_error(_request: Request, exc: HubError) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,15 @@ app.add_typer(policy_app, name="policy")
 console = Console()
 err = Console(stderr=True)
 
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "trust-groups.example.yaml"
+
+def _demo_config() -> Path:
+    """The demo trust groups, shipped inside the package as `hub.examples` (config/ in the source)."""
+    from importlib.resources import files
+
+    return Path(str(files("hub.examples").joinpath("trust-groups.example.yaml")))
+
+
+DEMO_CONFIG = _demo_config()
 
 
 def _settings(**overrides: object) -> Settings:
@@ -99,7 +108,24 @@ def _serve(s: Settings) -> None:
         _fail(str(exc))
     finally:
         engine.dispose()
-    uvicorn.run(create_app(s), host=s.host, port=s.port, log_level="info", access_log=False)
+    stop_metrics = _operate(s)
+    try:
+        # uvicorn's own access log stays off: hub.access writes one structured line a request instead
+        uvicorn.run(create_app(s), host=s.host, port=s.port, log_config=None, access_log=False)
+    finally:
+        stop_metrics()
+
+
+def _operate(s: Settings) -> Callable[[], None]:
+    """Structured logs, and the metrics port when one is set, for a long-running process."""
+    from hub.metrics import serve_metrics
+    from hub.observability import configure_logging
+
+    configure_logging(s.log_format, s.log_level)
+    if not s.metrics_port:
+        return lambda: None
+    server = serve_metrics(s.metrics_port, s.metrics_host)
+    return lambda: (server.shutdown(), server.server_close())[0]
 
 
 @app.command()
@@ -652,8 +678,10 @@ def sync_worker(
     from hub.sync.worker import Worker, default_worker_id
 
     wid = worker_id or default_worker_id()
+    s = _settings()
+    stop_metrics = _operate(s)
     worker = Worker(
-        _sessions(_settings().database_url),
+        _sessions(s.database_url),
         worker_id=wid,
         poll_s=poll_seconds,
         lease_s=lease_seconds,
@@ -672,6 +700,7 @@ def sync_worker(
     try:
         runs = worker.run()
     finally:
+        stop_metrics()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     console.print(f"worker {wid} stopped after {runs} runs", highlight=False)

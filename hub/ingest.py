@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
+from hub import metrics
 from hub.policy.rules import CollectionPolicy, Submitter, accept
 from hub.stix import InvalidObject, check_object, format_us
 from hub.store import objects as store
@@ -115,14 +116,17 @@ def add_objects(
             sid, stype, spec, version, version_us = check_object(obj)
         except InvalidObject as exc:
             outcome.failures.append(_failure(obj, str(exc)))
+            metrics.refused("invalid")
             continue
         conflict = markings.conflicts.get(sid) if stype == "marking-definition" else None
         if conflict is not None:
             outcome.failures.append(_failure(obj, f"marking refused: {conflict.reason}"))
+            metrics.refused("marking")
             continue
         decision = accept(obj, submission.collection, submission.submitter, markings=markings)
         if not decision.allowed or decision.levels is None:
             outcome.failures.append(_failure(obj, decision.reason))
+            metrics.refused("policy")
             continue
         level, redact_level = decision.levels
         accepted.append(
@@ -170,6 +174,7 @@ def add_objects(
             }
         )
     outcome.inserted = store.insert_versions(session, rows)
+    metrics.stored(outcome.created)
     for row in rows:
         new = (row["stix_id"], row["version_us"]) in outcome.inserted
         outcome.successes.append(

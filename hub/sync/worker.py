@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import metrics
 from hub.db import begin_write
 from hub.sync.jobs import FeedJob, RunOutcome, run_feed
 from hub.sync.models import Feed, FeedRun
@@ -42,6 +43,7 @@ def run_claimed(
     started = now_us()
     outcome = run_feed(sm, job, environ=environ)
     finished = now_us()
+    metrics.feed_run(job.direction, outcome.ok, (finished - started) / 1e6)
     with sm() as session, session.begin():
         begin_write(session)
         run = record_run(

@@ -62,4 +62,5 @@ def principal(request: Request, session: Session = Depends(db_session)) -> Princ
         who = authenticate(session, key)
     if who is None:
         raise Unauthorized("The API key is unknown, revoked or expired.")
+    request.state.organisation = who.org_slug  # for the access log
     return who
