@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
+from typer.core import TyperGroup
 
 from hub.db import make_engine, make_sessionmaker
+from hub.environment import explain, require_existing_database
 from hub.errors import ConfigError
 from hub.schema import SchemaOutOfDate, check_schema, upgrade
 from hub.settings import Settings
@@ -26,10 +30,36 @@ if TYPE_CHECKING:
     from hub.trust.models import Collection, TrustGroup
     from hub.trust.schemas import IssuedKey
 
+
+class HubGroup(TyperGroup):
+    """The `hub` command group: every exception a command lets out becomes one line on stderr (exit 2
+    for a mistake in the environment, 1 for anything else), or the traceback with `--debug`."""
+
+    def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click in recent releases)
+        try:
+            return super().invoke(ctx)
+        except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors, exits: typer's own
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug") or os.environ.get("HUB_DEBUG"):
+                raise
+            try:
+                url: str | None = Settings().database_url
+            except Exception:  # the settings themselves are what is wrong; explain() says how
+                url = None
+            message, code = explain(exc, url), 2
+            if message is None:
+                message, code = f"{type(exc).__name__}: {exc} (run with --debug for the traceback)", 1
+            err.print(Text("error: ", style="bold red") + Text(message), soft_wrap=True, highlight=False)
+            raise typer.Exit(code) from None
+
+
 app = typer.Typer(
+    cls=HubGroup,
     help="The inter-CIRT sharing hub: a TAXII 2.1 server for regional trust groups.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -63,14 +93,28 @@ _engines: list[Engine] = []
 
 
 def _sessions(url: str):  # type: ignore[no-untyped-def]
-    """A session factory on a fresh engine, disposed when the command ends."""
+    """A session factory on a fresh engine, disposed when the command ends.
+
+    Only `hub demo` and `hub db upgrade` create a database: anywhere else a missing SQLite file is an
+    error, and a database without the current schema is refused before the command starts.
+    """
+    require_existing_database(url)
     engine = make_engine(url)
     _engines.append(engine)
+    try:
+        check_schema(engine)
+    except SchemaOutOfDate as exc:
+        _fail(str(exc))
     return make_sessionmaker(engine)
 
 
 @app.callback()
-def _main(ctx: typer.Context) -> None:
+def _main(
+    ctx: typer.Context,
+    debug: bool = typer.Option(
+        False, "--debug", envvar="HUB_DEBUG", help="show the traceback of an error instead of one line"
+    ),
+) -> None:
     ctx.call_on_close(_dispose)
 
 
@@ -101,6 +145,7 @@ def _serve(s: Settings) -> None:
 
     from hub.app import create_app
 
+    require_existing_database(s.database_url)
     engine = make_engine(s.database_url)
     try:
         check_schema(engine)
@@ -117,15 +162,21 @@ def _serve(s: Settings) -> None:
 
 
 def _operate(s: Settings) -> Callable[[], None]:
-    """Structured logs, and the metrics port when one is set, for a long-running process."""
+    """Structured logs, and the metrics port when one is set, for a long-running process; returns the
+    function that stops both at exit."""
     from hub.metrics import serve_metrics
     from hub.observability import configure_logging
 
-    configure_logging(s.log_format, s.log_level)
-    if not s.metrics_port:
-        return lambda: None
-    server = serve_metrics(s.metrics_port, s.metrics_host)
-    return lambda: (server.shutdown(), server.server_close())[0]
+    undo_logging = configure_logging(s.log_format, s.log_level)
+    server = serve_metrics(s.metrics_port, s.metrics_host) if s.metrics_port else None
+
+    def stop() -> None:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        undo_logging()
+
+    return stop
 
 
 @app.command()

@@ -156,19 +156,27 @@ def log_handler(fmt: str = "auto", stream: Any = None) -> logging.Handler:
     return handler
 
 
-def configure_logging(fmt: str = "auto", level: str = "info") -> None:
-    """Send the hub's and uvicorn's logs to stderr through one handler (the server calls this)."""
+def configure_logging(fmt: str = "auto", level: str = "info") -> Callable[[], None]:
+    """Send the hub's and uvicorn's logs to stderr through one handler; returns a function undoing it
+    (a long-running command calls this at start and the undo at exit)."""
     root = logging.getLogger()
-    for old in list(root.handlers):
-        if getattr(old, "_hub", False):
-            root.removeHandler(old)
     handler = log_handler(fmt)
-    handler._hub = True  # type: ignore[attr-defined]
+    saved_level = root.level
     root.addHandler(handler)
     root.setLevel(level.upper())
+    quiet = logging.getLogger("alembic")  # its INFO lines at every schema check are noise in a server log
+    saved_quiet = quiet.level
+    quiet.setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+
+    def undo() -> None:
+        root.removeHandler(handler)
+        root.setLevel(saved_level)
+        quiet.setLevel(saved_quiet)
+
+    return undo
 
 
 # ------------------------------------------------------------------ health and readiness

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,13 @@ class Settings(BaseSettings):
         description="serve Prometheus metrics on this port (its own listener; off when unset)",
     )
     metrics_host: str = Field(default="127.0.0.1", description="address the metrics port listens on")
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        from hub.environment import normalise_database_url
+
+        return normalise_database_url(value)
 
     def signing_key(self) -> bytes:
         """The key for page tokens: the configured secret, or one derived from the database URL."""
