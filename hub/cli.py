@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -70,8 +71,9 @@ app.add_typer(trust_app, name="trust")
 policy_app = typer.Typer(help="The TLP policy layer.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 
-console = Console()
-err = Console(stderr=True)
+# soft wrap: lines are never cut at 80 columns when the output is a pipe or a file (ids and URLs stay whole)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _demo_config() -> Path:
@@ -244,6 +246,7 @@ def demo(
         console.print(f"wrote {keys_json}")
     console.print(f"\n[bold]Discovery:[/] {base}/taxii2/   (database: {_safe_url(s)})")
     _print_keys(issued)
+    _print_collections(summary)
     console.print(
         "\nTry:  curl -H 'Accept: application/taxii+json;version=2.1' "
         f"-H 'Authorization: Bearer <key>' {base}/taxii2/",
@@ -252,6 +255,17 @@ def demo(
     )
     if serve_:
         _serve(s)
+
+
+def _print_collections(summary: dict[str, Any]) -> None:
+    seen: dict[str, dict[str, str]] = {}
+    for org in summary["organisations"].values():
+        for group, root in org["api_roots"].items():
+            seen.setdefault(group, {}).update(root["collections"])
+    console.print("[bold]Collections[/] (group/alias: id, for the objects URL):")
+    for group in sorted(seen):
+        for alias, cid in sorted(seen[group].items()):
+            console.print(f"  {group}/{alias}: {cid}", highlight=False, markup=False)
 
 
 def _demo_summary(s: Settings, base: str, issued: list[IssuedKey]) -> dict[str, Any]:
@@ -315,12 +329,14 @@ def key_revoke(key_id: str = typer.Argument(..., help="the key id: the part afte
     """Revoke an API key at once."""
     from hub.trust.service import revoke_api_key
 
+    # a whole key pasted here (hub_<id>_<secret>) is accepted, and only its id is ever printed
+    kid = key_id.removeprefix("hub_").split("_")[0]
     sm = _sessions(_settings().database_url)
     with sm() as session, session.begin():
-        ok = revoke_api_key(session, key_id=key_id.removeprefix("hub_").split("_")[0])
+        ok = revoke_api_key(session, key_id=kid)
     if not ok:
-        _fail(f"no key {key_id!r}")
-    console.print(f"revoked {key_id}")
+        _fail(f"no key {kid!r}")
+    console.print(f"revoked {kid}")
 
 
 @key_app.command("list")
@@ -402,10 +418,27 @@ def _columns(spec: str | None):  # type: ignore[no-untyped-def]
         if not sep or not value.strip():
             _fail(f"--columns: {part!r} is not name=header")
         fields[key.strip()] = value.strip()
-    try:
-        return ColumnMap(**fields)
-    except TypeError as exc:
-        _fail(f"--columns: {exc}")
+    known = [f.name for f in dataclasses.fields(ColumnMap)]
+    unknown = [k for k in fields if k not in known]
+    if unknown:
+        _fail(f"--columns: unknown field {', '.join(map(repr, unknown))}; the fields are {', '.join(known)}")
+    if "value" not in fields:
+        _fail("--columns needs value=<header>: the column holding the indicator values")
+    return ColumnMap(**fields)
+
+
+def _default_feed_name(source: str) -> str:
+    """The source_name written into shared objects when --feed-name is not given.
+
+    Never a local path (it would tell every reader how the importer's disk is laid out) nor a URL's
+    credentials or query: a file's base name, or a URL's host and path.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(source)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return f"{parts.hostname}{parts.path}".rstrip("/")
+    return Path(source).name or source
 
 
 @app.command("import")
@@ -424,7 +457,11 @@ def import_(
     as_org: str = typer.Option(..., "--as", help="the organisation the objects are published as"),
     tlp: str = typer.Option("amber", help="TLP for records whose source gives none"),
     tlp_version: int = typer.Option(2, help="write TLP 2.0 (default) or TLP 1.0 marking ids"),
-    feed_name: str = typer.Option("", help="source_name of the external references written"),
+    feed_name: str = typer.Option(
+        "",
+        help="source_name of the external references written "
+        "(default: the file's base name, or the URL's host and path)",
+    ),
     columns: str | None = typer.Option(None, help=COLUMN_HELP),
     with_observables: bool = typer.Option(False, help="also write observables and based-on relationships"),
     added_after: str | None = typer.Option(None, help="taxii: pull only objects added after this time"),
@@ -452,7 +489,7 @@ def import_(
         settings = FeedSettings(
             producer_id=producer_id,
             producer_name=producer_name,
-            feed_name=feed_name or source,
+            feed_name=feed_name or _default_feed_name(source),
             tlp=tlp,
             tlp_version=tlp_version,
             columns=_columns(columns),
@@ -496,6 +533,9 @@ def import_(
             )
     for line in report.lines():
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if report.created + report.new_versions + report.unchanged == 0 and report.rejected + report.refused:
+        err.print("error: nothing was imported: every record was rejected or refused", highlight=False)
+        raise typer.Exit(1)
 
 
 def _outbound_args(
@@ -641,7 +681,7 @@ def _print_run(c) -> None:  # type: ignore[no-untyped-def]
 @sync_app.command("load")
 def sync_load(path: Path = typer.Argument(..., help="feeds YAML")) -> None:
     """Create or update feeds from a YAML file (idempotent; cursors and run state are kept)."""
-    from hub.sync.feeds import apply_feeds, read_feeds
+    from hub.sync.feeds import apply_feeds, read_feeds, unknown_references
     from hub.sync.scheduler import now_us
 
     try:
@@ -650,6 +690,10 @@ def sync_load(path: Path = typer.Argument(..., help="feeds YAML")) -> None:
         _fail(str(exc))
     sm = _sessions(_settings().database_url)
     with sm() as session, session.begin():
+        problems = unknown_references(session, cfg)
+        if problems:
+            (where, problem), *more = problems
+            _fail(str(ConfigError(str(path), where, problem, more)))
         report = apply_feeds(session, cfg, now_us=now_us())
     for label, names in (
         ("created", report.created),
