@@ -14,7 +14,8 @@ FROM python:3.11-slim
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir "$(ls /wheels/*.whl)[postgres,misp]" \
  && rm -rf /wheels \
- && useradd --system --uid 10001 --home-dir /data --create-home --shell /usr/sbin/nologin hub
+ && useradd --system --uid 10001 --home-dir /data --create-home --shell /usr/sbin/nologin hub \
+ && install -d -o hub -g hub -m 0700 /data/keys
 USER hub
 # a SQLite file (the default database) and written key files go here, never into the installed package
 WORKDIR /data
