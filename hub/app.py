@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub import metrics
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
-from hub.observability import ObservabilityMiddleware, health_router
+from hub.observability import ObservabilityMiddleware, health_router, request_id
 from hub.schema import check_schema, head_revision
 from hub.settings import Settings
 from hub.taxii.media import TAXII
@@ -104,6 +104,12 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "Internal error", "The hub hit an unexpected error; it has been logged.")
+        rid = request_id.get()
+        return _error(
+            500,
+            "Internal error",
+            "The hub hit an unexpected error; it has been logged.",
+            headers={"X-Request-ID": rid} if rid else None,
+        )
 
     return app

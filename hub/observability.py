@@ -75,8 +75,12 @@ class ObservabilityMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        failed = False
         try:
             await self.app(scope, receive, send_with_id)
+        except BaseException:
+            failed = True  # the catch-all handler outside this middleware answers and logs with the id
+            raise
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
@@ -103,7 +107,8 @@ class ObservabilityMiddleware:
                     "request_id": rid,
                 },
             )
-            request_id.reset(token)
+            if not failed:
+                request_id.reset(token)
 
 
 # ------------------------------------------------------------------ logging

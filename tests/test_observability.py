@@ -196,3 +196,18 @@ def test_log_handler_keeps_exceptions_on_one_record(fmt):
         assert record["message"] == "failed" and "ValueError: boom" in record["exc_info"]
     else:
         assert "ValueError: boom" in out
+
+
+def test_an_unexpected_error_is_logged_and_answered_with_the_request_id(app, caplog):
+    @app.get("/boom-for-test")
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    with TestClient(app, raise_server_exceptions=False) as c, caplog.at_level(logging.INFO):
+        r = c.get("/boom-for-test", headers={"X-Request-ID": "trace-500"})
+    assert r.status_code == 500 and r.headers["x-request-id"] == "trace-500"
+    assert "boom" not in r.text
+    logged = [rec for rec in caplog.records if rec.name == "hub" and rec.levelno == logging.ERROR]
+    assert logged and logged[0].exc_info
+    access = [rec for rec in caplog.records if rec.name == "hub.access"]
+    assert access[-1].status == 500 and access[-1].request_id == "trace-500"
