@@ -14,12 +14,14 @@ from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub import metrics
 from hub.admin.routes import docs_router as admin_docs_router
 from hub.admin.routes import router as admin_v1_router
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
 from hub.middleware import HardeningMiddleware, allowed_host_names
-from hub.schema import check_schema
+from hub.observability import ObservabilityMiddleware, health_router, request_id
+from hub.schema import check_schema, head_revision
 from hub.settings import Settings
 from hub.taxii.media import TAXII
 from hub.taxii.routes import router as taxii_router
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
                 settings.database_url, pool_size=settings.pool_size, background_checkpoints=True
             )
             check_schema(engine)
+            metrics.POOLS.watch(engine)
             app.state.sessionmaker = make_sessionmaker(engine)
             path = engine.url.database if engine.dialect.name == "sqlite" else None
             if path and path != ":memory:":
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
         window=settings.auth_failure_window,
         concurrency=settings.auth_concurrency,
     )
+    app.state.schema_head = head_revision()
     if sessionmaker is not None:
         app.state.sessionmaker = sessionmaker
     allowed = allowed_host_names(settings.allowed_hosts, settings.public_url)
@@ -93,6 +97,8 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     app.include_router(admin_router)
     app.include_router(admin_v1_router)
     app.include_router(admin_docs_router)
+    app.include_router(health_router)
+    app.add_middleware(ObservabilityMiddleware)
 
     @app.exception_handler(HubError)
     async def hub_error(request: Request, exc: HubError) -> Response:
@@ -130,8 +136,13 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        rid = request_id.get()
         return _error(
-            500, "Internal error", "The hub hit an unexpected error; it has been logged.", None, request
+            500,
+            "Internal error",
+            "The hub hit an unexpected error; it has been logged.",
+            headers={"X-Request-ID": rid} if rid else None,
+            request=request,
         )
 
     return app

@@ -17,7 +17,7 @@ M = TypeVar("M", bound=BaseModel)
 def read_yaml(
     path: Path, model: type[M], *, locate: Callable[[Any, tuple[Any, ...]], str | None] | None = None
 ) -> M:
-    """Parse and validate a YAML file; the first error names the file, the path inside it and why.
+    """Parse and validate a YAML file; every error names the file, the path inside it and why.
 
     `locate(raw, loc)` may give a friendlier path for an error (e.g. an entry's name beside its index).
     """
@@ -30,8 +30,11 @@ def read_yaml(
     try:
         return model.model_validate(raw or {})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if locate is not None:
-            loc = locate(raw, tuple(err["loc"])) or loc
-        raise ConfigError(str(path), loc, err["msg"].removeprefix("Value error, ")) from None
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            if locate is not None:
+                loc = locate(raw, tuple(err["loc"])) or loc
+            problems.append((loc, err["msg"].removeprefix("Value error, ")))
+        (first, problem), *more = problems
+        raise ConfigError(str(path), first, problem, more) from None

@@ -118,6 +118,9 @@ class UnsupportedMediaType(HubError):
 class ConfigError(Exception):
     """Invalid configuration: names the file, the path inside it and what is wrong."""
 
-    def __init__(self, file: str, path: str, problem: str):
-        super().__init__(f"{file}: {path}: {problem}")
+    def __init__(self, file: str, path: str, problem: str, more: list[tuple[str, str]] | None = None):
+        # `more`: further (path, problem) pairs, so one run reports every mistake in the file
+        lines = [f"{file}: {p}: {m}" for p, m in [(path, problem), *(more or [])]]
+        super().__init__("\n".join(lines))
         self.file, self.path, self.problem = file, path, problem
+        self.more = list(more or [])

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
+from hub import metrics
 from hub.policy.rules import (
     CollectionPolicy,
     Destination,
@@ -238,6 +239,7 @@ def add_prepared(
             outcome.failures.append(_failure(cand.obj, decision.reason))
     ctx.provenance(owned, judged, outcome)
     _store(session, submission, judged, outcome, prepared.started)
+    _count(outcome, invalid=len(prepared.failures))
     _record(session, submission, outcome, keep_status)
     session.flush()
     return outcome
@@ -527,6 +529,15 @@ def _store(session: Session, sub: Submission, judged: _Judged, outcome: Outcome,
         outcome.successes.append({"id": v["stix_id"], "version": v["version"], "message": message})
     for sid, version in judged.present:
         outcome.successes.append({"id": sid, "version": version, "message": "already stored"})
+
+
+def _count(outcome: Outcome, *, invalid: int) -> None:
+    """Metrics: versions stored, and objects refused by kind (invalid, marking, policy)."""
+    metrics.stored(outcome.created)
+    for f in outcome.failures[invalid:]:
+        metrics.refused("marking" if f["message"].startswith("marking refused") else "policy")
+    for _ in range(invalid):
+        metrics.refused("invalid")
 
 
 def _record(session: Session, submission: Submission, outcome: Outcome, keep_status: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.resources import as_file, files
 from pathlib import Path
 
 from alembic import command
@@ -10,7 +11,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+def migrations_dir() -> Path:
+    """The Alembic script folder, installed inside the package as `hub.migrations` (see pyproject.toml)."""
+    # the folder is a plain directory in a wheel and in an editable install alike, so as_file returns it
+    # as it is (nothing is extracted or cleaned up)
+    with as_file(files("hub.migrations")) as path:
+        return Path(path)
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -20,7 +27,7 @@ class SchemaOutOfDate(RuntimeError):
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at migrations/ and the given database URL."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
@@ -32,7 +39,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def head_revision() -> str | None:
     """The newest migration's revision id."""
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    return ScriptDirectory(str(migrations_dir())).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

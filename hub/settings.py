@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,3 +53,21 @@ class Settings(BaseSettings):
     title: str = "CIRT sharing hub"
     contact: str = ""
     pool_size: int = 10
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="json: one JSON object a line; text: plain; auto: text on a terminal"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="serve Prometheus metrics on this port (its own listener; off when unset)",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="address the metrics port listens on")
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        from hub.environment import normalise_database_url
+
+        return normalise_database_url(value)

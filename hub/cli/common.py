@@ -12,8 +12,9 @@ from sqlalchemy.engine import make_url
 
 from hub.settings import Settings
 
-console = Console()
-err = Console(stderr=True)
+# soft wrap: lines are never cut at 80 columns when the output is a pipe or a file (ids and URLs stay whole)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(**overrides: object) -> Settings:
@@ -25,13 +26,24 @@ _engines: list[Engine] = []
 
 
 def _sessions(url: str):  # type: ignore[no-untyped-def]
-    """A session factory on a fresh engine, disposed when the command ends."""
+    """A session factory on a fresh engine, disposed when the command ends.
+
+    Only `hub demo` and `hub db upgrade` create a database: anywhere else a missing SQLite file is an
+    error, and a database without the current schema is refused before the command starts.
+    """
     # looked up on the package at call time: `hub.cli.make_sessionmaker` is the seam tests replace to
     # run commands inside their own transaction
     import hub.cli
+    from hub.environment import require_existing_database
+    from hub.schema import SchemaOutOfDate, check_schema
 
+    require_existing_database(url)
     engine = hub.cli.make_engine(url)
     _engines.append(engine)
+    try:
+        check_schema(engine)
+    except SchemaOutOfDate as exc:
+        _fail(str(exc))
     return hub.cli.make_sessionmaker(engine)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import typer
 
 from hub.cli.app import app
@@ -23,10 +26,27 @@ def _columns(spec: str | None):  # type: ignore[no-untyped-def]
         if not sep or not value.strip():
             _fail(f"--columns: {part!r} is not name=header")
         fields[key.strip()] = value.strip()
-    try:
-        return ColumnMap(**fields)
-    except TypeError as exc:
-        _fail(f"--columns: {exc}")
+    known = [f.name for f in dataclasses.fields(ColumnMap)]
+    unknown = [k for k in fields if k not in known]
+    if unknown:
+        _fail(f"--columns: unknown field {', '.join(map(repr, unknown))}; the fields are {', '.join(known)}")
+    if "value" not in fields:
+        _fail("--columns needs value=<header>: the column holding the indicator values")
+    return ColumnMap(**fields)
+
+
+def _default_feed_name(source: str) -> str:
+    """The source_name written into shared objects when --feed-name is not given.
+
+    Never a local path (it would tell every reader how the importer's disk is laid out) nor a URL's
+    credentials or query: a file's base name, or a URL's host and path.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(source)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return f"{parts.hostname}{parts.path}".rstrip("/")
+    return Path(source).name or source
 
 
 @app.command("import")
@@ -45,7 +65,11 @@ def import_(
     as_org: str = typer.Option(..., "--as", help="the organisation the objects are published as"),
     tlp: str | None = typer.Option(None, help="TLP for records whose source gives none (default amber)"),
     tlp_version: int = typer.Option(2, help="write TLP 2.0 (default) or TLP 1.0 marking ids"),
-    feed_name: str = typer.Option("", help="source_name of the external references written"),
+    feed_name: str = typer.Option(
+        "",
+        help="source_name of the external references written "
+        "(default: the file's base name, or the URL's host and path)",
+    ),
     columns: str | None = typer.Option(None, help=COLUMN_HELP),
     with_observables: bool = typer.Option(False, help="also write observables and based-on relationships"),
     added_after: str | None = typer.Option(None, help="taxii: pull only objects added after this time"),
@@ -103,7 +127,7 @@ def import_(
         settings = FeedSettings(
             producer_id=producer_id,
             producer_name=producer_name,
-            feed_name=feed_name or source,
+            feed_name=feed_name or _default_feed_name(source),
             tlp=parse_tlp(unmarked) or "amber",
             tlp_version=tlp_version,
             columns=_columns(columns),
@@ -172,3 +196,6 @@ def import_(
             markup=False,
             soft_wrap=True,
         )
+    if report.created + report.new_versions + report.unchanged == 0 and report.rejected + report.refused:
+        err.print("error: nothing was imported: every record was rejected or refused", highlight=False)
+        raise typer.Exit(1)

@@ -103,7 +103,7 @@ def key_revoke(
         call(ctx, "POST", f"/organisations/{org}/keys/{kid}/revoke")
     else:
         _local(revoke_key, org or _org_of_key(kid), kid)
-    console.print(f"revoked {key_id}")
+    console.print(f"revoked {kid}")  # a whole key pasted here is accepted; only its id is ever printed
 
 
 @key_app.command("rotate")

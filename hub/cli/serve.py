@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,13 +14,22 @@ from hub.cli.app import app
 from hub.cli.common import _fail, _safe_url, _sessions, _settings, console
 from hub.cli.trust import _load, _print_keys
 from hub.db import make_engine
+from hub.environment import require_existing_database
 from hub.schema import SchemaOutOfDate, check_schema, upgrade
 from hub.settings import Settings
 
 if TYPE_CHECKING:
     from hub.trust.schemas import IssuedKey
 
-DEMO_CONFIG = Path(__file__).resolve().parent.parent.parent / "config" / "trust-groups.example.yaml"
+
+def _demo_config() -> Path:
+    """The demo trust groups, shipped inside the package as `hub.examples` (config/ in the source)."""
+    from importlib.resources import files
+
+    return Path(str(files("hub.examples").joinpath("trust-groups.example.yaml")))
+
+
+DEMO_CONFIG = _demo_config()
 
 
 def _serve(s: Settings) -> None:
@@ -27,6 +37,7 @@ def _serve(s: Settings) -> None:
 
     from hub.app import create_app
 
+    require_existing_database(s.database_url)
     engine = make_engine(s.database_url)
     try:
         check_schema(engine)
@@ -34,7 +45,30 @@ def _serve(s: Settings) -> None:
         _fail(str(exc))
     finally:
         engine.dispose()
-    uvicorn.run(create_app(s), host=s.host, port=s.port, log_level="info", access_log=False)
+    stop_metrics = _operate(s)
+    try:
+        # uvicorn's own access log stays off: hub.access writes one structured line a request instead
+        uvicorn.run(create_app(s), host=s.host, port=s.port, log_config=None, access_log=False)
+    finally:
+        stop_metrics()
+
+
+def _operate(s: Settings) -> Callable[[], None]:
+    """Structured logs, and the metrics port when one is set, for a long-running process; returns the
+    function that stops both at exit."""
+    from hub.metrics import serve_metrics
+    from hub.observability import configure_logging
+
+    undo_logging = configure_logging(s.log_format, s.log_level)
+    server = serve_metrics(s.metrics_port, s.metrics_host) if s.metrics_port else None
+
+    def stop() -> None:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        undo_logging()
+
+    return stop
 
 
 @app.command()
@@ -69,6 +103,7 @@ def demo(
         console.print(f"wrote {keys_json}")
     console.print(f"\n[bold]Discovery:[/] {base}/taxii2/   (database: {_safe_url(s)})")
     _print_keys(issued)
+    _print_collections(summary)
     console.print(
         "\nTry:  curl -H 'Accept: application/taxii+json;version=2.1' "
         f"-H 'Authorization: Bearer <key>' {base}/taxii2/",
@@ -77,6 +112,17 @@ def demo(
     )
     if serve_:
         _serve(s)
+
+
+def _print_collections(summary: dict[str, Any]) -> None:
+    seen: dict[str, dict[str, str]] = {}
+    for org in summary["organisations"].values():
+        for group, root in org["api_roots"].items():
+            seen.setdefault(group, {}).update(root["collections"])
+    console.print("[bold]Collections[/] (group/alias: id, for the objects URL):")
+    for group in sorted(seen):
+        for alias, cid in sorted(seen[group].items()):
+            console.print(f"  {group}/{alias}: {cid}", highlight=False, markup=False)
 
 
 def _demo_summary(s: Settings, base: str, issued: list[IssuedKey]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def _print_run(c) -> None:  # type: ignore[no-untyped-def]
 @sync_app.command("load")
 def sync_load(path: Path = typer.Argument(..., help="feeds YAML")) -> None:
     """Create or update feeds from a YAML file (idempotent; cursors and run state are kept)."""
-    from hub.sync.feeds import apply_feeds, read_feeds
+    from hub.sync.feeds import apply_feeds, read_feeds, unknown_references
     from hub.sync.scheduler import now_us
 
     try:
@@ -44,6 +44,10 @@ def sync_load(path: Path = typer.Argument(..., help="feeds YAML")) -> None:
     sm = _sessions(_settings().database_url)
     with sm() as session, session.begin():
         begin_write(session)  # a serving hub writes beside us (SQLite: never upgrade a reader)
+        problems = unknown_references(session, cfg)
+        if problems:
+            (where, problem), *more = problems
+            _fail(str(ConfigError(str(path), where, problem, more)))
         report = apply_feeds(session, cfg, now_us=now_us())
     for label, names in (
         ("created", report.created),
@@ -143,11 +147,14 @@ def sync_worker(
     lease_seconds: int = typer.Option(1800, help="how long a claim holds before another worker may take it"),
 ) -> None:
     """Run due feeds until SIGINT or SIGTERM (the current run is interrupted and recorded first)."""
+    from hub.cli.serve import _operate
     from hub.sync.worker import Worker, default_worker_id
 
     wid = worker_id or default_worker_id()
+    s = _settings()
+    stop_metrics = _operate(s)
     worker = Worker(
-        _sessions(_settings().database_url),
+        _sessions(s.database_url),
         worker_id=wid,
         poll_s=poll_seconds,
         lease_s=lease_seconds,
@@ -156,8 +163,11 @@ def sync_worker(
     )
 
     console.print(f"worker {wid} started", highlight=False)
-    with _stop_on_signals(worker.stopping):
-        runs = worker.run()
+    try:
+        with _stop_on_signals(worker.stopping):
+            runs = worker.run()
+    finally:
+        stop_metrics()
     console.print(f"worker {wid} stopped after {runs} runs", highlight=False)
 
 

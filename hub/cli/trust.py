@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,11 +34,33 @@ def _load(s: Settings, path: Path) -> list[IssuedKey]:
 
 
 @trust_app.command("load")
-def trust_load(path: Path = typer.Argument(..., help="trust-groups YAML")) -> None:
+def trust_load(
+    path: Path = typer.Argument(..., help="trust-groups YAML"),
+    keys_file: Path | None = typer.Option(
+        None,
+        "--keys-file",
+        help="append the API keys created now to this file (mode 0600) instead of printing them",
+    ),
+) -> None:
     """Create or update organisations, groups, memberships and collections from a YAML file."""
     s = _settings()
     issued = _load(s, path)
-    _print_keys(issued)
+    if keys_file is None:
+        _print_keys(issued)
+        return
+    _append_keys(keys_file, issued)
+    console.print(f"{len(issued)} new API keys written to {keys_file}", highlight=False)
+
+
+def _append_keys(path: Path, issued: list[IssuedKey]) -> None:
+    """Append `org/account key` lines to a file only its owner may read (a deployment's bootstrap)."""
+    if not issued:
+        return  # a re-run creates no keys: the file (and the keys already handed out) stays as it is
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)  # also when the file was there before with wider rights
+        for k in issued:
+            out.write(f"{k.organisation}/{k.account} {k.key}\n")
 
 
 def _print_keys(issued: list[IssuedKey]) -> None:

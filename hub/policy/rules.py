@@ -130,7 +130,9 @@ class Destination:
     @property
     def display(self) -> str:
         """How reasons name the destination."""
-        return {"group": "group", "peer": "peer hub", "export": "export"}[self.kind] + f" {self.name}"
+        kind = {"group": "group", "peer": "peer hub", "export": "export"}[self.kind]
+        # default names already say what they are ("export", "peer hub of <community>")
+        return self.name if self.name.startswith(kind) else f"{kind} {self.name}"
 
 
 def _ceiling_refusal(level: Tlp, collection: CollectionPolicy, what: str) -> str:

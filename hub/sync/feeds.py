@@ -309,6 +309,36 @@ def definition(fc: FeedConfig) -> dict[str, Any]:
     }
 
 
+def unknown_references(session: Session, cfg: FeedsConfig) -> list[tuple[str, str]]:
+    """Every reference in the file to a group, collection or organisation the hub does not have, as
+    (path in the file, problem) pairs, so that one load reports them all."""
+    from hub.trust.models import Collection, Membership, Organisation, TrustGroup
+
+    groups = {g.slug: g.id for g in session.scalars(select(TrustGroup))}
+    colls: dict[int, set[str]] = {}
+    for c in session.scalars(select(Collection)):
+        colls.setdefault(c.group_id, set()).update((c.alias, c.id))
+    orgs = {o.slug: o.id for o in session.scalars(select(Organisation))}
+    members = {(m.organisation_id, m.group_id) for m in session.scalars(select(Membership))}
+    problems: list[tuple[str, str]] = []
+    for i, fc in enumerate(cfg.feeds):
+        where = f"feeds.{i} ({fc.name})"
+        gid = groups.get(fc.group)
+        if gid is None:
+            problems.append((f"{where}.group", f"no trust group {fc.group!r}"))
+        elif fc.collection not in colls.get(gid, set()):
+            problems.append((f"{where}.collection", f"no collection {fc.collection!r} in group {fc.group!r}"))
+        if fc.publish_as is not None:
+            oid = orgs.get(fc.publish_as)
+            if oid is None:
+                problems.append((f"{where}.publish_as", f"no organisation {fc.publish_as!r}"))
+            elif gid is not None and (oid, gid) not in members:
+                problems.append(
+                    (f"{where}.publish_as", f"{fc.publish_as!r} is not a member of group {fc.group!r}")
+                )
+    return problems
+
+
 def apply_feeds(session: Session, cfg: FeedsConfig, *, now_us: int) -> LoadReport:
     """Create or update the declared feeds (idempotent), keeping each feed's cursor and run state.
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import metrics
 from hub.db import begin_write
 from hub.sync.fetch import RunInterrupted
 from hub.sync.jobs import Audit, FeedJob, RunControl, RunOutcome, run_feed
@@ -116,6 +117,7 @@ def run_claimed(
         outcome = run_feed(sm, job, environ=environ, control=control)
     except RunInterrupted as exc:  # raised by a signal handler just as the run ended
         outcome = RunOutcome(ok=False, cursor_after=control.saved_cursor or job.cursor, error=str(exc))
+    metrics.feed_run(job.direction, outcome.ok, (now_us() - started) / 1e6)
     try:
         run = _record(sm, job, outcome, worker_id, started, control.saved_cursor)
     except OperationalError:

@@ -76,7 +76,9 @@ def principal(request: Request, session: Session = Depends(db_session)) -> Princ
         raise Unauthorized()
     guard: AuthGuard = request.app.state.auth_guard
     address = request.client.host if request.client else ""
-    return authenticate_request(session, key, address=address, guard=guard)
+    who = authenticate_request(session, key, address=address, guard=guard)
+    request.state.organisation = who.org_slug  # for the access log
+    return who
 
 
 def optional_principal(request: Request, session: Session = Depends(db_session)) -> Principal | None:

@@ -185,7 +185,7 @@ def test_policy_explain_api_reveals_nothing_above_the_coordinators_clearance(cli
     assert r.status_code == 400 and "no object" in r.json()["description"]
 
 
-def test_policy_explain_cli(client, world, sm, engine, monkeypatch):
+def test_policy_explain_cli(client, world, sm, engine, db_url, monkeypatch):
     from typer.testing import CliRunner
 
     from hub.cli import app
@@ -194,6 +194,7 @@ def test_policy_explain_cli(client, world, sm, engine, monkeypatch):
     # the CLI opens its own connection: commit the data it must see on this test's database
     with sm() as s, s.begin():
         pass
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)
     monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
     r = CliRunner().invoke(app, ["policy", "explain", "--object", indicator(1)["id"], "--reader", "vendor"])
     assert r.exit_code == 0, r.output

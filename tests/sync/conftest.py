@@ -14,8 +14,9 @@ from tests.conftest import free_port
 
 
 @pytest.fixture
-def cli(sm, world, monkeypatch):
+def cli(sm, world, db_url, monkeypatch):
     """Run `hub ...` against this test's database, with the test world loaded."""
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)  # the CLI refuses a missing database file
     monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
     runner = CliRunner()
     return lambda *args: runner.invoke(app, list(args))

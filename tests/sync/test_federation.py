@@ -376,7 +376,11 @@ def _export(hub: Hub, group: str) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
-        with mock.patch("hub.cli.make_sessionmaker", lambda _engine: hub.sm):
+        url = hub.sm.kw["bind"].url.render_as_string(hide_password=False)
+        with (
+            mock.patch.dict("os.environ", {"HUB_DATABASE_URL": url}),  # the CLI refuses a missing file
+            mock.patch("hub.cli.make_sessionmaker", lambda _engine: hub.sm),
+        ):
             r = CliRunner().invoke(
                 app, ["export", "--group", group, "--collection", "indicators", "-o", str(out)]
             )

@@ -43,6 +43,11 @@ def stored(sm) -> dict[str, Feed]:
 
 
 def test_example_file_is_valid_and_loads_idempotently(cli, sm):
+    from hub.cli import DEMO_CONFIG
+    from hub.trust.service import apply_config, read_config
+
+    with sm() as s, s.begin():  # the example's feeds name the demo trust groups and organisations
+        apply_config(s, read_config(DEMO_CONFIG))
     r = cli("sync", "load", str(EXAMPLE))
     assert r.exit_code == 0, r.output
     names = {f.name for f in read_feeds(EXAMPLE).feeds}

@@ -93,7 +93,8 @@ def upstream20():
     server.server_close()
 
 
-def test_pull_from_a_taxii20_collection_upgrades_to_21(sm, world, monkeypatch, upstream20, client):
+def test_pull_from_a_taxii20_collection_upgrades_to_21(sm, world, db_url, monkeypatch, upstream20, client):
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)
     monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
     r = CliRunner().invoke(
         app,

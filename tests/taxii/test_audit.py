@@ -69,7 +69,8 @@ def _old(session, days_ago: float, action: str = "pull-objects", count: int = 3,
     )
 
 
-def test_audit_rollup_folds_old_pull_events_into_daily_counts(client, world, sm, monkeypatch):
+def test_audit_rollup_folds_old_pull_events_into_daily_counts(client, world, sm, db_url, monkeypatch):
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)  # the CLI refuses a missing database file
     monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
     assert client.get(world.objects_url(), headers=world.auth("cert-a")).status_code == 200  # a recent pull
     with sm() as s, s.begin():
@@ -96,7 +97,10 @@ def test_audit_rollup_folds_old_pull_events_into_daily_counts(client, world, sm,
         assert sorted((d.organisation_id, d.events) for d in s.scalars(select(AuditDaily)))[1] == (1, 5)
 
 
-def test_audit_prune_deletes_events_and_daily_rows_older_than_the_cutoff(client, world, sm, monkeypatch):
+def test_audit_prune_deletes_events_and_daily_rows_older_than_the_cutoff(
+    client, world, sm, db_url, monkeypatch
+):
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)
     monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
     with sm() as s, s.begin():
         _old(s, 400)

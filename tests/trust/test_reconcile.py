@@ -17,7 +17,8 @@ from tests.factories import WORLD
 
 
 @pytest.fixture
-def cli(sm, world, monkeypatch):
+def cli(sm, world, db_url, monkeypatch):
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)  # the CLI refuses a missing database file
     monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
     runner = CliRunner()
     return lambda *args: runner.invoke(app, list(args))

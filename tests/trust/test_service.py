@@ -96,7 +96,8 @@ def test_expired_and_revoked_keys_are_401(client, world, sm):
     assert client.get("/taxii2/", headers=h).status_code == 401
 
 
-def test_key_create_list_revoke_cli(client, world, sm, monkeypatch):
+def test_key_create_list_revoke_cli(client, world, sm, db_url, monkeypatch):
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)
     monkeypatch.setattr("hub.cli.make_sessionmaker", lambda _engine: sm)
     runner = CliRunner()
     r = runner.invoke(app, ["key", "create", "--org", "cert-b", "--label", "laptop", "--expires-days", "30"])

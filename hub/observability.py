@@ -1,0 +1,218 @@
+"""Operating the hub: request ids, the access log, request metrics, logging set-up, health and readiness."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from hub import metrics
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+REQUEST_ID_HEADER = "x-request-id"
+# an incoming id is kept only when it is short and plain, so it cannot forge log lines or bloat them
+_SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("hub_request_id", default=None)
+
+access_log = logging.getLogger("hub.access")
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _SANE_ID.fullmatch(text) else None
+    return None
+
+
+def _has_credentials(scope: Scope) -> bool:
+    return any(name == b"authorization" for name, _ in scope.get("headers", ()))
+
+
+class ObservabilityMiddleware:
+    """Gives each request an id (a sane incoming X-Request-ID, or a new one) echoed in the response,
+    counts and times it by route template, counts 401s, and writes one access-log line.
+
+    The access log has the method, the path (never the query string), the status, the duration, the
+    caller's organisation slug (set by the authentication dependency on `request.state`) and the request
+    id; never a key or an Authorization header.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _incoming_id(scope) or uuid.uuid4().hex
+        token = request_id.set(rid)
+        scope.setdefault("state", {})
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = list(message.get("headers", ()))
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        failed = False
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException:
+            failed = True  # the catch-all handler outside this middleware answers and logs with the id
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+            method = str(scope.get("method", ""))
+            metrics.HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+            metrics.HTTP_DURATION.labels(method=method, route=route).observe(elapsed)
+            if status == 401:
+                reason = "rejected" if _has_credentials(scope) else "missing"
+                metrics.AUTH_FAILURES.labels(reason=reason).inc()
+            org = scope["state"].get("organisation")
+            access_log.info(
+                "%s %s %s %.1f ms",
+                method,
+                scope.get("path", ""),
+                status,
+                elapsed * 1000,
+                extra={
+                    "method": method,
+                    "path": scope.get("path", ""),
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "organisation": org,
+                    "request_id": rid,
+                },
+            )
+            if not failed:
+                request_id.reset(token)
+
+
+# ------------------------------------------------------------------ logging
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id.get()
+        return True
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        rid = getattr(record, "request_id", None)
+        return f"{line} [{rid}]" if rid else line
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record is emitted (test runners swap it)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+
+def log_handler(fmt: str = "auto", stream: Any = None) -> logging.Handler:
+    """A handler writing one JSON object a line (`json`), or plain text (`text`); `auto` picks text
+    for a terminal and JSON otherwise."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    handler: logging.StreamHandler[Any] = logging.StreamHandler(stream) if stream is not None else _Stderr()
+    if fmt == "auto":
+        fmt = "text" if getattr(handler.stream, "isatty", lambda: False)() else "json"
+    handler.addFilter(_RequestIdFilter())
+    if fmt == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                ["asctime", "levelname", "name", "message"],
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                datefmt="%Y-%m-%dT%H:%M:%S%z",
+            )
+        )
+    else:
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
+def configure_logging(fmt: str = "auto", level: str = "info") -> Callable[[], None]:
+    """Send the hub's and uvicorn's logs to stderr through one handler; returns a function undoing it
+    (a long-running command calls this at start and the undo at exit)."""
+    root = logging.getLogger()
+    handler = log_handler(fmt)
+    saved_level = root.level
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    quiet = logging.getLogger("alembic")  # its INFO lines at every schema check are noise in a server log
+    saved_quiet = quiet.level
+    quiet.setLevel(max(logging.WARNING, root.level))
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+
+    def undo() -> None:
+        root.removeHandler(handler)
+        root.setLevel(saved_level)
+        quiet.setLevel(saved_quiet)
+
+    return undo
+
+
+# ------------------------------------------------------------------ health and readiness
+
+health_router = APIRouter()
+
+
+@health_router.get("/healthz", include_in_schema=False)
+def healthz() -> JSONResponse:
+    """Liveness: the process answers. Needs no credentials and says nothing else."""
+    return JSONResponse({"status": "ok"})
+
+
+def _schema_current(request: Request) -> bool:
+    from alembic.runtime.migration import MigrationContext
+
+    head = request.app.state.schema_head
+    try:
+        with request.app.state.sessionmaker() as session:
+            current = MigrationContext.configure(session.connection()).get_current_revision()
+    except Exception:  # any database failure means "not ready"; the reason goes to the log only
+        logging.getLogger("hub").warning("readiness check: the database is unreachable", exc_info=True)
+        return False
+    if current != head:
+        logging.getLogger("hub").warning("readiness check: schema at %s, this hub needs %s", current, head)
+    return bool(current == head)
+
+
+@health_router.get("/readyz", include_in_schema=False)
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: the database answers and its schema is the one this hub needs. Says nothing else."""
+    if await run_in_threadpool(_schema_current, request):
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "not ready"}, status_code=503, headers={"Retry-After": "5"})

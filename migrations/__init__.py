@@ -1,0 +1,1 @@
+"""The hub's Alembic migrations, installed as the package `hub.migrations`."""
