@@ -236,7 +236,12 @@ def live(
     eng = make_engine(url)
     world = load_world(make_sessionmaker(eng))
     eng.dispose()
-    server = LiveServer(url, Settings(database_url=url, secret_key="live-secret", max_page_size=1000)).start()
+    # every client of a module's live hub is 127.0.0.1: the per-address throttle on failed keys (tested on
+    # its own in tests/trust/test_auth.py) would otherwise turn one test's expected 401s into another's 429s
+    live_settings = Settings(
+        database_url=url, secret_key="live-secret", max_page_size=1000, auth_failure_limit=10_000
+    )
+    server = LiveServer(url, live_settings).start()
     world.base = server.base
     world.server = server
     try:
