@@ -83,11 +83,18 @@ def destination_for(
 
 
 def _newer_above(ceiling: int) -> ColumnElement[bool]:
-    """A later version of the same object is above `ceiling`: the object was reclassified."""
+    """A later version of the same object is above `ceiling`: the object was reclassified.
+
+    Only its publisher reclassifies it: a private version (hub.ingest) or another publisher's copy of
+    an SCO is no reclassification, or anyone could stop an object leaving (and have it withdrawn at
+    the peer) by posting a version of its id.
+    """
     later = aliased(OV)
     return exists().where(
         later.collection_id == OV.collection_id,
         later.stix_id == OV.stix_id,
+        later.producer_id == OV.producer_id,
+        later.private_to == 0,
         later.version_us > OV.version_us,
         later.tlp > ceiling,
     )
@@ -211,9 +218,11 @@ def withdrawn(
     stmt = select(OV.stix_id, OV.date_added_us).where(
         OV.collection_id == collection.id,
         OV.tlp > ceiling,
+        OV.private_to == 0,  # a private version reclassifies nothing (see _newer_above)
         exists().where(
             earlier.collection_id == OV.collection_id,
             earlier.stix_id == OV.stix_id,
+            earlier.producer_id == OV.producer_id,
             earlier.version_us < OV.version_us,
             earlier.tlp <= ceiling,
         ),

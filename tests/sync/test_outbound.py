@@ -178,3 +178,18 @@ def test_a_reclassified_object_no_longer_leaves_in_any_version(cli, client, worl
     post(client, world, [indicator(62, tlp="clear")])
     post(client, world, [indicator(62, tlp="amber", modified="2024-03-01T00:00:00.000Z")])
     assert indicator(62)["id"] not in bundle_of(cli, tmp_path, "--to-group", "asia")
+
+
+def test_another_members_copy_of_an_sco_never_stops_yours_leaving(cli, client, world, tmp_path):
+    # SCOs are one object per publisher: cert-b's later AMBER copy of the same address is no
+    # reclassification of cert-a's GREEN one, which still leaves (and is never withdrawn at a peer)
+    sco = {
+        "type": "ipv4-addr",
+        "spec_version": "2.1",
+        "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd",
+        "value": "198.51.100.3",
+    }
+    post(client, world, [dict(sco, object_marking_refs=[TLP["green"]])])
+    post(client, world, [dict(sco, object_marking_refs=[TLP["amber"]], x_note="mine")], org="cert-b")
+    out = bundle_of(cli, tmp_path, "--to-group", "asia")
+    assert out[sco["id"]]["object_marking_refs"] == [TLP["green"]]
