@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from hub.errors import Unprocessable
 from hub.store import audit as audit_store
 from hub.store.models import AuditEvent, ObjectVersion
+from hub.store.queries import visible
 from hub.trust.access import list_collections
 from hub.trust.manage import coordinated_groups, find_group, find_organisation, tlp_name
 from hub.trust.models import Collection, Membership, Organisation
@@ -109,16 +110,22 @@ class GroupStats:
 
 
 def _readable(session: Session, actor: Principal, group_id: int, group_slug: str) -> ColumnElement[bool]:
+    """The shared record of the group the actor may read: the policy's own visibility predicate.
+
+    Private versions (hub.ingest) are never part of the shared record, so statistics never count
+    them, not even for the platform admin or their own publisher.
+    """
+    shared = ObjectVersion.private_to == 0
     if actor.is_admin:
         ids = select(Collection.id).where(Collection.group_id == group_id)
-        return ObjectVersion.collection_id.in_(ids)
+        return shared & ObjectVersion.collection_id.in_(ids)
     grp = find_group(session, actor, group_slug)
     clauses = [
         (ObjectVersion.collection_id == acc.collection.id)
-        & ((ObjectVersion.tlp <= int(acc.clearance)) | (ObjectVersion.producer_id == actor.org_id))
+        & visible(reader_org_id=actor.org_id, clearance=int(acc.clearance))
         for acc in list_collections(session, actor, grp)
     ]
-    return or_(*clauses) if clauses else false()
+    return shared & or_(*clauses) if clauses else false()
 
 
 def group_stats(session: Session, actor: Principal, group_slug: str, *, days: int = 30) -> GroupStats:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from hub.store.models import AuditEvent, ObjectVersion
 from hub.trust.models import Collection, Invitation, Organisation
-from tests.factories import indicator
+from tests.factories import TLP, indicator
 
 
 def post_objects(client, world, objs, org="cert-b", group="africa", alias="indicators", coll_id=None):
@@ -443,6 +443,20 @@ def test_group_statistics_count_what_the_caller_may_read(client, api, world):
     assert stats["last_push"]["cert-b"] and stats["last_push"]["cert-c"] is None
     assert api("cert-b", "GET", "/groups/africa/stats").status_code == 403
     assert api("admin", "GET", "/groups/africa/stats").json()["total"] == 2
+
+
+def test_statistics_never_count_private_versions(client, api, world):
+    # cert-b's AMBER+STRICT object is hidden from cert-g, whose re-post of its id is a private version:
+    # no one's statistics count it, and it must not break them either
+    hidden = indicator(7, tlp="amber+strict")
+    assert post_objects(client, world, [hidden], org="cert-b").status_code == 202
+    guess = dict(hidden, object_marking_refs=[TLP["green"]], name="guessed")
+    r = post_objects(client, world, [guess], org="cert-g")
+    assert r.json()["successes"][0]["message"] == "stored"
+    for who in ("admin", "cert-a"):
+        stats = api(who, "GET", "/groups/africa/stats")
+        assert stats.status_code == 200, stats.text
+        assert stats.json()["total"] == 1 and stats.json()["by_tlp"] == {"amber+strict": 1}, who
 
 
 def test_statistics_never_count_what_the_coordinator_may_not_read(client, api, world, sm):
