@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,25 +31,16 @@ def referenced(objects: Iterable[Any]) -> set[str]:
     return refs
 
 
-def marking_index(
-    session: Session,
-    *,
-    collection_id: str,
-    refs: set[str],
-    given: Mapping[str, Mapping[str, Any]] | None = None,
-) -> MarkingIndex:
-    """A MarkingIndex of the built-in TLP definitions, the given ones, and stored ones the refs need.
+def marking_index(session: Session, *, collection_id: str, refs: set[str]) -> MarkingIndex:
+    """A MarkingIndex of the built-in TLP definitions and the stored ones the refs need (read paths).
 
     Definitions come from the same collection only: a marking another collection holds says nothing
     about this one's objects. A stored definition is the first one accepted for its id: marking
     definitions have no versions (STIX 2.1 section 7.2.1), so ingest refuses later bodies, and private
     rows (hub.ingest) never classify anything.
     """
-    given = dict(given or {})
-    missing = [r for r in refs if r not in given and r not in TLP_LEVEL_BY_ID]
-    for md in stored_definitions(session, collection_id=collection_id, ids=missing).values():
-        given[md.body["id"]] = md.body
-    return MarkingIndex(given)
+    stored = stored_definitions(session, collection_id=collection_id, ids=refs)
+    return MarkingIndex({sid: md.body for sid, md in stored.items()})
 
 
 @dataclass(frozen=True)

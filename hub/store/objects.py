@@ -156,17 +156,13 @@ class StoredVersion:
     body: bytes
 
 
-def shared_versions(
-    session: Session, *, ids: Sequence[str], collection_id: str | None = None
-) -> list[StoredVersion]:
-    """Every version of the shared record (no private rows) of the given ids, in every collection or one."""
+def shared_versions(session: Session, *, ids: Sequence[str]) -> list[StoredVersion]:
+    """Every version of the shared record (no private rows) of the given ids, in every collection."""
     out: list[StoredVersion] = []
     for chunk in _chunks(ids):
         stmt = select(OV.stix_id, OV.collection_id, OV.version_us, OV.tlp, OV.producer_id, OV.body).where(
             OV.stix_id.in_(chunk), OV.private_to == 0
         )
-        if collection_id is not None:
-            stmt = stmt.where(OV.collection_id == collection_id)
         out.extend(StoredVersion(*row) for row in session.execute(stmt.order_by(OV.seq)))
     return out
 
