@@ -129,13 +129,17 @@ def explain(
 
 def _provenance(session: Session, ov: OV, obj: dict[str, object]) -> str:
     """Who published this version in the hub, and who authored it."""
-    orgs = dict(session.execute(select(Organisation.identity_id, Organisation.slug)).all())
     publisher = session.get(Organisation, ov.producer_id)
     author = obj.get("created_by_ref")
+    member = (
+        session.scalar(select(Organisation.slug).where(Organisation.identity_id == author.lower()))
+        if isinstance(author, str)
+        else None
+    )
     if not isinstance(author, str):
         by = "states no author (no created_by_ref)"
-    elif author.lower() in orgs:
-        by = f"is authored by member {orgs[author.lower()]} ({author})"
+    elif member is not None:
+        by = f"is authored by member {member} ({author})"
     else:
         by = f"is authored by {author}, an identity outside the hub"
     return f"Published in the hub by {publisher.slug if publisher else 'an unknown organisation'}; it {by}."

@@ -201,3 +201,15 @@ def test_policy_explain_cli(client, world, sm, engine, db_url, monkeypatch):
     assert "vendor may see" in r.output
     r = CliRunner().invoke(app, ["policy", "explain", "--object", indicator(1)["id"], "--export"])
     assert "may not go to export" in r.output
+
+
+def test_policy_explain_names_the_publisher_and_a_member_author(client, world):
+    post(client, world, [indicator(2, created_by_ref=world.identities["cert-b"])], org="cert-b")
+    r = client.get(
+        "/admin/api/groups/africa/policy/explain",
+        params={"object": indicator(2)["id"], "reader": "vendor"},
+        headers=world.auth("cert-a"),
+    )
+    text = r.json()["answers"][0]["text"]
+    assert "Published in the hub by cert-b" in text
+    assert f"is authored by member cert-b ({world.identities['cert-b']})" in text
