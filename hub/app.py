@@ -23,6 +23,7 @@ from hub.middleware import HardeningMiddleware, allowed_host_names
 from hub.observability import ObservabilityMiddleware, health_router, request_id
 from hub.schema import check_schema, head_revision
 from hub.settings import Settings
+from hub.store.audit import AuditWriter
 from hub.taxii.media import TAXII
 from hub.taxii.routes import router as taxii_router
 from hub.trust.auth import AuthGuard
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
         try:
             yield
         finally:
+            app.state.audit.close()
             if checkpointer is not None:
                 checkpointer.stop()
             if engine is not None:
@@ -84,6 +86,8 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
         concurrency=settings.auth_concurrency,
     )
     app.state.schema_head = head_revision()
+    # a given session factory may be bound to one connection (tests): no second thread may use it
+    app.state.audit = AuditWriter(lambda: app.state.sessionmaker(), inline=sessionmaker is not None)
     if sessionmaker is not None:
         app.state.sessionmaker = sessionmaker
     allowed = allowed_host_names(settings.allowed_hosts, settings.public_url)

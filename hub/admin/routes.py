@@ -411,6 +411,7 @@ def _names(session: Session, events: list[AuditEvent]) -> tuple[dict[int, str], 
 
 @router.get("/audit", response_model=s.AuditPage)
 def get_audit(
+    request: Request,
     q: reports.AuditQuery = Depends(_audit_query),
     limit: int = Query(100, ge=1, le=reports.MAX_AUDIT_PAGE),
     cursor: str | None = Query(None, max_length=40),
@@ -418,6 +419,7 @@ def get_audit(
     session: Session = Db,
 ) -> s.AuditPage:
     """The audit log, newest first, keyset-paginated: the groups the caller coordinates (all for an admin)."""
+    request.app.state.audit.flush(timeout=5.0)  # the reads this process answered are in it
     with session.begin():
         events, nxt = reports.audit_page(session, who, q, limit=limit, cursor=cursor)
         orgs, groups = _names(session, events)
@@ -430,9 +432,13 @@ def get_audit(
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "one event per line"}},
 )
 def export_audit(
-    q: reports.AuditQuery = Depends(_audit_query), who: Principal = Who, session: Session = Db
+    request: Request,
+    q: reports.AuditQuery = Depends(_audit_query),
+    who: Principal = Who,
+    session: Session = Db,
 ) -> StreamingResponse:
     """Every matching audit event as JSON lines, newest first."""
+    request.app.state.audit.flush(timeout=5.0)
     session.begin()
     events = reports.audit_export(session, who, q)  # filters checked (404/422) before streaming starts
     first = next(events, None)

@@ -1,10 +1,12 @@
-"""Audit events: who did what, when, where and how many; their deferred writing, roll-up and pruning."""
+"""Audit events: who did what, when, where and how many; writing them off the read path; roll-up, pruning."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Collection
+from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -103,7 +105,7 @@ def events(
 
 @dataclass(frozen=True)
 class PullEvent:
-    """A read to audit after its answer is sent; `at_us` is when the read happened."""
+    """A read to audit once its answer is sent (`AuditWriter`); `at_us` is when the read happened."""
 
     action: str
     organisation_id: int
@@ -118,26 +120,113 @@ class PullEvent:
             object.__setattr__(self, "at_us", time.time_ns() // 1000)
 
 
-def record_later(sessionmaker: Any, event: PullEvent, *, attempts: int = 8, pause: float = 1.0) -> None:
-    """Write a read's audit event in a transaction of its own, after the read has been answered.
+class AuditWriter:
+    """Writes reads' audit events in a thread of its own, many to a transaction.
 
-    A busy database (SQLite's write lock held past busy_timeout, a PostgreSQL restart) delays the row,
-    never the read: the write is retried with growing pauses, and an event that still cannot be written
-    is logged in full at ERROR level, so that it can be replayed from the log rather than lost.
+    A read only appends its event to a queue: no database work, no thread hop, and nothing for the
+    next request on a keep-alive connection to wait for (a commit per read cost PostgreSQL about a
+    third of a page's time). The writer takes whatever has queued up, at most `batch` events, and
+    writes them in one transaction. A busy database (SQLite's write lock held past busy_timeout, a
+    PostgreSQL restart) delays the rows, never a read: a failed write is retried with growing pauses,
+    and events that still cannot be written are logged in full at ERROR level, so that they can be
+    replayed from the log rather than lost; so is an event offered while `limit` events wait.
+
+    `flush` waits until every event submitted before it is written (the admin API's audit log calls it,
+    so a coordinator always reads the reads this process answered); `close` flushes and stops.
+    `inline` writes each event at once in the caller's thread instead: for a session factory bound to
+    one shared connection, which no second thread may use (the test suite's transactional fixtures).
     """
-    for attempt in range(attempts):
-        try:
-            with sessionmaker() as session, session.begin():
-                begin_write(session)
-                if session.get_bind().dialect.name == "postgresql":
-                    # an audit row need not wait for its WAL flush; a crash loses at most ~0.6 s of them
-                    session.execute(func.set_config("synchronous_commit", "off", True).select())
-                record(session, **asdict(event))
+
+    def __init__(
+        self,
+        sessionmaker: Callable[[], Any],
+        *,
+        batch: int = 1000,
+        limit: int = 100_000,
+        attempts: int = 8,
+        pause: float = 1.0,
+        inline: bool = False,
+    ):
+        self._sessionmaker = sessionmaker
+        self.inline = inline
+        self.batch = batch
+        self.limit = limit
+        self.attempts = attempts
+        self.pause = pause
+        self._cv = threading.Condition()
+        self._queue: deque[PullEvent] = deque()
+        self._submitted = 0
+        self._done = 0
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    def submit(self, event: PullEvent) -> None:
+        """Queue an event for writing; returns at once."""
+        if self.inline:
+            self._write([event])
             return
-        except OperationalError as exc:
-            log.warning("audit write failed (attempt %d of %d): %s", attempt + 1, attempts, exc.orig)
-            time.sleep(min(pause * 2**attempt, 60.0))
-    log.error("audit event not written, replay it: %s", asdict(event))
+        with self._cv:
+            if len(self._queue) >= self.limit:
+                log.error("audit queue full, event not written, replay it: %s", asdict(event))
+                return
+            self._queue.append(event)
+            self._submitted += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._closing = False
+                self._thread = threading.Thread(target=self._run, name="hub-audit-writer", daemon=True)
+                self._thread.start()
+            self._cv.notify_all()
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until the events submitted so far are written (or given up and logged); False on timeout."""
+        with self._cv:
+            target = self._submitted
+            return self._cv.wait_for(lambda: self._done >= target, timeout)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Write what is queued, then stop the thread (a later `submit` starts it again)."""
+        self.flush(timeout)
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: bool(self._queue) or self._closing)
+                if not self._queue:
+                    return
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.batch))]
+            try:
+                self._write(batch)
+            finally:
+                with self._cv:
+                    self._done += len(batch)
+                    self._cv.notify_all()
+
+    def _write(self, batch: list[PullEvent]) -> None:
+        for attempt in range(self.attempts):
+            try:
+                with self._sessionmaker() as session, session.begin():
+                    begin_write(session)
+                    if session.get_bind().dialect.name == "postgresql":
+                        # an audit row need not wait for its WAL flush; a crash loses at most ~0.6 s of them
+                        session.execute(func.set_config("synchronous_commit", "off", True).select())
+                    for event in batch:
+                        record(session, **asdict(event))
+                return
+            except OperationalError as exc:
+                log.warning("audit write failed (attempt %d of %d): %s", attempt + 1, self.attempts, exc.orig)
+                if attempt + 1 < self.attempts:
+                    time.sleep(min(self.pause * 2**attempt, 60.0))
+            except Exception:  # the writer thread must outlive any one batch
+                log.exception("audit write failed")
+                break
+        for event in batch:
+            log.error("audit event not written, replay it: %s", asdict(event))
 
 
 def rollup(session: Session, *, before_us: int, actions: tuple[str, ...] = PULL_ACTIONS) -> tuple[int, int]:

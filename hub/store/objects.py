@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Table, delete, func, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from hub.store import queries as q
@@ -242,19 +240,50 @@ def insert_versions(session: Session, rows: list[dict[str, Any]]) -> set[tuple[s
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return _copy_insert(session, rows)
-    # the Core table, not the mapped class: the ORM's bulk-insert machinery costs more than the insert
-    table = cast(Table, OV.__table__)
-    ins = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    stmt = ins.on_conflict_do_nothing(
-        index_elements=["collection_id", "stix_id", "version_us", "private_to"]
-    ).returning(table.c.stix_id, table.c.version_us)
-    return {(sid, ver) for sid, ver in session.execute(stmt, rows)}
+    return _sqlite_insert(session, rows)
 
 
 _COLUMNS = (
     "collection_id", "stix_id", "type", "spec_version", "version", "version_us", "date_added_us", "tlp",
     "redact_tlp", "producer_id", "private_to", "body",
 )  # fmt: skip
+_SQLITE_STORED = (
+    "SELECT stix_id, version_us, private_to FROM object_versions "
+    "WHERE collection_id = ? AND stix_id IN (SELECT value FROM json_each(?))"
+)
+_SQLITE_INSERT = (
+    "INSERT INTO object_versions (collection_id, stix_id, type, spec_version, version, version_us, "
+    "date_added_us, tlp, redact_tlp, producer_id, private_to, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _sqlite_insert(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """SQLite: the versions already stored are looked up, the others inserted by the driver's executemany.
+
+    The caller holds SQLite's one write lock (`begin_write`: BEGIN IMMEDIATE), so nothing can insert
+    between the lookup and the insert; a plain INSERT (no OR IGNORE) would fail loudly if that ever
+    changed. SQLAlchemy's insertmanyvalues with RETURNING cost more than the insert itself.
+    """
+    conn = session.connection()
+    stored: set[tuple[str, str, int, int]] = set()
+    for coll in {r["collection_id"] for r in rows}:
+        ids = orjson.dumps(sorted({r["stix_id"] for r in rows if r["collection_id"] == coll})).decode()
+        stored.update((coll, *k) for k in conn.exec_driver_sql(_SQLITE_STORED, (coll, ids)))
+    fresh: list[tuple[Any, ...]] = []
+    inserted: set[tuple[str, int]] = set()
+    for r in rows:
+        key = (r["collection_id"], r["stix_id"], r["version_us"], r["private_to"])
+        if key in stored:
+            continue
+        stored.add(key)  # a second copy in the same batch is "already stored", as on PostgreSQL
+        fresh.append(tuple(r[c] for c in _COLUMNS))
+        inserted.add((r["stix_id"], r["version_us"]))
+    if fresh:
+        conn.exec_driver_sql(_SQLITE_INSERT, fresh)
+    return inserted
+
+
 _LOAD_TABLE = """CREATE TEMP TABLE IF NOT EXISTS object_versions_load (
     collection_id varchar(36), stix_id varchar(300), type varchar(250), spec_version varchar(8),
     version varchar(40), version_us bigint, date_added_us bigint, tlp smallint, redact_tlp smallint,

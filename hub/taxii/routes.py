@@ -12,7 +12,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 
 from hub import ingest
@@ -22,7 +21,7 @@ from hub.policy.granular import redact
 from hub.policy.rules import Submitter
 from hub.settings import Settings
 from hub.store import objects as store
-from hub.store.audit import PullEvent, record, record_later
+from hub.store.audit import PullEvent, record
 from hub.store.markings import marking_index, referenced
 from hub.store.models import Status
 from hub.taxii import envelopes
@@ -49,13 +48,10 @@ def taxii(
     body: bytes | dict[str, Any],
     status_code: int = 200,
     headers: dict[str, str] | None = None,
-    background: BackgroundTask | None = None,
 ) -> Response:
     """A response in the TAXII 2.1 media type."""
     content = body if isinstance(body, bytes) else orjson.dumps(body)
-    return Response(
-        content, status_code=status_code, headers=headers, media_type=TAXII, background=background
-    )
+    return Response(content, status_code=status_code, headers=headers, media_type=TAXII)
 
 
 def _root_url(request: Request, cfg: Settings, slug: str) -> str:
@@ -448,10 +444,7 @@ def _paged_read(
             raise NotFound(f"There is no object '{object_id[:300]}' in this collection.")
         body = render(session, acc, page, key)
         event = _pull_event(who, acc, len(page.rows), audit)
-    # the audit row is written after the answer is sent, in a transaction of its own: a busy or
-    # locked database delays the row, never the read (hub.store.audit.record_later)
-    return taxii(
-        body,
-        headers=envelopes.page_headers(page),
-        background=BackgroundTask(record_later, request.app.state.sessionmaker, event),
-    )
+    # the audit row is written by the process's audit writer, batched with others: a busy or locked
+    # database delays the row, never the read (hub.store.audit.AuditWriter)
+    request.app.state.audit.submit(event)
+    return taxii(body, headers=envelopes.page_headers(page))

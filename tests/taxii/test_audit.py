@@ -1,18 +1,26 @@
-"""The audit log under load: reads never wait for their audit row; pull events roll up and are pruned."""
+"""The audit log under load: reads never wait for their audit row (a batching writer thread); pull events
+roll up and are pruned."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import time
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from hub.cli import app as cli
-from hub.store.audit import DAY_US, record
+from hub.db import make_engine, make_sessionmaker
+from hub.schema import upgrade
+from hub.store.audit import DAY_US, AuditWriter, PullEvent, record
 from hub.store.models import AuditDaily, AuditEvent
+from tests.conftest import drop_database, fresh_database
 from tests.factories import TAXII, indicator
 
 
@@ -117,3 +125,61 @@ def test_audit_prune_deletes_events_and_daily_rows_older_than_the_cutoff(
         ]
         assert list(s.scalars(select(AuditDaily))) == []
     assert runner.invoke(cli, ["audit", "prune", "--older-than", "-1"]).exit_code == 2
+
+
+@pytest.fixture
+def own_db(db_kind, tmp_path):
+    """A migrated database of its own: the audit writer commits from its own thread and connections."""
+    name = f"hub_audit_writer_{os.getpid()}"
+    url = fresh_database(db_kind, name, tmp_path)
+    upgrade(url)
+    engine = make_engine(url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+    drop_database(db_kind, name)
+
+
+def _event(i: int) -> PullEvent:
+    return PullEvent(
+        action="pull-objects", organisation_id=1, account_id=None, group_id=1, collection_id="c", count=i
+    )
+
+
+def _counts(sm) -> list[int]:
+    with sm() as session:
+        return list(session.scalars(select(AuditEvent.count).order_by(AuditEvent.id)))
+
+
+def test_the_audit_writer_batches_events_in_order_and_flush_waits_for_them(own_db):
+    writer = AuditWriter(own_db, batch=7)
+    for i in range(50):
+        writer.submit(_event(i))  # returns at once: no database work on the read's path
+    assert writer.flush(timeout=30)
+    assert _counts(own_db) == list(range(50))
+    writer.close()
+    writer.submit(_event(50))  # a closed writer starts again rather than dropping the event
+    writer.close()
+    assert _counts(own_db) == list(range(51))
+
+
+def test_an_unwritable_event_is_retried_then_logged_in_full_and_a_full_queue_logs_too(own_db, caplog):
+    calls = []
+
+    class Down:
+        def __call__(self):
+            calls.append(1)
+            raise OperationalError("INSERT", {}, Exception("database is down"))
+
+    writer = AuditWriter(Down(), attempts=3, pause=0.01)
+    with caplog.at_level(logging.WARNING, logger="hub.audit"):
+        writer.submit(_event(7))
+        assert writer.flush(timeout=30)
+    assert len(calls) == 3
+    assert "replay it" in caplog.text and "'count': 7" in caplog.text
+
+    full = AuditWriter(own_db, limit=0)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="hub.audit"):
+        full.submit(_event(9))
+    assert "audit queue full" in caplog.text and "'count': 9" in caplog.text
+    assert full.flush(timeout=1)
