@@ -350,11 +350,12 @@ class _Context:
         # claim first: for new objects (the common case) that is the only statement; ids owned
         # already, or claimed a moment ago by a concurrent writer, are then looked up
         claimable = [i for i in ids if i not in owners]
-        won = store.claim_owners(
+        if store.claim_owners(
             self.session, ids=claimable, org_id=self.org, collection_id=self.sub.collection_id
-        )
-        owners.update(dict.fromkeys(won, (self.org, self.sub.collection_id)))
-        owners.update(store.owners(self.session, ids=[i for i in claimable if i not in won]))
+        ):
+            owners.update(dict.fromkeys(claimable, (self.org, self.sub.collection_id)))
+        else:  # some were owned already: every owner, the ones just claimed included, is looked up
+            owners.update(store.owners(self.session, ids=claimable))
         foreign = {i for i in ids if i in owners and owners[i][0] != self.org}
         spellings = {c.sid for c, _ in owned if c.sid.lower() in foreign} | foreign
         record = self._shared_record(sorted(spellings)) if foreign else {}
@@ -470,7 +471,7 @@ def _store(session: Session, sub: Submission, judged: _Judged, outcome: Outcome,
     store.lock_collection(session, collection_id=sub.collection_id)
     last = store.last_date_added(session, collection_id=sub.collection_id) or 0
     base = max(now_us(), started, last + 1)
-    values: list[dict[str, Any]] = []
+    values: list[store.NewVersion] = []
     for i, r in enumerate(rows):
         added = base + i
         c = r.cand
@@ -484,49 +485,49 @@ def _store(session: Session, sub: Submission, judged: _Judged, outcome: Outcome,
                 version, version_us = format_us(added), added
                 known[c.sid] = (version, version_us, c.body)
         values.append(
-            {
-                "collection_id": sub.collection_id,
-                "stix_id": c.sid,
-                "type": c.stype,
-                "spec_version": c.spec,
-                "version": version,
-                "version_us": version_us,
-                "date_added_us": added,
-                "tlp": r.tlp,
-                "redact_tlp": r.redact_tlp,
-                "producer_id": sub.org_id,
-                "private_to": sub.org_id if r.private else 0,
-                "body": c.body,
-            }
+            store.NewVersion(
+                sub.collection_id,
+                c.sid,
+                c.stype,
+                c.spec,
+                version or "",  # set with version_us: an object's own, or the SCO's date above
+                version_us,
+                added,
+                r.tlp,
+                r.redact_tlp,
+                sub.org_id,
+                sub.org_id if r.private else 0,
+                c.body,
+            )
         )
     outcome.inserted = store.insert_versions(session, values)
-    present = [v for v in values if (v["stix_id"], v["version_us"]) not in outcome.inserted]
+    present = [v for v in values if (v.stix_id, v.version_us) not in outcome.inserted]
     stored = (
         store.stored_bodies(
             session,
             collection_id=sub.collection_id,
-            keys=[(v["stix_id"], v["version_us"], v["private_to"]) for v in present],
+            keys=[(v.stix_id, v.version_us, v.private_to) for v in present],
         )
         if present
         else {}
     )
     for v in values:
-        if (v["stix_id"], v["version_us"]) in outcome.inserted:
+        if (v.stix_id, v.version_us) in outcome.inserted:
             message = "stored"
         else:
-            body = stored.get((v["stix_id"], v["version_us"], v["private_to"]))
-            if body is not None and body != v["body"] and orjson.loads(body) != orjson.loads(v["body"]):
+            body = stored.get((v.stix_id, v.version_us, v.private_to))
+            if body is not None and body != v.body and orjson.loads(body) != orjson.loads(v.body):
                 # the caller's own version (only its publisher writes a version), changed in place
                 outcome.failures.append(
                     _failure(
-                        orjson.loads(v["body"]),
-                        f"version {v['version']} of {v['stix_id']} is already stored with other content: "
+                        orjson.loads(v.body),
+                        f"version {v.version} of {v.stix_id} is already stored with other content: "
                         "a changed object needs a later 'modified' (STIX 2.1 section 3.6)",
                     )
                 )
                 continue
             message = "already stored"
-        outcome.successes.append({"id": v["stix_id"], "version": v["version"], "message": message})
+        outcome.successes.append({"id": v.stix_id, "version": v.version, "message": message})
     for sid, version in judged.present:
         outcome.successes.append({"id": sid, "version": version, "message": "already stored"})
 

@@ -88,3 +88,19 @@ def test_upgrade_generates_a_random_page_token_secret(empty_url):
         eng.dispose()
     assert all(s and len(s) >= 40 for s in secrets)
     assert secrets[0] != secrets[1]
+
+
+def test_the_ingest_tables_carry_no_foreign_keys_and_sqlite_never_reuses_a_seq(empty_url):
+    from sqlalchemy import text
+
+    upgrade(empty_url)
+    eng = make_engine(empty_url)
+    try:
+        insp = inspect(eng)
+        assert insp.get_foreign_keys("object_versions") == [] and insp.get_foreign_keys("object_owners") == []
+        if empty_url.startswith("sqlite"):
+            with eng.connect() as conn:
+                ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'object_versions'")).scalar()
+            assert "AUTOINCREMENT" in ddl  # a deleted newest version's seq is never handed out again
+    finally:
+        eng.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import delete, func, select, text, tuple_
@@ -199,30 +199,31 @@ _CLAIM = {
     # compile than the insert itself
     "postgresql": (
         "INSERT INTO object_owners (stix_id, organisation_id, collection_id) "
-        "SELECT x, :org, :coll FROM unnest(CAST(:ids AS text[])) AS x "
-        "ON CONFLICT (stix_id) DO NOTHING RETURNING stix_id"
+        "SELECT x, %s, %s FROM json_array_elements_text(%s::json) AS x ON CONFLICT (stix_id) DO NOTHING"
     ),
     # `WHERE true` lets SQLite parse ON CONFLICT after a SELECT
     "sqlite": (
         "INSERT INTO object_owners (stix_id, organisation_id, collection_id) "
-        "SELECT value, :org, :coll FROM json_each(:ids) WHERE true "
-        "ON CONFLICT (stix_id) DO NOTHING RETURNING stix_id"
+        "SELECT value, ?, ? FROM json_each(?) WHERE true ON CONFLICT (stix_id) DO NOTHING"
     ),
 }
 
 
-def claim_owners(session: Session, *, ids: Sequence[str], org_id: int, collection_id: str) -> set[str]:
-    """Make `org_id` the owner of the ids nobody owns yet; returns those it now owns.
+def claim_owners(session: Session, *, ids: Sequence[str], org_id: int, collection_id: str) -> bool:
+    """Make `org_id` the owner of the ids nobody owns yet; True when it now owns every one of them.
 
-    An id another writer claimed first, even in a transaction not yet committed, is not returned:
-    PostgreSQL's ON CONFLICT waits for that transaction and then does nothing.
+    False means some were owned already, or claimed first by another writer, even in a transaction not
+    yet committed (PostgreSQL's ON CONFLICT waits for that transaction, then does nothing): the caller
+    looks their owners up. Rows are counted, not returned: building a result row per claimed id cost
+    more than the claim.
     """
     if not ids:
-        return set()
+        return True
     dialect = session.get_bind().dialect.name
-    values: Any = list(ids) if dialect == "postgresql" else orjson.dumps(list(ids)).decode()
-    rows = session.execute(text(_CLAIM[dialect]), {"ids": values, "org": org_id, "coll": collection_id})
-    return {r[0] for r in rows}
+    # one JSON text parameter: psycopg adapts a Python list to an array element by element, in Python
+    values = orjson.dumps(list(ids)).decode()
+    result = session.connection().exec_driver_sql(_CLAIM[dialect], (org_id, collection_id, values))
+    return bool(result.rowcount == len(ids))
 
 
 def _chunks(ids: Sequence[str], size: int = 500) -> list[list[str]]:
@@ -230,7 +231,24 @@ def _chunks(ids: Sequence[str], size: int = 500) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def insert_versions(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
+class NewVersion(NamedTuple):
+    """A row for object_versions, fields in column order: COPY and executemany take it as it is."""
+
+    collection_id: str
+    stix_id: str
+    type: str
+    spec_version: str
+    version: str
+    version_us: int
+    date_added_us: int
+    tlp: int
+    redact_tlp: int | None
+    producer_id: int
+    private_to: int
+    body: bytes
+
+
+def insert_versions(session: Session, rows: list[NewVersion]) -> set[tuple[str, int]]:
     """Insert object versions in one statement; a version already stored is left as it is.
 
     Returns the (id, version µs) pairs actually inserted, so callers can tell new from unchanged.
@@ -239,14 +257,11 @@ def insert_versions(session: Session, rows: list[dict[str, Any]]) -> set[tuple[s
         return set()
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return _copy_insert(session, rows)
+        return _pg_insert(session, rows)
     return _sqlite_insert(session, rows)
 
 
-_COLUMNS = (
-    "collection_id", "stix_id", "type", "spec_version", "version", "version_us", "date_added_us", "tlp",
-    "redact_tlp", "producer_id", "private_to", "body",
-)  # fmt: skip
+_COLUMNS = NewVersion._fields
 _SQLITE_STORED = (
     "SELECT stix_id, version_us, private_to FROM object_versions "
     "WHERE collection_id = ? AND stix_id IN (SELECT value FROM json_each(?))"
@@ -258,7 +273,7 @@ _SQLITE_INSERT = (
 )
 
 
-def _sqlite_insert(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
+def _sqlite_insert(session: Session, rows: list[NewVersion]) -> set[tuple[str, int]]:
     """SQLite: the versions already stored are looked up, the others inserted by the driver's executemany.
 
     The caller holds SQLite's one write lock (`begin_write`: BEGIN IMMEDIATE), so nothing can insert
@@ -267,54 +282,67 @@ def _sqlite_insert(session: Session, rows: list[dict[str, Any]]) -> set[tuple[st
     """
     conn = session.connection()
     stored: set[tuple[str, str, int, int]] = set()
-    for coll in {r["collection_id"] for r in rows}:
-        ids = orjson.dumps(sorted({r["stix_id"] for r in rows if r["collection_id"] == coll})).decode()
+    for coll in {r.collection_id for r in rows}:
+        ids = orjson.dumps(sorted({r.stix_id for r in rows if r.collection_id == coll})).decode()
         stored.update((coll, *k) for k in conn.exec_driver_sql(_SQLITE_STORED, (coll, ids)))
-    fresh: list[tuple[Any, ...]] = []
+    fresh: list[NewVersion] = []
     inserted: set[tuple[str, int]] = set()
     for r in rows:
-        key = (r["collection_id"], r["stix_id"], r["version_us"], r["private_to"])
+        key = (r.collection_id, r.stix_id, r.version_us, r.private_to)
         if key in stored:
             continue
         stored.add(key)  # a second copy in the same batch is "already stored", as on PostgreSQL
-        fresh.append(tuple(r[c] for c in _COLUMNS))
-        inserted.add((r["stix_id"], r["version_us"]))
+        fresh.append(r)
+        inserted.add((r.stix_id, r.version_us))
     if fresh:
         conn.exec_driver_sql(_SQLITE_INSERT, fresh)
     return inserted
 
 
-_LOAD_TABLE = """CREATE TEMP TABLE IF NOT EXISTS object_versions_load (
-    collection_id varchar(36), stix_id varchar(300), type varchar(250), spec_version varchar(8),
-    version varchar(40), version_us bigint, date_added_us bigint, tlp smallint, redact_tlp smallint,
-    producer_id integer, private_to integer, body bytea
-) ON COMMIT DELETE ROWS"""
-_FROM_LOAD = (
-    "INSERT INTO object_versions (collection_id, stix_id, type, spec_version, version, version_us, "
-    "date_added_us, tlp, redact_tlp, producer_id, private_to, body) "
-    "SELECT collection_id, stix_id, type, spec_version, version, version_us, date_added_us, tlp, "
-    "redact_tlp, producer_id, private_to, body "
-    "FROM object_versions_load ORDER BY date_added_us "
-    "ON CONFLICT (collection_id, stix_id, version_us, private_to) DO NOTHING RETURNING stix_id, version_us"
+_PG_STORED = (
+    "SELECT stix_id, version_us, private_to FROM object_versions "
+    "WHERE collection_id = %s AND stix_id = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))"
 )
+_PG_TYPES = (
+    "varchar", "varchar", "varchar", "varchar", "varchar", "int8", "int8", "int2", "int2", "int4", "int4",
+    "bytea",
+)  # fmt: skip
+_checks = 0
 
 
-def _copy_insert(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, int]]:
-    """PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT DO NOTHING.
+def _pg_insert(session: Session, rows: list[NewVersion]) -> set[tuple[str, int]]:
+    """PostgreSQL: the versions already stored are looked up, the others COPied straight into the table.
 
-    A multi-row INSERT of a thousand rows has eleven thousand parameters, and psycopg re-parses such a
-    statement on every call; COPY streams the rows with no SQL text to parse.
+    The caller holds the advisory lock of each collection it writes (`lock_collection`), which every
+    writer of a collection takes, so nothing can insert between the lookup and the COPY. COPY streams
+    the rows with no SQL text to parse (a multi-row INSERT of a thousand rows has eleven thousand
+    parameters), in binary, so bodies go as they are rather than hex-encoded.
     """
+    global _checks
     dbapi: Any = session.connection().connection.driver_connection
+    stored: set[tuple[str, str, int, int]] = set()
+    fresh: list[NewVersion] = []
+    inserted: set[tuple[str, int]] = set()
     with dbapi.cursor() as cur:
-        cur.execute(_LOAD_TABLE)
-        with cur.copy(f"COPY object_versions_load ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(tuple(row[c] for c in _COLUMNS))
-        cur.execute(_FROM_LOAD)
-        inserted = {(sid, ver) for sid, ver in cur.fetchall()}
-        cur.execute("DELETE FROM object_versions_load")
-        _keep_statistics(cur)
+        for coll in {r.collection_id for r in rows}:
+            ids = orjson.dumps(sorted({r.stix_id for r in rows if r.collection_id == coll})).decode()
+            cur.execute(_PG_STORED, (coll, ids))
+            stored.update((coll, *k) for k in cur.fetchall())
+        for r in rows:
+            key = (r.collection_id, r.stix_id, r.version_us, r.private_to)
+            if key in stored:
+                continue
+            stored.add(key)  # a second copy in the same batch is "already stored"
+            fresh.append(r)
+            inserted.add((r.stix_id, r.version_us))
+        if fresh:
+            with cur.copy(f"COPY object_versions ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(list(_PG_TYPES))
+                for t in fresh:
+                    copy.write_row(t)
+        _checks += 1
+        if _checks % 16 == 1:  # a catalog query: often enough to follow growth, not once per envelope
+            _keep_statistics(cur)
     return inserted
 
 
