@@ -78,7 +78,8 @@ def timestamp_us(value: Any, prop: str) -> int:
     """Microseconds since the epoch of an RFC 3339 STIX timestamp (UTC, 'Z'); finer digits are cut."""
     if not isinstance(value, str):
         raise InvalidObject(f"'{prop}' must be an RFC 3339 UTC timestamp text, not {_show(value)}")
-    parsed = _parse_timestamp(value)
+    # the longest valid text is 30 characters; a longer one is never remembered (bounded cache memory)
+    parsed = _parse_timestamp(value) if len(value) <= 40 else "format"
     if isinstance(parsed, int):
         return parsed
     if parsed == "format":
@@ -171,14 +172,16 @@ def check_and_serialise(obj: Any) -> tuple[str, str, str, str | None, int | None
         if prop in obj:
             timestamp_us(obj[prop], prop)
     ref = obj.get("created_by_ref")
-    if ref is not None and (not isinstance(ref, str) or not IDENTIFIER_RE.match(ref)):
+    if ref is not None and (not isinstance(ref, str) or not _is_identifier(ref)):
         raise InvalidObject(f"'created_by_ref' must be an identity identifier, not {_show(ref)}")
     refs = obj.get("object_marking_refs")
     if refs is not None:
-        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        if not isinstance(refs, list):
             raise InvalidObject("'object_marking_refs' must be a list of marking-definition ids")
         for r in refs:
-            if not MARKING_REF_RE.match(r):
+            if not isinstance(r, str):
+                raise InvalidObject("'object_marking_refs' must be a list of marking-definition ids")
+            if not _is_marking_ref(r):
                 raise InvalidObject(_bad_marking_ref("'object_marking_refs' entry", r))
     if "granular_markings" in obj:
         _check_granular(obj["granular_markings"])
@@ -192,6 +195,27 @@ def check_and_serialise(obj: Any) -> tuple[str, str, str, str | None, int | None
     if created_us is not None:
         return sid, stype, spec_version, obj["created"], created_us, blob
     return sid, stype, spec_version, None, None, blob
+
+
+# A feed repeats a handful of author and marking ids on every object: remembering the verdicts
+# spares a regular-expression match per id and object. Only strings that could be identifiers (at
+# most 288 characters: a 250-character type, "--" and a UUID) are remembered, so memory stays bounded.
+def _is_identifier(ref: str) -> bool:
+    return len(ref) <= 288 and _identifier_verdict(ref)
+
+
+def _is_marking_ref(ref: str) -> bool:
+    return len(ref) == 56 and _marking_verdict(ref)  # "marking-definition--" and a UUID
+
+
+@lru_cache(maxsize=4096)
+def _identifier_verdict(ref: str) -> bool:
+    return IDENTIFIER_RE.match(ref) is not None
+
+
+@lru_cache(maxsize=4096)
+def _marking_verdict(ref: str) -> bool:
+    return MARKING_REF_RE.match(ref) is not None
 
 
 def _check_json(obj: dict[str, Any]) -> bytes:

@@ -68,3 +68,29 @@ def test_fast_path_patterns_are_valid_stix(value):
     pattern = f"[url:value = '{escaped}']"
     assert SIMPLE_PATTERN.match(pattern)
     assert stix_pattern_error(pattern) is None
+
+
+def test_long_hostile_strings_are_refused_without_being_remembered():
+    """The verdict caches hold only strings that could be valid: long ones never fill memory."""
+    from hub.stix import _identifier_verdict, _marking_verdict, _parse_timestamp
+
+    before = (
+        _parse_timestamp.cache_info().currsize,
+        _identifier_verdict.cache_info().currsize,
+        _marking_verdict.cache_info().currsize,
+    )
+    for i in range(50):
+        pad = "x" * 10_000 + str(i)
+        for change, needle in (
+            ({"created": "2024-01-01T00:00:00.000Z" + pad}, "'created'"),
+            ({"created_by_ref": "identity--" + pad}, "'created_by_ref'"),
+            ({"object_marking_refs": ["marking-definition--" + pad]}, "object_marking_refs"),
+        ):
+            with pytest.raises(InvalidObject, match=needle):
+                check_object({**indicator(1), **change})
+    after = (
+        _parse_timestamp.cache_info().currsize,
+        _identifier_verdict.cache_info().currsize,
+        _marking_verdict.cache_info().currsize,
+    )
+    assert after == before
