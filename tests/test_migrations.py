@@ -100,7 +100,8 @@ def test_the_ingest_tables_carry_no_foreign_keys_and_sqlite_never_reuses_a_seq(e
         assert insp.get_foreign_keys("object_versions") == [] and insp.get_foreign_keys("object_owners") == []
         if empty_url.startswith("sqlite"):
             with eng.connect() as conn:
-                ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'object_versions'")).scalar()
+                found = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'object_versions'"))
+                ddl = found.scalar()
             assert "AUTOINCREMENT" in ddl  # a deleted newest version's seq is never handed out again
     finally:
         eng.dispose()
