@@ -125,9 +125,10 @@ class AuditWriter:
 
     A read only appends its event to a queue: no database work, no thread hop, and nothing for the
     next request on a keep-alive connection to wait for (a commit per read cost PostgreSQL about a
-    third of a page's time). The writer takes whatever has queued up, at most `batch` events, and
-    writes them in one transaction. A busy database (SQLite's write lock held past busy_timeout, a
-    PostgreSQL restart) delays the rows, never a read: a failed write is retried with growing pauses,
+    third of a page's time). The writer waits `linger` seconds after an event for others to join it,
+    then writes whatever has queued up, at most `batch` events, in one transaction. A busy database
+    (SQLite's write lock held past busy_timeout, a PostgreSQL restart) delays the rows, never a read:
+    a failed write is retried with growing pauses,
     and events that still cannot be written are logged in full at ERROR level, so that they can be
     replayed from the log rather than lost; so is an event offered while `limit` events wait.
 
@@ -145,10 +146,13 @@ class AuditWriter:
         limit: int = 100_000,
         attempts: int = 8,
         pause: float = 1.0,
+        linger: float = 0.1,
         inline: bool = False,
     ):
         self._sessionmaker = sessionmaker
         self.inline = inline
+        self.linger = linger
+        self._flushing = 0
         self.batch = batch
         self.limit = limit
         self.attempts = attempts
@@ -181,7 +185,12 @@ class AuditWriter:
         """Wait until the events submitted so far are written (or given up and logged); False on timeout."""
         with self._cv:
             target = self._submitted
-            return self._cv.wait_for(lambda: self._done >= target, timeout)
+            self._flushing += 1
+            self._cv.notify_all()
+            try:
+                return self._cv.wait_for(lambda: self._done >= target, timeout)
+            finally:
+                self._flushing -= 1
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Write what is queued, then stop the thread (a later `submit` starts it again)."""
@@ -199,6 +208,12 @@ class AuditWriter:
                 self._cv.wait_for(lambda: bool(self._queue) or self._closing)
                 if not self._queue:
                     return
+                # a moment's wait gathers the reads of a busy hub into one transaction; a flush or a
+                # full batch cuts it short
+                self._cv.wait_for(
+                    lambda: len(self._queue) >= self.batch or self._flushing > 0 or self._closing,
+                    self.linger,
+                )
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.batch))]
             try:
                 self._write(batch)
