@@ -57,7 +57,8 @@ def _objects() -> list[dict[str, Any]]:
     for i, name in enumerate(["Emotet", "QakBot", "AsyncRAT", "Lumma Stealer"]):
         objs.append(
             {
-                "type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid5(uuid.NAMESPACE_DNS, name)}",
+                "type": "malware", "spec_version": "2.1",
+                "id": f"malware--{uuid.uuid5(uuid.NAMESPACE_DNS, name)}",
                 "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z", "name": name,
                 "is_family": True, "object_marking_refs": [TLP["green" if i % 2 else "amber"]],
             }

@@ -3,7 +3,6 @@ members, feeds, page weight, a 360 px viewport and axe-core's accessibility rule
 
 from __future__ import annotations
 
-import re
 import pyotp
 import pytest
 
