@@ -19,6 +19,7 @@ from hub.admin.routes import docs_router as admin_docs_router
 from hub.admin.routes import router as admin_v1_router
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
+from hub.lookup.routes import router as lookup_router
 from hub.middleware import HardeningMiddleware, allowed_host_names
 from hub.observability import ObservabilityMiddleware, health_router, request_id
 from hub.schema import check_schema, head_revision
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     app.include_router(admin_v1_router)
     app.include_router(admin_docs_router)
     app.include_router(health_router)
+    app.include_router(lookup_router)
     app.add_middleware(ObservabilityMiddleware)
 
     @app.exception_handler(HubError)
