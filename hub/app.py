@@ -21,6 +21,7 @@ from hub.console import routes as console
 from hub.console.web import error_page, is_console
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
+from hub.lookup.routes import router as lookup_router
 from hub.middleware import HardeningMiddleware, allowed_host_names
 from hub.observability import ObservabilityMiddleware, health_router, request_id
 from hub.schema import check_schema, head_revision
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     app.include_router(admin_docs_router)
     app.include_router(health_router)
     console.install(app)
+    app.include_router(lookup_router)
     app.add_middleware(ObservabilityMiddleware)
 
     @app.exception_handler(HubError)
