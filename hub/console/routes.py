@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.console import accounts, charts
+from hub.console import lookup as lookup_pages
 from hub.console.web import (
     HERE,
     PRE_COOKIE,
@@ -83,6 +84,7 @@ def install(app: FastAPI) -> None:
         AuthGuard(limit=SIGN_IN_LIMIT_ADDRESS, window=SIGN_IN_WINDOW, concurrency=4),
     )
     app.include_router(router)
+    app.include_router(lookup_pages.router)
     app.mount(PREFIX + "/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_middleware(ConsoleHeaders)
 
