@@ -74,6 +74,9 @@ DONE = {
     "invitation-revoked": "The invitation was withdrawn.",
     "key-revoked": "The key was revoked; requests made with it are refused from now on.",
     "feed-run": "The feed is due now: the next free sync worker runs it.",
+    "collection-created": "The collection was created.",
+    "collection-changed": "The recipients were changed.",
+    "collection-archived": "The collection was archived: readable as before, no longer writable.",
 }
 
 
@@ -651,7 +654,59 @@ def collections_page(group: str, request: Request, me: Me = Who, session: Sessio
     with session.begin():
         g = _group(session, me, group)
         rows = collections.list_group_collections(session, me.who.principal, g.slug)
-    return render(request, "collections.html", me, group=g, collections=rows)
+    return render(request, "collections.html", me, group=g, collections=rows, done=_done(request))
+
+
+def _slugs(text: str) -> list[str]:
+    return [s.strip().lower()[:64] for s in text.replace(",", " ").split() if s.strip()][:1000]
+
+
+@router.post("/groups/{group}/collections")
+def create_collection(
+    group: str, request: Request, form: dict[str, str] = Form, me: Me = Who, session: Session = Db
+) -> Response:
+    """Create a group collection, or a named-recipient one (owner and recipients: members)."""
+    _checked(request, me, form)
+    kind = form.get("kind", "group")
+    with _write(session):
+        collections.create_collection(
+            session, me.who.principal, group[:64],
+            alias=form.get("alias", "").strip()[:64], title=form.get("title", "").strip()[:255] or None,
+            description=form.get("description", "")[:10_000], kind=kind,
+            owner=(form.get("owner", "").strip()[:64] or None) if kind == "named" else None,
+            recipients=_slugs(form.get("recipients", "")) if kind == "named" else None,
+        )  # fmt: skip
+    return redirect(f"{PREFIX}/groups/{group}/collections", done="collection-created")
+
+
+@router.post("/groups/{group}/collections/{collection}/recipients")
+def change_recipients(
+    group: str, collection: str, request: Request, form: dict[str, str] = Form, me: Me = Who,
+    session: Session = Db,
+) -> Response:  # fmt: skip
+    """Replace the recipients of a named-recipient collection."""
+    _checked(request, me, form)
+    with _write(session):
+        collections.update_collection(
+            session,
+            me.who.principal,
+            group[:64],
+            collection[:64],
+            recipients=_slugs(form.get("recipients", "")),
+        )
+    return redirect(f"{PREFIX}/groups/{group}/collections", done="collection-changed")
+
+
+@router.post("/groups/{group}/collections/{collection}/archive")
+def archive_collection(
+    group: str, collection: str, request: Request, form: dict[str, str] = Form, me: Me = Who,
+    session: Session = Db,
+) -> Response:  # fmt: skip
+    """Archive a collection: readable as before, no longer writable."""
+    _checked(request, me, form)
+    with _write(session):
+        collections.archive_collection(session, me.who.principal, group[:64], collection[:64])
+    return redirect(f"{PREFIX}/groups/{group}/collections", done="collection-archived")
 
 
 # ---------------------------------------------------------------- feeds

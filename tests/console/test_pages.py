@@ -225,3 +225,50 @@ def test_the_cli_sets_a_console_password(people, sm, monkeypatch, db_url):
 def test_people_without_a_console_password_cannot_sign_in(client, world, sm):
     give_passwords(sm, orgs=("cert-a",))
     assert sign_in(client, "taxii@cert-b", password="anything at all").status_code == 401
+
+
+def test_a_key_is_rotated_and_the_old_one_keeps_a_grace_period(as_person, people):
+    c = as_person("cert-b")
+    old_id = people.keys["cert-b"].split("_")[1]
+    csrf = csrf_of(c.get("/console/keys").text)
+    r = c.post(f"/console/keys/{old_id}/rotate", data={"csrf": csrf})
+    assert r.status_code == 200 and "The key was rotated" in r.text
+    new = r.text.split('id="secret">')[1].split("<")[0]
+    taxii = {"Accept": "application/taxii+json;version=2.1"}
+    for key in (new, people.keys["cert-b"]):
+        assert (
+            c.get("/taxii2/africa/", headers={**taxii, "Authorization": f"Bearer {key}"}).status_code == 200
+        )
+
+
+def test_a_coordinator_removes_a_member(as_person):
+    c = as_person("cert-a")
+    csrf = csrf_of(c.get("/console/groups/africa/members").text)
+    r = c.post("/console/groups/africa/members/vendor/remove", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(r.headers["location"])
+    assert "The member was removed." in page.text and 'id="member-vendor"' not in page.text
+
+
+def test_a_coordinator_creates_a_named_collection_and_changes_its_recipients(as_person):
+    c = as_person("cert-a")
+    csrf = csrf_of(c.get("/console/groups/africa/collections").text)
+    r = c.post(
+        "/console/groups/africa/collections",
+        data={"csrf": csrf, "alias": "a-to-c", "kind": "named", "owner": "cert-a", "recipients": "cert-c"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = c.get(r.headers["location"])
+    assert "The collection was created." in page.text and 'value="cert-c"' in page.text
+    r = c.post(
+        "/console/groups/africa/collections/a-to-c/recipients",
+        data={"csrf": csrf, "recipients": "cert-c, cert-b"},
+    )
+    assert "The recipients were changed." in r.text and 'value="cert-b, cert-c"' in r.text
+    bad = c.post(
+        "/console/groups/africa/collections/a-to-c/recipients", data={"csrf": csrf, "recipients": "nobody"}
+    )
+    assert bad.status_code == 422 and "not a member" in bad.text
+    r = c.post("/console/groups/africa/collections/a-to-c/archive", data={"csrf": csrf})
+    assert "The collection was archived" in r.text
