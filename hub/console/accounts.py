@@ -8,6 +8,7 @@ end after `SESSION_LIFETIME`, or after `SESSION_IDLE` without a request.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.console.models import ConsoleCredential, ConsoleSession
@@ -106,6 +107,7 @@ class SignInCheck:
     account: Account | None
     org: Organisation | None
     needs_code: bool = False
+    totp_step: int | None = None  # the code's time step, to claim with `claim_totp_step`
 
 
 def check_sign_in(session: Session, *, user: str, password: str, code: str) -> SignInCheck:
@@ -117,11 +119,37 @@ def check_sign_in(session: Session, *, user: str, password: str, code: str) -> S
         return SignInCheck(None, found[1] if found else None)
     account, org = found
     if cred.totp_secret:
-        if not code.strip():
+        step = _totp_step(cred.totp_secret, code)
+        if step is None or (cred.totp_last_step is not None and step <= cred.totp_last_step):
             return SignInCheck(None, org, needs_code=True)
-        if not pyotp.TOTP(cred.totp_secret).verify(code.strip().replace(" ", ""), valid_window=1):
-            return SignInCheck(None, org, needs_code=True)
+        return SignInCheck(account, org, totp_step=step)
     return SignInCheck(account, org)
+
+
+def claim_totp_step(session: Session, *, account_id: int, step: int) -> bool:
+    """Record a TOTP code as used; False when it (or a later one) was used already (a replay)."""
+    result = session.execute(
+        update(ConsoleCredential)
+        .where(
+            ConsoleCredential.account_id == account_id,
+            or_(ConsoleCredential.totp_last_step.is_(None), ConsoleCredential.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def _totp_step(secret: str, code: str) -> int | None:
+    """The time step (now, or one either side for clock drift) whose code this is; None when none."""
+    code = code.strip().replace(" ", "")
+    if not code.isdigit() or len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(_now())
+    for step in (now - 1, now, now + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
 
 
 def _verify(hashed: str, password: str) -> bool:
@@ -162,9 +190,10 @@ def confirm_totp(session: Session, *, account: Account, code: str) -> bool:
     cred = session.get(ConsoleCredential, account.id)
     if cred is None or not cred.totp_pending:
         return False
-    if not pyotp.TOTP(cred.totp_pending).verify(code.strip().replace(" ", ""), valid_window=1):
+    step = _totp_step(cred.totp_pending, code)
+    if step is None:
         return False
-    cred.totp_secret, cred.totp_pending = cred.totp_pending, None
+    cred.totp_secret, cred.totp_pending, cred.totp_last_step = cred.totp_pending, None, step
     session.flush()
     record(
         session,
@@ -180,7 +209,7 @@ def disable_totp(session: Session, *, account: Account) -> None:
     """Turn two-step verification off for an account."""
     cred = session.get(ConsoleCredential, account.id)
     if cred is not None:
-        cred.totp_secret = cred.totp_pending = None
+        cred.totp_secret = cred.totp_pending = cred.totp_last_step = None
         session.flush()
         record(
             session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base
@@ -24,6 +24,8 @@ class ConsoleCredential(Base):
     # the TOTP secret has to be readable to check codes; it is only ever shown during enrolment
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_pending: Mapped[str | None] = mapped_column(String(64))
+    # the time step of the last code accepted: a code is good once, not again within its 30 s window
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -253,7 +253,13 @@ def sign_in(
         )
         return _sign_in_form(request, key, error=message, status=401, user=user)
     with _write(session):
-        token = accounts.create_session(session, account=check.account, address=address)
+        replayed = check.totp_step is not None and not accounts.claim_totp_step(
+            session, account_id=check.account.id, step=check.totp_step
+        )
+        token = "" if replayed else accounts.create_session(session, account=check.account, address=address)
+    if replayed:
+        message = "That code was used already; wait for the next one."
+        return _sign_in_form(request, key, error=message, status=401, user=user)
     response = redirect(_safe_next(form.get("next")))
     set_cookie(
         request,

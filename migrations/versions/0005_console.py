@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(255), nullable=False),
         sa.Column("totp_secret", sa.String(64), nullable=True),
         sa.Column("totp_pending", sa.String(64), nullable=True),
+        sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],

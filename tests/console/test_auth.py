@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pyotp
 from sqlalchemy import select, update
@@ -10,6 +13,14 @@ from sqlalchemy import select, update
 from hub.console import accounts
 from hub.console.models import ConsoleSession
 from tests.console.conftest import PASSWORD, csrf_of, sign_in
+
+
+@contextmanager
+def freeze_totp(ahead: int):
+    """The console's clock `ahead` seconds in the future (TOTP steps are 30 s)."""
+    real = accounts._now
+    with mock.patch.object(accounts, "_now", lambda: real() + timedelta(seconds=ahead)):
+        yield
 
 
 def test_sign_in_opens_a_session_and_sign_out_ends_it(client, people):
@@ -119,7 +130,15 @@ def test_totp_enrolment_then_sign_in_needs_the_code(as_person, client):
     c.cookies.clear()
     assert sign_in(c, "person@cert-a").status_code == 401
     assert sign_in(c, "person@cert-a", code="123456").status_code == 401
-    assert sign_in(c, "person@cert-a", code=pyotp.TOTP(secret).now()).status_code == 303
+    # the code that turned it on was just used: the same code does not open a session
+    code = pyotp.TOTP(secret).now()
+    replay = sign_in(c, "person@cert-a", code=code)
+    assert replay.status_code == 401
+    with freeze_totp(30):
+        assert sign_in(c, "person@cert-a", code=pyotp.TOTP(secret).at(time.time() + 30)).status_code == 303
+        c.cookies.clear()
+        again = sign_in(c, "person@cert-a", code=pyotp.TOTP(secret).at(time.time() + 30))
+        assert again.status_code == 401
 
 
 def test_sign_out_everywhere_ends_every_session(client, people, app):

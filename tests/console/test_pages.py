@@ -272,3 +272,26 @@ def test_a_coordinator_creates_a_named_collection_and_changes_its_recipients(as_
     assert bad.status_code == 422 and "not a member" in bad.text
     r = c.post("/console/groups/africa/collections/a-to-c/archive", data={"csrf": csrf})
     assert "The collection was archived" in r.text
+
+
+def test_an_existing_organisation_redeems_its_invitation_signed_in(as_person):
+    c = as_person("cert-c")  # coordinates asia; invites cert-g, which is on the hub already
+    csrf = csrf_of(c.get("/console/groups/asia/invitations").text)
+    r = c.post(
+        "/console/groups/asia/invitations",
+        data={"csrf": csrf, "organisation": "cert-g", "role": "reader", "clearance": "green"},
+    )
+    token = r.text.split('id="secret">')[1].split("<")[0]
+    c.cookies.clear()
+    page = c.get("/console/redeem")
+    anonymous = c.post(
+        "/console/redeem",
+        data={"csrf": csrf_of(page.text), "token": token, "password": "x" * 12, "confirm": "x" * 12},
+    )
+    assert anonymous.status_code == 401 and "existing organisation" in anonymous.text
+    g = as_person("cert-g")
+    page = g.get("/console/redeem")
+    assert "signed in as person@cert-g" in page.text
+    done = g.post("/console/redeem", data={"csrf": csrf_of(page.text), "token": token})
+    assert done.status_code == 200 and "Welcome to asia" in done.text and "hub_" not in done.text
+    assert "Asia" in g.get("/console/").text
