@@ -68,6 +68,6 @@ def per_day(counts: dict[str, int], *, days: int, today: date, label: str) -> Ma
     parts.append(
         f'<text x="{width}" y="{height - 4}" font-size="11" fill="#222" text-anchor="end">{series[-1]}</text>'
     )
-    parts.append(f'<text x="{width}" y="12" font-size="11" fill="#222" text-anchor="end">max {top}</text>')
+    parts.append(f'<text x="0" y="12" font-size="11" fill="#222">max {top} a day</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above

@@ -71,6 +71,16 @@ def _objects() -> list[dict[str, Any]]:
                 "object_marking_refs": [TLP["clear" if i == 0 else "amber"]],
             }
         )  # fmt: skip
+    objs.append(
+        {
+            "type": "indicator", "spec_version": "2.1",
+            "id": f"indicator--{uuid.uuid5(uuid.NAMESPACE_DNS, 'lumma-c2')}",
+            "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+            "name": "Lumma Stealer C2", "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z",
+            "pattern": "[ipv4-addr:value = '203.0.113.7'] OR [domain-name:value = 'evil.example']",
+            "object_marking_refs": [TLP["green"]],
+        }
+    )  # fmt: skip
     for value in ["evil.example", "login-update.example"]:
         objs.append(
             {

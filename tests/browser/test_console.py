@@ -191,7 +191,7 @@ def test_a_search_finds_what_the_member_may_read(page, hub, shots):
     page.get_by_label("Value").fill("203.0.113[.]7")
     page.get_by_role("button", name="Search").click()
     page.wait_for_selector("#results h2")
-    assert "1 result for" in page.locator("#results h2").inner_text()
+    assert "2 results for" in page.locator("#results h2").inner_text()
     assert "ipv4-addr" in page.locator("#results").inner_text()
     page.screenshot(path=str(shots / "search.png"), full_page=True)
     page.set_viewport_size({"width": 360, "height": 780})
