@@ -43,6 +43,8 @@ from hub.console.web import (
     set_cookie,
     sign_token,
     signed_in,
+    static_version,
+    templates,
 )
 from hub.db import begin_write
 from hub.errors import Conflict, Forbidden, TooManyRequests, Unprocessable
@@ -86,6 +88,7 @@ def install(app: FastAPI) -> None:
         AuthGuard(limit=SIGN_IN_LIMIT_ACCOUNT, window=SIGN_IN_WINDOW, concurrency=4),
         AuthGuard(limit=SIGN_IN_LIMIT_ADDRESS, window=SIGN_IN_WINDOW, concurrency=4),
     )
+    templates.globals["STATIC_VERSION"] = static_version()
     app.include_router(router)
     app.include_router(lookup_pages.router)
     app.mount(PREFIX + "/static", StaticFiles(directory=HERE / "static"), name="console-static")

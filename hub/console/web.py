@@ -33,7 +33,15 @@ PREFIX = "/console"
 SESSION_COOKIE = "hub_console"
 PRE_COOKIE = "hub_console_pre"  # binds the sign-in form's CSRF token to this browser
 HERE = Path(__file__).parent
-STATIC_VERSION = "1"
+
+
+def static_version() -> str:
+    """A digest of the static files: their URLs change with their content, so browsers may cache them."""
+    h = hashlib.sha256()
+    for f in sorted((HERE / "static").glob("*.*")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:12]
+
 
 # no inline script or style anywhere: htmx and the stylesheet are files of our own origin
 CSP = (
@@ -246,7 +254,7 @@ templates.filters["tlp_class"] = _tlp_class
 templates.filters["tlp"] = lambda v: tlp_name(int(v))
 templates.filters["urlq"] = lambda v: quote(str(v), safe="")
 templates.globals["PREFIX"] = PREFIX
-templates.globals["STATIC_VERSION"] = STATIC_VERSION
+templates.globals["STATIC_VERSION"] = "0"  # set from the files' digest by hub.console.routes.install
 TLP_NAMES = [tlp_name(t) for t in Tlp]
 templates.globals["TLP_NAMES"] = TLP_NAMES
 
