@@ -149,8 +149,11 @@ def check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is None:
         return
-    host = request.headers.get("host", "")
-    if urlsplit(origin).netloc.lower() != host.lower():
+    own = {request.headers.get("host", "").lower()}
+    cfg: Settings = request.app.state.settings
+    if cfg.public_url:  # behind a proxy that rewrites Host, the public URL is the browser's origin
+        own.add(urlsplit(cfg.public_url).netloc.lower())
+    if urlsplit(origin).netloc.lower() not in own:
         raise Forbidden("This form was sent from another site; the console refuses it.")
 
 
