@@ -71,7 +71,7 @@ def _taxii_view(client, hdr, group, coll_ids) -> tuple[set[str], set[str], int]:
 
 
 @settings(
-    max_examples=12,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
