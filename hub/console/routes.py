@@ -6,7 +6,7 @@ Every form works as a plain POST answered by a redirect (or a page); htmx only e
 services are rendered as HTML error pages with the same status and wording as the admin API's.
 
 The file is long because it is the console's whole page map, one short handler per page or form;
-splitting it by page would scatter the shared helpers it opens with.
+splitting it by page would scatter the shared functions it opens with.
 """
 
 from __future__ import annotations
