@@ -17,8 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub import metrics
 from hub.admin.routes import docs_router as admin_docs_router
 from hub.admin.routes import router as admin_v1_router
+from hub.console import routes as console
+from hub.console.web import error_page, is_console
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
+from hub.lookup.routes import router as lookup_router
 from hub.middleware import HardeningMiddleware, allowed_host_names
 from hub.observability import ObservabilityMiddleware, health_router, request_id
 from hub.schema import check_schema, head_revision
@@ -39,6 +42,8 @@ def _error(
     headers: dict[str, str] | None = None,
     request: Request | None = None,
 ) -> Response:
+    if request is not None and is_console(request):  # the console's errors are HTML pages
+        return error_page(request, status, title, description, headers)
     body: dict[str, Any] = {"title": title, "http_status": str(status)}
     if description:
         body["description"] = description
@@ -102,6 +107,8 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     app.include_router(admin_v1_router)
     app.include_router(admin_docs_router)
     app.include_router(health_router)
+    console.install(app)
+    app.include_router(lookup_router)
     app.add_middleware(ObservabilityMiddleware)
 
     @app.exception_handler(HubError)
@@ -116,7 +123,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
             return _error(
                 422, "Unprocessable request", f"{where}: {first.get('msg', 'invalid')}", None, request
             )
-        return _error(400, "Bad request", f"{where}: {first.get('msg', 'invalid request')}")
+        return _error(400, "Bad request", f"{where}: {first.get('msg', 'invalid request')}", None, request)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

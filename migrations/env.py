@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import hub.console.models
 import hub.store.models
 import hub.sync.models
 import hub.trust.models  # noqa: F401

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+import hub.console.models
 import hub.store.models
 import hub.sync.models
 import hub.trust.models  # noqa: F401

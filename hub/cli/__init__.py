@@ -19,6 +19,7 @@ from hub.cli import (  # noqa: F401  (importing a command module registers its c
     serve,
     sync,
     trust,
+    webconsole,
 )
 from hub.cli.app import app
 from hub.cli.serve import DEMO_CONFIG

@@ -112,6 +112,7 @@ def demo(
     console.print(f"\n[bold]Discovery:[/] {base}/taxii2/   (database: {_safe_url(s)})")
     _print_keys(issued)
     _print_collections(summary)
+    _print_console(s, base, issued)
     console.print(
         "\nTry:  curl -H 'Accept: application/taxii+json;version=2.1' "
         f"-H 'Authorization: Bearer <key>' {base}/taxii2/",
@@ -120,6 +121,29 @@ def demo(
     )
     if serve_:
         _serve(s)
+
+
+def _print_console(s: Settings, base: str, issued: list[IssuedKey]) -> None:
+    """The console's URL and a demo sign-in: a coordinator's `console` account with a fresh password."""
+    import secrets
+
+    from hub.cli.webconsole import set_console_password
+    from hub.trust.models import Membership, Organisation
+
+    with _sessions(s.database_url)() as session:
+        org = session.scalar(
+            select(Organisation.slug)
+            .join(Membership, Membership.organisation_id == Organisation.id)
+            .where(Membership.role == "coordinator")
+            .order_by(Organisation.slug)
+            .limit(1)
+        )
+    console.print(f"\n[bold]Web console:[/] {base}/console/", highlight=False)
+    if org is None:
+        return
+    password = secrets.token_urlsafe(12)
+    set_console_password(s.database_url, f"console@{org}", password, create=True)
+    console.print(f"  sign in as console@{org} with password {password}", highlight=False, markup=False)
 
 
 def _print_collections(summary: dict[str, Any]) -> None:

@@ -1,0 +1,188 @@
+"""Exports: bundle, blocklist and CSV of what a member may read, with their filters."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import orjson
+import pytest
+
+from hub.errors import NotFound
+from hub.lookup import downloads
+from hub.lookup.downloads import DownloadFilters
+from hub.policy.tlp import Tlp
+from tests.factories import TLP
+from tests.lookup.helpers import MD5, SHA256, file_sco, pattern_indicator, post, principal_of, sco
+
+
+def _run(sm, world, org, fn, f, group="africa", collection=None):
+    with sm() as s, s.begin():
+        who = principal_of(sm, world, org)
+        accs = downloads.scope(s, who, group, collection)
+        return b"".join(fn(s, who, accs, f))
+
+
+def _lines(body: bytes) -> list[str]:
+    return body.decode().splitlines()
+
+
+@pytest.fixture
+def loaded(client, world):
+    objs = {
+        "ip_green": sco("ipv4-addr", "203.0.113.1"),
+        "ip_clear": sco("ipv4-addr", "203.0.113.2", tlp="clear"),
+        "ip_amber": sco("ipv4-addr", "203.0.113.3", tlp="amber"),
+        "ip6": sco("ipv6-addr", "2001:db8::1"),
+        "dom": sco("domain-name", "evil.example"),
+        "url": sco("url", "http://evil.example/a"),
+        "file": file_sco({"SHA-256": SHA256, "MD5": MD5.upper()}),
+        "ind_ip": pattern_indicator("[ipv4-addr:value = '203.0.113.4']"),
+        "ind_dup": pattern_indicator("[ipv4-addr:value = '203.0.113.1']"),
+        "ind_or": pattern_indicator("[domain-name:value = 'a.example'] OR [domain-name:value = 'b.example']"),
+        "ind_and": pattern_indicator("[ipv4-addr:value = '203.0.113.5' AND network-traffic:dst_port = 443]"),
+        "ind_revoked": pattern_indicator("[ipv4-addr:value = '203.0.113.6']", revoked=True),
+        "ind_expired": pattern_indicator(
+            "[ipv4-addr:value = '203.0.113.7']", valid_until="2024-06-01T00:00:00Z"
+        ),
+    }
+    post(client, world, list(objs.values()))
+    return objs
+
+
+def test_ip_blocklist_has_each_visible_value_once(sm, world, loaded):
+    lines = _lines(_run(sm, world, "cert-c", downloads.blocklist, DownloadFilters(kind="ip")))
+    assert sorted(lines) == sorted(
+        [
+            "203.0.113.1",
+            "203.0.113.2",
+            "203.0.113.3",
+            "2001:db8::1",
+            "203.0.113.4",
+            "203.0.113.6",
+            "203.0.113.7",
+        ]
+    )
+    assert "203.0.113.5" not in lines  # one side of an AND is not blocked alone
+
+
+def test_green_reader_gets_no_amber_value(sm, world, loaded):
+    lines = _lines(_run(sm, world, "vendor", downloads.blocklist, DownloadFilters(kind="ip")))
+    assert "203.0.113.3" not in lines and "203.0.113.1" in lines
+
+
+def test_tlp_bounds_and_validity_filter_rows(sm, world, loaded):
+    dmz = _lines(
+        _run(sm, world, "cert-c", downloads.blocklist, DownloadFilters(kind="ip", tlp_max=Tlp.CLEAR))
+    )
+    assert dmz == ["203.0.113.2"]
+    amber_only = DownloadFilters(kind="ip", tlp_min=Tlp.AMBER)
+    assert _lines(_run(sm, world, "cert-c", downloads.blocklist, amber_only)) == ["203.0.113.3"]
+    valid = _lines(_run(sm, world, "cert-c", downloads.blocklist, DownloadFilters(kind="ip", valid=True)))
+    assert "203.0.113.6" not in valid and "203.0.113.7" not in valid and "203.0.113.4" in valid
+
+
+def test_domain_url_and_hash_blocklists(sm, world, loaded):
+    assert sorted(_lines(_run(sm, world, "cert-c", downloads.blocklist, DownloadFilters(kind="domain")))) == [
+        "a.example", "b.example", "evil.example",
+    ]  # fmt: skip
+    assert _lines(_run(sm, world, "cert-c", downloads.blocklist, DownloadFilters(kind="url"))) == [
+        "http://evil.example/a"
+    ]
+    hashes = _lines(_run(sm, world, "cert-c", downloads.blocklist, DownloadFilters(kind="hash")))
+    assert sorted(hashes) == sorted([SHA256, MD5])
+    md5 = DownloadFilters(kind="hash", algorithm="MD5")
+    assert _lines(_run(sm, world, "cert-c", downloads.blocklist, md5)) == [MD5]
+
+
+def test_added_after_keeps_only_later_rows(client, sm, world, loaded):
+    with sm() as s:
+        from sqlalchemy import func, select
+
+        from hub.store.models import ObjectVersion
+
+        last = s.scalar(select(func.max(ObjectVersion.date_added_us)))
+    post(client, world, [sco("ipv4-addr", "203.0.113.99")])
+    f = DownloadFilters(kind="ip", added_after_us=last)
+    assert _lines(_run(sm, world, "cert-c", downloads.blocklist, f)) == ["203.0.113.99"]
+
+
+def test_csv_lists_value_type_tlp_first_seen_object_and_collection(sm, world, loaded):
+    body = _run(sm, world, "cert-c", downloads.blocklist_csv, DownloadFilters())
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert rows[0] == list(downloads.CSV_HEADER)
+    by_value = {r[0]: r for r in rows[1:]}
+    assert by_value["203.0.113.3"][1:3] == ["ipv4-addr", "TLP:AMBER"]
+    assert by_value[SHA256][1] == "file:hashes.SHA-256"
+    assert by_value["203.0.113.4"][4] == loaded["ind_ip"]["id"] and by_value["203.0.113.4"][5] == "indicators"
+    assert by_value["203.0.113.4"][3].endswith("Z")
+    vendor = _run(sm, world, "vendor", downloads.blocklist_csv, DownloadFilters(kind="ip"))
+    assert b"203.0.113.3" not in vendor and b"TLP:AMBER" not in vendor
+
+
+def test_bundle_holds_latest_visible_versions_redacted(client, sm, world):
+    v1 = pattern_indicator("[domain-name:value = 'v1.example']", seed="b1")
+    v2 = pattern_indicator(
+        "[domain-name:value = 'v2.example']", seed="b1", modified="2024-05-01T00:00:00.000Z"
+    )
+    f = file_sco(
+        {"SHA-256": SHA256}, name="tool.exe",
+        granular_markings=[{"marking_ref": TLP["amber"], "selectors": ["hashes"]}],
+    )  # fmt: skip
+    amber = sco("domain-name", "amber.example", tlp="amber")
+    post(client, world, [v1, f, amber])
+    post(client, world, [v2])
+    doc = orjson.loads(_run(sm, world, "vendor", downloads.bundle, DownloadFilters()))
+    assert doc["type"] == "bundle" and doc["id"].startswith("bundle--")
+    by_id = {o["id"]: o for o in doc["objects"]}
+    assert set(by_id) == {v1["id"], f["id"]}
+    assert by_id[v1["id"]]["modified"] == v2["modified"]
+    assert "hashes" not in by_id[f["id"]]
+    full = orjson.loads(_run(sm, world, "cert-c", downloads.bundle, DownloadFilters()))
+    assert {o["id"] for o in full["objects"]} == {v1["id"], f["id"], amber["id"]}
+
+
+def test_device_ceiling_below_clearance_also_redacts(client, sm, world):
+    f = file_sco(
+        {"SHA-256": SHA256}, name="tool.exe",
+        granular_markings=[{"marking_ref": TLP["amber"], "selectors": ["hashes"]}],
+    )  # fmt: skip
+    post(client, world, [f])
+    body = _run(sm, world, "cert-c", downloads.bundle, DownloadFilters(tlp_max=Tlp.GREEN))
+    assert SHA256.encode() not in body and f["id"].encode() in body
+    assert (
+        _run(sm, world, "cert-c", downloads.blocklist, DownloadFilters(kind="hash", tlp_max=Tlp.GREEN)) == b""
+    )
+
+
+def test_scope_of_a_collection_and_not_found_alike(sm, world, client):
+    post(client, world, [sco("domain-name", "named.example", tlp="red")], alias="a-to-b")
+    coll = world.collections["africa/a-to-b"]
+    assert b"named.example" in _run(
+        sm, world, "cert-b", downloads.blocklist, DownloadFilters(kind="domain"), collection=coll
+    )
+    with sm() as s, s.begin():
+        c = principal_of(sm, world, "cert-c")
+        errors = []
+        for group, collection in (("africa", coll), ("africa", "nope"), ("asia-x", None), ("global", None)):
+            with pytest.raises(NotFound) as exc:
+                downloads.scope(s, c, group, collection)
+            errors.append(str(exc.value).replace(group, "G"))
+    assert len(set(errors)) == 1
+
+
+def test_fingerprint_ignores_changes_the_reader_cannot_see(client, sm, world):
+    post(client, world, [sco("ipv4-addr", "192.0.2.10")])
+
+    def etag(org):
+        with sm() as s, s.begin():
+            who = principal_of(sm, world, org)
+            return downloads.fingerprint(
+                s, who, downloads.scope(s, who, "africa"), DownloadFilters(kind="ip"), "txt"
+            ).etag
+
+    before = {org: etag(org) for org in ("vendor", "cert-c")}
+    post(client, world, [sco("ipv4-addr", "192.0.2.11", tlp="amber")])
+    assert etag("vendor") == before["vendor"]
+    assert etag("cert-c") != before["cert-c"]
+    assert before["vendor"] != before["cert-c"]
