@@ -142,7 +142,7 @@ def claim_totp_step(session: Session, *, account_id: int, step: int) -> bool:
 def _totp_step(secret: str, code: str) -> int | None:
     """The time step (now, or one either side for clock drift) whose code this is; None when none."""
     code = code.strip().replace(" ", "")
-    if not code.isdigit() or len(code) != 6:
+    if not (code.isascii() and code.isdigit()) or len(code) != 6:  # "²" is a digit to isdigit()
         return None
     totp = pyotp.TOTP(secret)
     now = totp.timecode(_now())

@@ -470,7 +470,7 @@ def issue_key(request: Request, form: dict[str, str] = Form, me: Me = Who, sessi
     days = form.get("expires_days", "").strip()
     expires = None
     if days:
-        if not days.isdigit() or not 1 <= int(days) <= 3650:
+        if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= 3650:
             raise Unprocessable("expires in days is a whole number from 1 to 3650, or empty for never.")
         expires = datetime.now(UTC) + timedelta(days=int(days))
     with _write(session):
@@ -619,7 +619,7 @@ def create_invitation(
     """Invite an organisation; the one-time token is on this page only."""
     _checked(request, me, form)
     hours = form.get("expires_in_hours", "168").strip() or "168"
-    if not hours.isdigit() or not 1 <= int(hours) <= 720:
+    if not (hours.isascii() and hours.isdigit()) or not 1 <= int(hours) <= 720:
         raise Unprocessable("expires in hours is a whole number from 1 to 720.")
     country = form.get("country", "").strip().upper() or None
     with _write(session):
@@ -762,9 +762,7 @@ def audit_page(group: str, request: Request, me: Me = Who, session: Session = Db
     q = request.query_params
     filters = {k: q.get(k, "")[:64] for k in ("organisation", "action", "since", "until")}
     cursor = q.get("cursor", "")[:40] or None
-    writer = getattr(request.app.state, "audit", None)
-    if writer is not None:  # a hub that batches reads' audit events: the ones this process answered first
-        writer.flush(timeout=5.0)
+    request.app.state.audit.flush(timeout=5.0)  # the reads this process answered are in it
     with session.begin():
         g = _group(session, me, group)
         query = reports.AuditQuery(

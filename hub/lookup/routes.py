@@ -17,7 +17,7 @@ from hub.lookup import downloads
 from hub.lookup.downloads import Counter, DownloadFilters
 from hub.policy.tlp import Tlp
 from hub.stix import timestamp_us
-from hub.store.audit import PullEvent, record_later
+from hub.store.audit import AuditWriter, PullEvent
 from hub.trust.access import CollectionAccess
 from hub.trust.service import Principal
 from hub.web.deps import db_session, principal
@@ -103,12 +103,11 @@ def _matches(header: str | None, etag: str) -> bool:
 
 
 def _audit(
-    sessionmaker: Any, who: Principal, accesses: list[CollectionAccess], action: str, counter: Counter
+    writer: AuditWriter, who: Principal, accesses: list[CollectionAccess], action: str, counter: Counter
 ) -> None:
-    """One audit event per collection read, written after the download has been sent."""
+    """One audit event per collection read, handed to the audit writer once the download has been sent."""
     for acc in accesses:
-        record_later(
-            sessionmaker,
+        writer.submit(
             PullEvent(
                 action=action,
                 organisation_id=who.org_id,
@@ -134,7 +133,7 @@ def _download(
     action = f"download-{what}"
     counter = Counter()
     sm = request.app.state.sessionmaker
-    background = BackgroundTask(_audit, sm, who, accesses, action, counter)
+    background = BackgroundTask(_audit, request.app.state.audit, who, accesses, action, counter)
     if _matches(request.headers.get("if-none-match"), fp.etag):
         return Response(status_code=304, headers=headers, background=background)
     name = f"{group}-{f.kind or 'all'}" if what != "bundle" else f"{group}-bundle"

@@ -1,7 +1,7 @@
 """web console: console credentials (password, TOTP) and server-side console sessions
 
 Revision ID: 0005_console
-Revises: 0004_issue10
+Revises: 0005_ingest
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_console"
-down_revision = "0004_issue10"
+down_revision = "0005_ingest"
 branch_labels = None
 depends_on = None
 
