@@ -156,8 +156,8 @@ class CsvBlocklistConnector(Connector):
             reference = None
         status = row.get(columns.status) if columns.status else None
         confidence = None
-        raw_confidence = row.get(columns.confidence) if columns.confidence else None
-        if raw_confidence and raw_confidence.isdigit() and int(raw_confidence) <= 100:
+        raw_confidence = (row.get(columns.confidence) if columns.confidence else None) or ""
+        if raw_confidence.isascii() and raw_confidence.isdigit() and int(raw_confidence) <= 100:
             confidence = int(raw_confidence)
         draft = Draft(
             value,

@@ -346,7 +346,7 @@ class MispConnector(Connector):
             return Rejected(ref, "to_ids is off: not an indicator", "", skipped=True)
         if attr_type in ("ip-src|port", "ip-dst|port"):
             ip_text, sep, port = raw_value.partition("|")
-            if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            if not sep or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
                 raise InvalidValue(f"not an IP|port value: {raw_value[:80]!r}")
             value = parse_value(ip_text, "ip")
             direction = attr_type[3:6]

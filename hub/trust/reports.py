@@ -70,7 +70,7 @@ def audit_page(
         raise Unprocessable(f"limit is between 1 and {MAX_AUDIT_PAGE}")
     before = None
     if cursor:
-        if not cursor.isdigit() or len(cursor) > 19:
+        if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19:
             raise Unprocessable(f"cursor {cursor[:40]!r} is not a cursor this hub returned")
         before = int(cursor)
     rows = audit_store.events(session, **_scope(session, actor, q), before_id=before, limit=limit + 1)

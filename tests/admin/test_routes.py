@@ -429,6 +429,7 @@ def test_audit_log_filters_paginates_and_exports(api):
     assert lines.headers["content-type"].startswith("application/x-ndjson")
     assert [json.loads(x)["id"] for x in lines.text.splitlines()] == seen
     assert api("cert-a", "GET", "/audit", params={"cursor": "abc"}).status_code == 422
+    assert api("cert-a", "GET", "/audit", params={"cursor": "1²"}).status_code == 422  # isdigit() says yes
 
 
 def test_group_statistics_count_what_the_caller_may_read(client, api, world):
