@@ -9,26 +9,26 @@ from sqlalchemy import event, select
 from hub.stix import timestamp_us
 from hub.store import queries as q
 from hub.store.models import ObjectVersion as OV
-from hub.store.objects import Filters, Reader, get_objects, insert_versions
+from hub.store.objects import Filters, NewVersion, Reader, get_objects, insert_versions
 
 CID = ""  # africa/indicators in the test world (a random id): set by the `producers` fixture
 
 
 def _row(i, *, version=1, tlp=1, producer=1, stype="indicator"):
-    return {
-        "collection_id": CID,
-        "stix_id": f"{stype}--00000000-0000-4000-8000-{i:012d}",
-        "type": stype,
-        "spec_version": "2.1",
-        "version": f"v{version}",
-        "version_us": version,
-        "date_added_us": 1000 + i * 10 + version,
-        "tlp": tlp,
-        "redact_tlp": None,
-        "producer_id": producer,
-        "private_to": 0,
-        "body": orjson.dumps({"n": i, "v": version}),
-    }
+    return NewVersion(
+        collection_id=CID,
+        stix_id=f"{stype}--00000000-0000-4000-8000-{i:012d}",
+        type=stype,
+        spec_version="2.1",
+        version=f"v{version}",
+        version_us=version,
+        date_added_us=1000 + i * 10 + version,
+        tlp=tlp,
+        redact_tlp=None,
+        producer_id=producer,
+        private_to=0,
+        body=orjson.dumps({"n": i, "v": version}),
+    )
 
 
 @pytest.fixture
@@ -70,8 +70,8 @@ def test_added_after_is_strict(session, rows):
 
 
 def test_match_type_and_id(session, rows):
-    assert _ids(session, q.match_type(base(), ["identity"])) == [rows[3]["stix_id"]]
-    assert set(_ids(session, q.match_id(base(), [rows[0]["stix_id"]]))) == {rows[0]["stix_id"]}
+    assert _ids(session, q.match_type(base(), ["identity"])) == [rows[3].stix_id]
+    assert set(_ids(session, q.match_id(base(), [rows[0].stix_id]))) == {rows[0].stix_id}
 
 
 def test_match_version_first_last_exact(session, rows, producers):
@@ -81,19 +81,19 @@ def test_match_version_first_last_exact(session, rows, producers):
             q.match_version(select(OV.stix_id, OV.version_us).where(OV.collection_id == CID), ["last"], **kw)
         )
     )
-    assert (rows[0]["stix_id"], 2) in last and (rows[0]["stix_id"], 1) not in last
+    assert (rows[0].stix_id, 2) in last and (rows[0].stix_id, 1) not in last
     first = list(
         session.execute(
             q.match_version(select(OV.stix_id, OV.version_us).where(OV.collection_id == CID), ["first"], **kw)
         )
     )
-    assert (rows[0]["stix_id"], 1) in first and (rows[0]["stix_id"], 2) not in first
+    assert (rows[0].stix_id, 1) in first and (rows[0].stix_id, 2) not in first
     exact = list(
         session.execute(
             q.match_version(select(OV.stix_id, OV.version_us).where(OV.collection_id == CID), [2], **kw)
         )
     )
-    assert exact == [(rows[0]["stix_id"], 2)]
+    assert exact == [(rows[0].stix_id, 2)]
 
 
 def test_last_is_judged_among_visible_versions(session, producers):
@@ -105,9 +105,9 @@ def test_last_is_judged_among_visible_versions(session, producers):
 
 def test_visible_hides_above_clearance_but_not_own(session, rows, producers):
     stmt = base().where(q.visible(reader_org_id=producers["cert-c"], clearance=1))
-    assert rows[2]["stix_id"] not in _ids(session, stmt)
+    assert rows[2].stix_id not in _ids(session, stmt)
     stmt = base().where(q.visible(reader_org_id=producers["cert-b"], clearance=1))
-    assert rows[2]["stix_id"] in _ids(session, stmt)
+    assert rows[2].stix_id in _ids(session, stmt)
 
 
 def test_after_token_continues_strictly_after(session, rows):
