@@ -156,23 +156,37 @@ def _candidates(parsed: Query) -> ColumnElement[bool]:
                 if stype != "indicator":
                     sco.setdefault(stype, set()).add(b'"value":"' + t + b'"')
         in_patterns.add(b"'" + t + b"'")
+    cidr_sco: set[bytes] = set()
+    cidr_patterns: set[bytes] = set()
     if parsed.kind == "ip" and parsed.network is not None:
         for net in _enclosing(parsed.network):
             t = _json_text(str(net))
-            sco.setdefault(f"ipv{net.version}-addr", set()).add(b'"value":"' + t + b'"')
-            in_patterns.add(b"'" + t + b"'")
+            cidr_sco.add(b'"value":"' + t + b'"')
+            cidr_patterns.add(b"'" + t + b"'")
     if parsed.kind == "domain":
         # URLs on the domain: the host follows "://" and ends at a path, port, query or the value's end
         host = b"://" + _json_text(parsed.text)
         urls = {host + end for end in (b"/", b":", b"?", b"#", b'"')}
         sco.setdefault("url", set()).update(urls)
         in_patterns.update(host + end for end in (b"/", b":", b"?", b"#", b"'"))
-    conds = [
-        and_(OV.type == stype, or_(*(reads.body_contains(n) for n in sorted(needles))))
-        for stype, needles in sorted(sco.items())
-    ]
-    conds.append(and_(OV.type == "indicator", or_(*(reads.body_contains(n) for n in sorted(in_patterns)))))
+    conds = [_any(needles, type_=stype) for stype, needles in sorted(sco.items())]
+    conds.append(_any(in_patterns, type_="indicator"))
+    if cidr_sco and parsed.network is not None:
+        # networks holding the address: a dozen needles or more, so each row is first asked for the two
+        # bytes every one of them holds (a "/" and the first group of the address, quoted)
+        head = _json_text(
+            parsed.text.split(".")[0] if parsed.network.version == 4 else parsed.text.split(":")[0]
+        )
+        sco_type = f"ipv{parsed.network.version}-addr"
+        conds.append(_any(cidr_sco, type_=sco_type, guard=(b"/", b'"value":"' + head)))
+        conds.append(_any(cidr_patterns, type_="indicator", guard=(b"/", b"'" + head)))
     return or_(*conds)
+
+
+def _any(needles: set[bytes], *, type_: str, guard: tuple[bytes, ...] = ()) -> ColumnElement[bool]:
+    """Rows of `type_` holding one of the needles (after each guard, when given)."""
+    found = or_(*(reads.body_contains(n) for n in sorted(needles)))
+    return and_(OV.type == type_, *(reads.body_contains(g) for g in guard), found)
 
 
 def _enclosing(

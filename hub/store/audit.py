@@ -20,7 +20,11 @@ from hub.store.models import AuditDaily, AuditEvent
 
 log = logging.getLogger("hub.audit")
 DAY_US = 86_400 * 1_000_000
-PULL_ACTIONS = ("pull-objects", "pull-object", "pull-manifest", "pull-versions")
+# reads that roll up: TAXII pulls, and the downloads devices fetch on a schedule
+PULL_ACTIONS = (
+    "pull-objects", "pull-object", "pull-manifest", "pull-versions",
+    "download-txt", "download-csv", "download-bundle",
+)  # fmt: skip
 
 
 def record(
