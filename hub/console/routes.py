@@ -50,7 +50,6 @@ from hub.db import begin_write
 from hub.errors import Conflict, Forbidden, TooManyRequests, Unprocessable
 from hub.policy.rules import Reader
 from hub.policy.tlp import Tlp
-from hub.store.models import AuditEvent
 from hub.trust import collections, feeds, invitations, keys, manage, reports
 from hub.trust.auth import AuthGuard
 from hub.trust.explain import ExplainError, explain
@@ -538,7 +537,7 @@ def dashboard(group: str, request: Request, me: Me = Who, session: Session = Db)
     )  # fmt: skip
 
 
-def _names(session: Session, events: list[AuditEvent]) -> dict[int, str]:
+def _names(session: Session, events: list[reports.AuditEntry]) -> dict[int, str]:
     ids = {i for e in events for i in (e.organisation_id, e.target_org_id) if i}
     if not ids:
         return {}
