@@ -355,6 +355,12 @@ class GroupStatsRead(BaseModel):
     by_tlp: dict[str, int]
     by_type: dict[str, int]
     per_day: dict[str, int] = Field(description="versions added per UTC day, over the last `days`")
+    per_day_by_tlp: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="the same per UTC day, by TLP: {day: {tlp: versions}}"
+    )
+    per_day_by_type: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="the same per UTC day, by STIX type: {day: {type: versions}}"
+    )
     last_push: dict[str, str | None] = Field(description="per member: when its newest version was added")
     feeds: list[FeedHealth]
 

@@ -525,14 +525,22 @@ def dashboard(group: str, request: Request, me: Me = Who, session: Session = Db)
         names = _names(session, refusals)
     tlp_order = [t for t in (manage.tlp_name(x) for x in Tlp) if t in stats.by_tlp]
     by_tlp = {t: stats.by_tlp[t] for t in tlp_order}
-    label = f"objects added per day, last {days} days"
+    day_order = [
+        t for t in (manage.tlp_name(x) for x in Tlp) if any(t in c for c in stats.per_day_by_tlp.values())
+    ]
+    today = datetime.now(UTC).date()
+    label = f"objects added per day by TLP, last {days} days; the table below gives the numbers"
     chart = {
-        "day": charts.per_day(stats.per_day, days=days, today=datetime.now(UTC).date(), label=label),
+        "day": charts.stacked_per_day(
+            stats.per_day_by_tlp, order=day_order, days=days, today=today, label=label
+        ),
+        "day_legend": charts.tlp_legend(day_order),
         "tlp": charts.bars(by_tlp, label="objects by TLP", colours=charts.TLP_COLOURS),
         "type": charts.bars(stats.by_type, label="objects by type"),
     }  # fmt: skip
     return render(
         request, "dashboard.html", me, group=g, stats=stats, by_tlp=by_tlp, chart=chart, days=days,
+        day_order=day_order,
         refusals=refusals, names=names, dt=_dt,
     )  # fmt: skip
 

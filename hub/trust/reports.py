@@ -182,6 +182,8 @@ class GroupStats:
     by_tlp: dict[str, int] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
     per_day: dict[str, int] = field(default_factory=dict)
+    per_day_by_tlp: dict[str, dict[str, int]] = field(default_factory=dict)
+    per_day_by_type: dict[str, dict[str, int]] = field(default_factory=dict)
     last_push: dict[str, str | None] = field(default_factory=dict)
     feeds: list[dict[str, Any]] = field(default_factory=list)
 
@@ -205,8 +207,12 @@ def _readable(session: Session, actor: Principal, group_id: int, group_slug: str
     return shared & or_(*clauses) if clauses else false()
 
 
+def _iso_day(day: int) -> str:
+    return datetime.fromtimestamp(int(day) * 86400, UTC).date().isoformat()
+
+
 def group_stats(session: Session, actor: Principal, group_slug: str, *, days: int = 30) -> GroupStats:
-    """Objects by TLP and type, objects per day, last push per member and feed health of a group."""
+    """A group's objects by TLP, by type and per day (by TLP and type), last push per member, feeds."""
     from hub.sync.models import Feed, FeedRun
 
     if not 1 <= days <= 366:
@@ -228,13 +234,23 @@ def group_stats(session: Session, actor: Principal, group_slug: str, *, days: in
         out.by_type[typ] = n
     start_day = (time.time_ns() // 1000) // DAY_US - days + 1
     day = ObjectVersion.date_added_us // DAY_US
-    for d, n in session.execute(
-        select(day, func.count())
-        .where(where, ObjectVersion.date_added_us >= start_day * DAY_US)
-        .group_by(day)
-        .order_by(day)
+    recent = (where, ObjectVersion.date_added_us >= start_day * DAY_US)
+    for d, level, n in session.execute(
+        select(day, ObjectVersion.tlp, func.count())
+        .where(*recent)
+        .group_by(day, ObjectVersion.tlp)
+        .order_by(day, ObjectVersion.tlp)
     ):
-        out.per_day[datetime.fromtimestamp(int(d) * 86400, UTC).date().isoformat()] = n
+        iso = _iso_day(d)
+        out.per_day_by_tlp.setdefault(iso, {})[tlp_name(level)] = n
+        out.per_day[iso] = out.per_day.get(iso, 0) + n
+    for d, typ, n in session.execute(
+        select(day, ObjectVersion.type, func.count())
+        .where(*recent)
+        .group_by(day, ObjectVersion.type)
+        .order_by(day, ObjectVersion.type)
+    ):
+        out.per_day_by_type.setdefault(_iso_day(d), {})[typ] = n
     last = dict(
         session.execute(
             select(ObjectVersion.producer_id, func.max(ObjectVersion.date_added_us))
