@@ -92,10 +92,6 @@ class AuditEntry:
     before: str | None
     after: str | None
 
-    @property
-    def count_withheld(self) -> bool:
-        return self.count is None
-
 
 _ENTRY_FIELDS = [f.name for f in fields(AuditEntry)]
 
@@ -125,7 +121,7 @@ class _CountPolicy:
         return (
             self.actor.is_admin
             or e.collection_id is None
-            or e.target is not None  # an admin change: manage.change records no count
+            or (e.target is not None and not e.count)  # an admin change (manage.change) counts nothing
             or (e.organisation_id is not None and e.organisation_id == self.actor.org_id)
             or self.full.get(e.collection_id, False)
         )

@@ -44,3 +44,39 @@ def test_per_day_by_tlp_and_type_count_only_what_the_coordinator_may_read(client
 def test_per_day_by_tlp_is_empty_without_objects(api, admin_world):
     stats = _stats(api, "cert-a", days=7)
     assert stats["per_day"] == {} and stats["per_day_by_tlp"] == {} and stats["per_day_by_type"] == {}
+
+
+def test_per_day_counts_cost_the_same_statements_for_one_day_as_for_many(
+    client, sm, api, admin_world, connection
+):
+    """Costs as facts: the per-day counts are one GROUP BY per breakdown, not a query per day."""
+    from sqlalchemy import event, update
+
+    from hub.store.models import ObjectVersion
+
+    push_red_and_green(client, sm, admin_world)
+    with sm() as session, session.begin():
+        for back, seq in enumerate(session.scalars(ObjectVersion.__table__.select().with_only_columns(
+            ObjectVersion.seq))):  # fmt: skip
+            session.execute(
+                update(ObjectVersion)
+                .where(ObjectVersion.seq == seq)
+                .values(date_added_us=ObjectVersion.date_added_us - back * 86_400_000_000)
+            )
+    grouped: list[str] = []
+
+    def listen(*args) -> None:
+        if "GROUP BY" in args[2].upper():
+            grouped.append(args[2])
+
+    event.listen(connection, "before_cursor_execute", listen)
+    try:
+        costs = []
+        for days in (1, 30):
+            grouped.clear()
+            stats = _stats(api, "admin", days=days)
+            costs.append(len(grouped))
+        assert len(stats["per_day_by_tlp"]) == 7 and sum(stats["per_day"].values()) == stats["total"]
+    finally:
+        event.remove(connection, "before_cursor_execute", listen)
+    assert costs[0] == costs[1]
