@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from hub.admin import schemas as s
 from hub.db import begin_write
 from hub.errors import Conflict, Unprocessable
-from hub.store.models import AuditEvent
 from hub.trust import collections, feeds, invitations, keys, manage, reports
 from hub.trust.models import Organisation, TrustGroup
 from hub.trust.routes import get_policy_explain
@@ -397,7 +396,7 @@ def _audit_query(
     return reports.AuditQuery(group=group, organisation=organisation, action=action, since=since, until=until)
 
 
-def _names(session: Session, events: list[AuditEvent]) -> tuple[dict[int, str], dict[int, str]]:
+def _names(session: Session, events: list[reports.AuditEntry]) -> tuple[dict[int, str], dict[int, str]]:
     org_ids = {i for e in events for i in (e.organisation_id, e.target_org_id) if i}
     group_ids = {e.group_id for e in events if e.group_id}
     orgs = dict(
@@ -458,7 +457,7 @@ def export_audit(
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
-def _lines(session: Session, batch: list[AuditEvent]) -> Iterator[bytes]:
+def _lines(session: Session, batch: list[reports.AuditEntry]) -> Iterator[bytes]:
     orgs, groups = _names(session, batch)
     for e in batch:
         yield s.AuditEventRead.of(e, orgs, groups).model_dump_json().encode() + b"\n"

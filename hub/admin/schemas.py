@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.store.models import AuditEvent
 from hub.sync.feeds import ConnectorOptions
 from hub.sync.models import Feed, FeedRun
 from hub.trust.collections import CollectionInfo
@@ -16,7 +15,7 @@ from hub.trust.invitations import Redeemed, invitation_state
 from hub.trust.keys import KeyInfo
 from hub.trust.manage import Member, tlp_name
 from hub.trust.models import Invitation, Organisation, TrustGroup
-from hub.trust.reports import GroupStats
+from hub.trust.reports import AuditEntry, GroupStats
 
 TlpName = Literal["clear", "green", "amber", "amber+strict", "red"]
 RoleName = Literal["coordinator", "contributor", "reader"]
@@ -311,20 +310,24 @@ class AuditEventRead(BaseModel):
     collection_id: str | None
     target: str | None
     target_organisation: str | None
-    count: int
-    detail: str
+    count: int | None = Field(
+        description="objects pushed, pulled, downloaded, deleted or imported; null where withheld: the "
+        "event is another organisation's in a collection the caller does not read with clearance RED, "
+        "so the count could include objects above the caller's clearance"
+    )
+    detail: str | None = Field(description="null where the count is withheld (it may carry counts or ids)")
     before: dict[str, Any] | None
     after: dict[str, Any] | None
 
     @classmethod
-    def of(cls, e: AuditEvent, orgs: dict[int, str], groups: dict[int, str]) -> AuditEventRead:
+    def of(cls, e: AuditEntry, orgs: dict[int, str], groups: dict[int, str]) -> AuditEventRead:
         return cls(
             id=e.id, at=datetime.fromtimestamp(e.at_us / 1e6, UTC), action=e.action,
             organisation=orgs.get(e.organisation_id) if e.organisation_id else None,
             account_id=e.account_id, group=groups.get(e.group_id) if e.group_id else None,
             collection_id=e.collection_id, target=e.target,
             target_organisation=orgs.get(e.target_org_id) if e.target_org_id else None,
-            count=e.count or 0, detail=e.detail or "",
+            count=e.count, detail=e.detail,
             before=json.loads(e.before) if e.before else None,
             after=json.loads(e.after) if e.after else None,
         )  # fmt: skip
@@ -352,6 +355,12 @@ class GroupStatsRead(BaseModel):
     by_tlp: dict[str, int]
     by_type: dict[str, int]
     per_day: dict[str, int] = Field(description="versions added per UTC day, over the last `days`")
+    per_day_by_tlp: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="the same per UTC day, by TLP: {day: {tlp: versions}}"
+    )
+    per_day_by_type: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="the same per UTC day, by STIX type: {day: {type: versions}}"
+    )
     last_push: dict[str, str | None] = Field(description="per member: when its newest version was added")
     feeds: list[FeedHealth]
 

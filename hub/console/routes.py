@@ -50,7 +50,6 @@ from hub.db import begin_write
 from hub.errors import Conflict, Forbidden, TooManyRequests, Unprocessable
 from hub.policy.rules import Reader
 from hub.policy.tlp import Tlp
-from hub.store.models import AuditEvent
 from hub.trust import collections, feeds, invitations, keys, manage, reports
 from hub.trust.auth import AuthGuard
 from hub.trust.explain import ExplainError, explain
@@ -526,19 +525,27 @@ def dashboard(group: str, request: Request, me: Me = Who, session: Session = Db)
         names = _names(session, refusals)
     tlp_order = [t for t in (manage.tlp_name(x) for x in Tlp) if t in stats.by_tlp]
     by_tlp = {t: stats.by_tlp[t] for t in tlp_order}
-    label = f"objects added per day, last {days} days"
+    day_order = [
+        t for t in (manage.tlp_name(x) for x in Tlp) if any(t in c for c in stats.per_day_by_tlp.values())
+    ]
+    today = datetime.now(UTC).date()
+    label = f"objects added per day by TLP, last {days} days; the table below gives the numbers"
     chart = {
-        "day": charts.per_day(stats.per_day, days=days, today=datetime.now(UTC).date(), label=label),
+        "day": charts.stacked_per_day(
+            stats.per_day_by_tlp, order=day_order, days=days, today=today, label=label
+        ),
+        "day_legend": charts.tlp_legend(day_order),
         "tlp": charts.bars(by_tlp, label="objects by TLP", colours=charts.TLP_COLOURS),
         "type": charts.bars(stats.by_type, label="objects by type"),
     }  # fmt: skip
     return render(
         request, "dashboard.html", me, group=g, stats=stats, by_tlp=by_tlp, chart=chart, days=days,
+        day_order=day_order,
         refusals=refusals, names=names, dt=_dt,
     )  # fmt: skip
 
 
-def _names(session: Session, events: list[AuditEvent]) -> dict[int, str]:
+def _names(session: Session, events: list[reports.AuditEntry]) -> dict[int, str]:
     ids = {i for e in events for i in (e.organisation_id, e.target_org_id) if i}
     if not ids:
         return {}

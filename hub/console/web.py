@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ PREFIX = "/console"
 SESSION_COOKIE = "hub_console"
 PRE_COOKIE = "hub_console_pre"  # binds the sign-in form's CSRF token to this browser
 HERE = Path(__file__).parent
+log = logging.getLogger("hub.console")
 
 
 def static_version() -> str:
@@ -219,7 +221,9 @@ def current(request: Request, session: Session, key: bytes) -> Me | None:
             begin_write(session)
             accounts.touch_session(session, session_id=signed.session_id)
     request.state.organisation = signed.org_slug  # for the access log
-    return Me(who=signed, csrf=csrf_for(key, signed.token_digest), groups=groups)
+    me = Me(who=signed, csrf=csrf_for(key, signed.token_digest), groups=groups)
+    request.state.console_me = me  # an error page of this request shows the same navigation
+    return me
 
 
 def me_or_none(
@@ -286,12 +290,16 @@ def redirect(path: str, *, done: str | None = None) -> RedirectResponse:
 def error_page(
     request: Request, status: int, title: str, description: str, headers: dict[str, str] | None = None
 ) -> Response:
-    """An HTML error page (the console's face of every HubError and HTTP error)."""
+    """An HTML error page (the console's face of every HubError and HTTP error).
+
+    A signed-in person keeps the usual header and navigation: nothing on it depends on what was asked
+    for, so a hidden object's 404 stays the very page an absent one gets.
+    """
     try:
         return render(
             request,
             "error.html",
-            None,
+            _me_for_error(request, status),
             status=status,
             headers=headers,
             title=title,
@@ -300,6 +308,19 @@ def error_page(
         )
     except Exception:  # a broken template must not hide the error itself
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status, headers=headers)
+
+
+def _me_for_error(request: Request, status: int) -> Me | None:
+    """The signed-in person of a request that failed: known already, or read again (an unknown path)."""
+    me: Me | None = getattr(request.state, "console_me", None)
+    if me is not None or status >= 500 or not request.cookies.get(SESSION_COOKIE):
+        return me  # a server error may be the database itself: the page is drawn without it
+    try:
+        with request.app.state.sessionmaker() as session:
+            return current(request, session, console_key(request, session))
+    except Exception:  # the error page is drawn anyway, without navigation
+        log.exception("could not read the session for an error page")
+        return None
 
 
 def is_console(request: Request) -> bool:

@@ -1,15 +1,16 @@
 """What coordinators read about their groups: the audit log and group statistics.
 
 A coordinator reads the events of the groups it coordinates (and of its own organisation's keys); a
-platform admin reads all. Statistics count only what the caller could read over TAXII: collections it
-may read, objects within its clearance there, and its own.
+platform admin reads all. An event's count of objects is shown only where it tells the reader nothing
+above its clearance (`AuditEntry`). Statistics count only what the caller could read over TAXII:
+collections it may read, objects within its clearance there, and its own.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +18,11 @@ from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.errors import Unprocessable
+from hub.policy.tlp import Tlp
 from hub.store import audit as audit_store
 from hub.store.models import AuditEvent, ObjectVersion
 from hub.store.queries import visible
-from hub.trust.access import list_collections
+from hub.trust.access import list_collections, read_clearances
 from hub.trust.manage import coordinated_groups, find_group, find_organisation, tlp_name
 from hub.trust.models import Collection, Membership, Organisation
 from hub.trust.service import Principal
@@ -62,9 +64,79 @@ def _scope(session: Session, actor: Principal, q: AuditQuery) -> dict[str, Any]:
     return args
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """An audit event as a reader sees it: detached from the session, its count None where withheld.
+
+    The count of an event in a collection (objects pushed, refused, pulled, downloaded, deleted, imported
+    by a feed or sent out) may include objects above the reader's clearance: "cert-b pulled 50" tells an
+    AMBER reader how many RED objects there are. It is shown only for the reader's own organisation's
+    events, to a platform admin, or where the reader reads the collection with clearance RED (it could
+    read every object there). Admin changes count nothing (their count is always 0) and events outside a
+    collection (failed authentications, sign-ins) count no objects: both keep theirs. Where the count
+    is withheld so is the detail, which carries counts too ("17 already stored, 3 refused"), a deleted
+    object's id or the reasons objects were refused.
+    """
+
+    id: int
+    at_us: int
+    action: str
+    organisation_id: int | None
+    account_id: int | None
+    group_id: int | None
+    collection_id: str | None
+    count: int | None
+    detail: str | None
+    target: str | None
+    target_org_id: int | None
+    before: str | None
+    after: str | None
+
+
+_ENTRY_FIELDS = [f.name for f in fields(AuditEntry)]
+
+
+class _CountPolicy:
+    """Decides, per collection and once per collection, whether a reader may see events' counts there."""
+
+    def __init__(self, session: Session, actor: Principal):
+        self.session = session
+        self.actor = actor
+        self.full: dict[str, bool] = {}
+
+    def entries(self, rows: list[AuditEvent]) -> list[AuditEntry]:
+        if not self.actor.is_admin:
+            unknown = {
+                e.collection_id
+                for e in rows
+                if e.collection_id is not None and e.collection_id not in self.full
+            }
+            if unknown:
+                clear = read_clearances(self.session, org_id=self.actor.org_id, collection_ids=unknown)
+                for cid in unknown:
+                    self.full[cid] = clear.get(cid) == Tlp.RED
+        return [self._entry(e) for e in rows]
+
+    def _shown(self, e: AuditEvent) -> bool:
+        return (
+            self.actor.is_admin
+            or e.collection_id is None
+            or (e.target is not None and not e.count)  # an admin change (manage.change) counts nothing
+            or (e.organisation_id is not None and e.organisation_id == self.actor.org_id)
+            or self.full.get(e.collection_id, False)
+        )
+
+    def _entry(self, e: AuditEvent) -> AuditEntry:
+        values = {name: getattr(e, name) for name in _ENTRY_FIELDS}
+        shown = self._shown(e)
+        values["count"] = (e.count or 0) if shown else None
+        values["detail"] = (e.detail or "") if shown else None
+        return AuditEntry(**values)
+
+
 def audit_page(
     session: Session, actor: Principal, q: AuditQuery, *, limit: int = 100, cursor: str | None = None
-) -> tuple[list[AuditEvent], str | None]:
+) -> tuple[list[AuditEntry], str | None]:
     """One page of the audit log, newest first, and the cursor of the next page (None on the last)."""
     if not 1 <= limit <= MAX_AUDIT_PAGE:
         raise Unprocessable(f"limit is between 1 and {MAX_AUDIT_PAGE}")
@@ -76,18 +148,19 @@ def audit_page(
     rows = audit_store.events(session, **_scope(session, actor, q), before_id=before, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (str(rows[-1].id) if more else None)
+    return _CountPolicy(session, actor).entries(rows), (str(rows[-1].id) if more else None)
 
 
 def audit_export(
     session: Session, actor: Principal, q: AuditQuery, *, batch: int = 500
-) -> Iterator[AuditEvent]:
+) -> Iterator[AuditEntry]:
     """Every matching event, newest first, read in keyset batches (for JSON lines export)."""
     scope = _scope(session, actor, q)
+    counts = _CountPolicy(session, actor)
     before = None
     while True:
         rows = audit_store.events(session, **scope, before_id=before, limit=batch)
-        yield from rows
+        yield from counts.entries(rows)
         if len(rows) < batch:
             return
         before = rows[-1].id
@@ -105,6 +178,8 @@ class GroupStats:
     by_tlp: dict[str, int] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
     per_day: dict[str, int] = field(default_factory=dict)
+    per_day_by_tlp: dict[str, dict[str, int]] = field(default_factory=dict)
+    per_day_by_type: dict[str, dict[str, int]] = field(default_factory=dict)
     last_push: dict[str, str | None] = field(default_factory=dict)
     feeds: list[dict[str, Any]] = field(default_factory=list)
 
@@ -128,8 +203,12 @@ def _readable(session: Session, actor: Principal, group_id: int, group_slug: str
     return shared & or_(*clauses) if clauses else false()
 
 
+def _iso_day(day: int) -> str:
+    return datetime.fromtimestamp(int(day) * 86400, UTC).date().isoformat()
+
+
 def group_stats(session: Session, actor: Principal, group_slug: str, *, days: int = 30) -> GroupStats:
-    """Objects by TLP and type, objects per day, last push per member and feed health of a group."""
+    """A group's objects by TLP, by type and per day (by TLP and type), last push per member, feeds."""
     from hub.sync.models import Feed, FeedRun
 
     if not 1 <= days <= 366:
@@ -151,13 +230,23 @@ def group_stats(session: Session, actor: Principal, group_slug: str, *, days: in
         out.by_type[typ] = n
     start_day = (time.time_ns() // 1000) // DAY_US - days + 1
     day = ObjectVersion.date_added_us // DAY_US
-    for d, n in session.execute(
-        select(day, func.count())
-        .where(where, ObjectVersion.date_added_us >= start_day * DAY_US)
-        .group_by(day)
-        .order_by(day)
+    recent = (where, ObjectVersion.date_added_us >= start_day * DAY_US)
+    for d, level, n in session.execute(
+        select(day, ObjectVersion.tlp, func.count())
+        .where(*recent)
+        .group_by(day, ObjectVersion.tlp)
+        .order_by(day, ObjectVersion.tlp)
     ):
-        out.per_day[datetime.fromtimestamp(int(d) * 86400, UTC).date().isoformat()] = n
+        iso = _iso_day(d)
+        out.per_day_by_tlp.setdefault(iso, {})[tlp_name(level)] = n
+        out.per_day[iso] = out.per_day.get(iso, 0) + n
+    for d, typ, n in session.execute(
+        select(day, ObjectVersion.type, func.count())
+        .where(*recent)
+        .group_by(day, ObjectVersion.type)
+        .order_by(day, ObjectVersion.type)
+    ):
+        out.per_day_by_type.setdefault(_iso_day(d), {})[typ] = n
     last = dict(
         session.execute(
             select(ObjectVersion.producer_id, func.max(ObjectVersion.date_added_us))

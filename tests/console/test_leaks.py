@@ -6,12 +6,14 @@ and objects at every TLP (some with several versions), pushes them over TAXII, t
 organisation in to the console and reads everything it can reach. The oracle is TAXII itself (its own
 leak tests prove it against the policy layer): whatever id, value or version TAXII does not give an
 organisation, no console answer to it may hold; a hidden id's object page and a hidden value's search
-are the very pages an absent one gets; a coordinator's dashboard counts what TAXII gives it.
+are the very pages an absent one gets; a coordinator's dashboard counts what TAXII gives it, and the
+counts its audit log shows of other members' pushes add up to no more than that.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 
 import orjson
@@ -27,6 +29,7 @@ from tests.factories import TAXII, TLP
 
 LEVELS = ["clear", "green", "amber", "amber+strict", "red", None]
 _counter = itertools.count()
+PUSH_ROW = re.compile(r"<tr><td>[^<]*</td><td>push</td><td>([^<]*)</td><td>[^<]*</td><td>(\d+)</td>")
 HIDDEN_SEEN = [0]  # organisations with something hidden, over all examples (the test is not vacuous)
 
 orgs_st = st.lists(
@@ -98,6 +101,11 @@ def test_a_green_reader_and_an_outsider_meet_hidden_objects_and_see_none(client,
     assert HIDDEN_SEEN[0] - before >= 3
 
 
+def test_a_green_coordinator_sees_no_count_of_a_members_amber_push(client, sm):
+    orgs = [("coordinator", "green"), ("contributor", "amber+strict")]
+    check(client, sm, orgs, [(1, ["amber"], False), (1, ["green"], False)], "green", set())
+
+
 def check(client, sm, orgs, objects, default, recipients) -> None:
     """Build the world of one example and read every console page as each of its organisations."""
     n = next(_counter)
@@ -162,6 +170,9 @@ def check(client, sm, orgs, objects, default, recipients) -> None:
             for p in ("", "members", "audit", "collections", "feeds", "invitations"):
                 pages[p] = get(f"/console/groups/{group}/{p}")
             assert f"{count} object versions you may read" in pages[""]
+            # a push's count is shown only where the reader reads every object the push stored
+            shown = [int(n) for by, n in PUSH_ROW.findall(pages["audit"]) if by != s]
+            assert sum(shown) <= count, (s, shown, count)
         absent_page = get(f"/console/objects/{absent_id}")
         absent_search = get(f"/console/search?q={absent_value}")
         absent_explain = get(f"/console/groups/{group}/explain?object={absent_id}")
