@@ -49,34 +49,6 @@ def bars(counts: dict[str, int], *, label: str, colours: dict[str, str] | None =
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
 
 
-def per_day(counts: dict[str, int], *, days: int, today: date, label: str) -> Markup:
-    """A column chart of counts per day over the last `days` days (missing days are zero)."""
-    width, height, base = 320, 120, 100
-    series = [(today - timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
-    top = max([counts.get(d, 0) for d in series] + [1])
-    step = width / days
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
-        f'xmlns="http://www.w3.org/2000/svg">',
-        f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#222" stroke-width="0.5"/>',
-    ]
-    for i, d in enumerate(series):
-        n = counts.get(d, 0)
-        h = round((base - 4) * n / top)
-        x = round(i * step, 1)
-        parts.append(
-            f'<rect x="{x}" y="{base - h}" width="{max(1.0, round(step - 1, 1))}" height="{h}" '
-            f'fill="{BAR}"><title>{d}: {n}</title></rect>'
-        )
-    parts.append(f'<text x="0" y="{height - 4}" font-size="11" fill="#222">{series[0]}</text>')
-    parts.append(
-        f'<text x="{width}" y="{height - 4}" font-size="11" fill="#222" text-anchor="end">{series[-1]}</text>'
-    )
-    parts.append(f'<text x="0" y="12" font-size="11" fill="#222">max {top} a day</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
-
-
 def stacked_per_day(
     counts: dict[str, dict[str, int]], *, order: list[str], days: int, today: date, label: str
 ) -> Markup:
