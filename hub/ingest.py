@@ -183,6 +183,8 @@ class _Judged:
     rows: list[_Row] = field(default_factory=list)
     # already in the shared record and visible to the submitter: (id, version) answered "already stored"
     present: list[tuple[str, str]] = field(default_factory=list)
+    # ids (lowercased) nobody owned until this envelope claimed them: no version of them is stored
+    fresh: frozenset[str] = frozenset()
 
 
 def add_objects(
@@ -354,6 +356,7 @@ class _Context:
             self.session, ids=claimable, org_id=self.org, collection_id=self.sub.collection_id
         ):
             owners.update(dict.fromkeys(claimable, (self.org, self.sub.collection_id)))
+            judged.fresh = frozenset(claimable)
         else:  # some were owned already: every owner, the ones just claimed included, is looked up
             owners.update(store.owners(self.session, ids=claimable))
         foreign = {i for i in ids if i in owners and owners[i][0] != self.org}
@@ -500,7 +503,7 @@ def _store(session: Session, sub: Submission, judged: _Judged, outcome: Outcome,
                 c.body,
             )
         )
-    outcome.inserted = store.insert_versions(session, values)
+    outcome.inserted = store.insert_versions(session, values, fresh=judged.fresh)
     present = [v for v in values if (v.stix_id, v.version_us) not in outcome.inserted]
     stored = (
         store.stored_bodies(

@@ -248,17 +248,21 @@ class NewVersion(NamedTuple):
     body: bytes
 
 
-def insert_versions(session: Session, rows: list[NewVersion]) -> set[tuple[str, int]]:
+def insert_versions(
+    session: Session, rows: list[NewVersion], *, fresh: frozenset[str] = frozenset()
+) -> set[tuple[str, int]]:
     """Insert object versions in one statement; a version already stored is left as it is.
 
-    Returns the (id, version µs) pairs actually inserted, so callers can tell new from unchanged.
+    `fresh` holds lowercased ids that nobody owned before this transaction claimed them: no version of
+    them can be stored, so they are not looked up. Returns the (id, version µs) pairs actually
+    inserted, so callers can tell new from unchanged.
     """
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return _pg_insert(session, rows)
-    return _sqlite_insert(session, rows)
+        return _pg_insert(session, rows, fresh)
+    return _sqlite_insert(session, rows, fresh)
 
 
 _COLUMNS = NewVersion._fields
@@ -273,7 +277,16 @@ _SQLITE_INSERT = (
 )
 
 
-def _sqlite_insert(session: Session, rows: list[NewVersion]) -> set[tuple[str, int]]:
+def _stored_candidates(rows: list[NewVersion], fresh: frozenset[str]) -> dict[str, list[str]]:
+    """Per collection, the ids whose stored versions must be looked up: all but those just claimed."""
+    found: dict[str, set[str]] = {}
+    for r in rows:
+        if r.stix_id.lower() not in fresh:
+            found.setdefault(r.collection_id, set()).add(r.stix_id)
+    return {coll: sorted(ids) for coll, ids in found.items()}
+
+
+def _sqlite_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) -> set[tuple[str, int]]:
     """SQLite: the versions already stored are looked up, the others inserted by the driver's executemany.
 
     The caller holds SQLite's one write lock (`begin_write`: BEGIN IMMEDIATE), so nothing can insert
@@ -282,20 +295,20 @@ def _sqlite_insert(session: Session, rows: list[NewVersion]) -> set[tuple[str, i
     """
     conn = session.connection()
     stored: set[tuple[str, str, int, int]] = set()
-    for coll in {r.collection_id for r in rows}:
-        ids = orjson.dumps(sorted({r.stix_id for r in rows if r.collection_id == coll})).decode()
-        stored.update((coll, *k) for k in conn.exec_driver_sql(_SQLITE_STORED, (coll, ids)))
-    fresh: list[NewVersion] = []
+    for coll, ids in _stored_candidates(rows, fresh).items():
+        found = conn.exec_driver_sql(_SQLITE_STORED, (coll, orjson.dumps(ids).decode()))
+        stored.update((coll, *k) for k in found)
+    new_rows: list[NewVersion] = []
     inserted: set[tuple[str, int]] = set()
     for r in rows:
         key = (r.collection_id, r.stix_id, r.version_us, r.private_to)
         if key in stored:
             continue
         stored.add(key)  # a second copy in the same batch is "already stored", as on PostgreSQL
-        fresh.append(r)
+        new_rows.append(r)
         inserted.add((r.stix_id, r.version_us))
-    if fresh:
-        conn.exec_driver_sql(_SQLITE_INSERT, fresh)
+    if new_rows:
+        conn.exec_driver_sql(_SQLITE_INSERT, new_rows)
     return inserted
 
 
@@ -310,7 +323,7 @@ _PG_TYPES = (
 _checks = 0
 
 
-def _pg_insert(session: Session, rows: list[NewVersion]) -> set[tuple[str, int]]:
+def _pg_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) -> set[tuple[str, int]]:
     """PostgreSQL: the versions already stored are looked up, the others COPied straight into the table.
 
     The caller holds the advisory lock of each collection it writes (`lock_collection`), which every
@@ -321,24 +334,23 @@ def _pg_insert(session: Session, rows: list[NewVersion]) -> set[tuple[str, int]]
     global _checks
     dbapi: Any = session.connection().connection.driver_connection
     stored: set[tuple[str, str, int, int]] = set()
-    fresh: list[NewVersion] = []
+    new_rows: list[NewVersion] = []
     inserted: set[tuple[str, int]] = set()
     with dbapi.cursor() as cur:
-        for coll in {r.collection_id for r in rows}:
-            ids = orjson.dumps(sorted({r.stix_id for r in rows if r.collection_id == coll})).decode()
-            cur.execute(_PG_STORED, (coll, ids))
+        for coll, ids in _stored_candidates(rows, fresh).items():
+            cur.execute(_PG_STORED, (coll, orjson.dumps(ids).decode()))
             stored.update((coll, *k) for k in cur.fetchall())
         for r in rows:
             key = (r.collection_id, r.stix_id, r.version_us, r.private_to)
             if key in stored:
                 continue
             stored.add(key)  # a second copy in the same batch is "already stored"
-            fresh.append(r)
+            new_rows.append(r)
             inserted.add((r.stix_id, r.version_us))
-        if fresh:
+        if new_rows:
             with cur.copy(f"COPY object_versions ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(list(_PG_TYPES))
-                for t in fresh:
+                for t in new_rows:
                     copy.write_row(t)
         _checks += 1
         if _checks % 16 == 1:  # a catalog query: often enough to follow growth, not once per envelope
