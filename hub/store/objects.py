@@ -194,19 +194,17 @@ def owners(session: Session, *, ids: Sequence[str]) -> dict[str, tuple[int, str]
     return found
 
 
-_CLAIM = {
-    # one statement whatever the number of ids: a multi-row VALUES of hundreds of rows costs more to
-    # compile than the insert itself
-    "postgresql": (
-        "INSERT INTO object_owners (stix_id, organisation_id, collection_id) "
-        "SELECT x, %s, %s FROM json_array_elements_text(%s::json) AS x ON CONFLICT (stix_id) DO NOTHING"
-    ),
-    # `WHERE true` lets SQLite parse ON CONFLICT after a SELECT
-    "sqlite": (
-        "INSERT INTO object_owners (stix_id, organisation_id, collection_id) "
-        "SELECT value, ?, ? FROM json_each(?) WHERE true ON CONFLICT (stix_id) DO NOTHING"
-    ),
-}
+# PostgreSQL: one statement whatever the number of ids, the ids as one JSON text (psycopg adapts a
+# Python list to an array element by element, in Python; a multi-row VALUES costs more to compile than
+# the insert itself). SQLite: the driver's executemany, which prepares the statement once.
+_CLAIM_PG = (
+    "INSERT INTO object_owners (stix_id, organisation_id, collection_id) "
+    "SELECT x, %s, %s FROM json_array_elements_text(%s::json) AS x ON CONFLICT (stix_id) DO NOTHING"
+)
+_CLAIM_SQLITE = (
+    "INSERT INTO object_owners (stix_id, organisation_id, collection_id) VALUES (?, ?, ?) "
+    "ON CONFLICT (stix_id) DO NOTHING"
+)
 
 
 def claim_owners(session: Session, *, ids: Sequence[str], org_id: int, collection_id: str) -> bool:
@@ -219,10 +217,11 @@ def claim_owners(session: Session, *, ids: Sequence[str], org_id: int, collectio
     """
     if not ids:
         return True
-    dialect = session.get_bind().dialect.name
-    # one JSON text parameter: psycopg adapts a Python list to an array element by element, in Python
-    values = orjson.dumps(list(ids)).decode()
-    result = session.connection().exec_driver_sql(_CLAIM[dialect], (org_id, collection_id, values))
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        result = conn.exec_driver_sql(_CLAIM_PG, (org_id, collection_id, orjson.dumps(list(ids)).decode()))
+    else:  # executemany's rowcount is the sum over its rows
+        result = conn.exec_driver_sql(_CLAIM_SQLITE, [(i, org_id, collection_id) for i in ids])
     return bool(result.rowcount == len(ids))
 
 

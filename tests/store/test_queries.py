@@ -139,3 +139,17 @@ def test_timestamps_compare_at_microseconds():
     assert timestamp_us("2024-01-01T00:00:00.123456789Z", "t") == timestamp_us(
         "2024-01-01T00:00:00.123456Z", "t"
     )
+
+
+def test_claim_owners_says_whether_every_id_was_new(session, producers):
+    from hub.store.models import ObjectOwner
+    from hub.store.objects import claim_owners, owners
+
+    a, b = producers["cert-a"], producers["cert-b"]
+    ids = [f"indicator--00000000-0000-4000-8000-{i:012d}" for i in range(900_001, 900_004)]
+    assert claim_owners(session, ids=ids[:2], org_id=a, collection_id=CID) is True
+    # one id owned already: not all claimed, and the first owner keeps it
+    assert claim_owners(session, ids=ids[1:], org_id=b, collection_id=CID) is False
+    found = owners(session, ids=ids)
+    assert found[ids[0]][0] == a and found[ids[1]][0] == a and found[ids[2]][0] == b
+    assert session.query(ObjectOwner).filter(ObjectOwner.stix_id.in_(ids)).count() == 3
