@@ -17,7 +17,7 @@ import re
 import uuid
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -26,17 +26,12 @@ from hub.trust.schemas import TrustConfig
 from hub.trust.service import apply_config
 from tests.console.conftest import give_passwords, sign_in
 from tests.factories import TAXII, TLP
+from tests.leak_strategies import LEVELS, leak_settings, orgs_st
 
-LEVELS = ["clear", "green", "amber", "amber+strict", "red", None]
 _counter = itertools.count()
 PUSH_ROW = re.compile(r"<tr><td>[^<]*</td><td>push</td><td>([^<]*)</td><td>[^<]*</td><td>(\d+)</td>")
 HIDDEN_SEEN = [0]  # organisations with something hidden, over all examples (the test is not vacuous)
 
-orgs_st = st.lists(
-    st.tuples(st.sampled_from(["coordinator", "contributor", "reader", None]), st.sampled_from(LEVELS[:5])),
-    min_size=2,
-    max_size=4,
-)
 # (publisher index, TLP of each version, into the named collection)
 objects_st = st.lists(
     st.tuples(st.integers(0, 3), st.lists(st.sampled_from(LEVELS), min_size=1, max_size=2), st.booleans()),
@@ -73,11 +68,7 @@ def _taxii_view(client, hdr, group, coll_ids) -> tuple[set[str], set[str], int]:
     return ids, versions, count
 
 
-@settings(
-    max_examples=8,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@leak_settings(8)
 @given(
     orgs=orgs_st,
     objects=objects_st,

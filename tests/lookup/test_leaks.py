@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -32,15 +32,10 @@ from hub.trust.models import Collection, Organisation
 from hub.trust.schemas import TrustConfig
 from hub.trust.service import apply_config, authenticate
 from tests.factories import TLP
+from tests.leak_strategies import LEVELS, leak_settings, orgs_st
 
-LEVELS = ["clear", "green", "amber", "amber+strict", "red", None]
 _counter = itertools.count()
 
-orgs_st = st.lists(
-    st.tuples(st.sampled_from(["coordinator", "contributor", "reader", None]), st.sampled_from(LEVELS[:5])),
-    min_size=2,
-    max_size=4,
-)
 # (kind, id slot, producer, level, versions, to_named, granular level)
 objects_st = st.lists(
     st.tuples(
@@ -112,11 +107,7 @@ def _secrets(obj: dict[str, Any]) -> list[tuple[str, Tlp | None]]:
     return out
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@leak_settings(15)
 @given(
     orgs=orgs_st,
     objects=objects_st,

@@ -11,7 +11,7 @@ import itertools
 import uuid
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.policy.rules import CollectionPolicy, GroupPolicy, Reader, may_read
@@ -19,15 +19,10 @@ from hub.policy.tlp import Tlp
 from hub.trust.schemas import TrustConfig
 from hub.trust.service import apply_config
 from tests.factories import TAXII, TLP
+from tests.leak_strategies import LEVELS, leak_settings, orgs_st
 
-LEVELS = ["clear", "green", "amber", "amber+strict", "red", None]
 _counter = itertools.count()
 
-orgs_st = st.lists(
-    st.tuples(st.sampled_from(["coordinator", "contributor", "reader", None]), st.sampled_from(LEVELS[:5])),
-    min_size=2,
-    max_size=4,
-)
 objects_st = st.lists(
     st.tuples(st.integers(0, 3), st.sampled_from(LEVELS), st.integers(1, 2), st.booleans()),
     min_size=1,
@@ -56,11 +51,7 @@ def _read_all(client, url, headers, params):
     raise AssertionError("pagination did not end")
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@leak_settings(25)
 @given(
     orgs=orgs_st,
     objects=objects_st,
