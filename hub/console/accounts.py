@@ -194,14 +194,7 @@ def confirm_totp(session: Session, *, account: Account, code: str) -> bool:
     if step is None:
         return False
     cred.totp_secret, cred.totp_pending, cred.totp_last_step = cred.totp_pending, None, step
-    session.flush()
-    record(
-        session,
-        action="console.totp",
-        organisation_id=account.organisation_id,
-        account_id=account.id,
-        detail=f"two-step verification enabled for {account.name}",
-    )
+    _totp_changed(session, account, "enabled")
     return True
 
 
@@ -210,14 +203,18 @@ def disable_totp(session: Session, *, account: Account) -> None:
     cred = session.get(ConsoleCredential, account.id)
     if cred is not None:
         cred.totp_secret = cred.totp_pending = cred.totp_last_step = None
-        session.flush()
-        record(
-            session,
-            action="console.totp",
-            organisation_id=account.organisation_id,
-            account_id=account.id,
-            detail=f"two-step verification disabled for {account.name}",
-        )
+        _totp_changed(session, account, "disabled")
+
+
+def _totp_changed(session: Session, account: Account, state: str) -> None:
+    session.flush()
+    record(
+        session,
+        action="console.totp",
+        organisation_id=account.organisation_id,
+        account_id=account.id,
+        detail=f"two-step verification {state} for {account.name}",
+    )
 
 
 # ---------------------------------------------------------------- sessions
