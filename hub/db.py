@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from functools import partial
@@ -20,6 +21,17 @@ NAMING = {
 
 
 WRITE_OPTION = "hub_write"
+
+#: Raise `ReadThenWrite` when a deferred SQLite transaction writes after it has read (the test suite
+#: sets it). Such a transaction cannot take the write lock once another connection has committed since
+#: its first read: SQLite answers "database is locked" at once, whatever busy_timeout says, and the
+#: request fails with a 503. Off in production, where the write is merely at risk; the test suite turns
+#: it on with HUB_STRICT_SQLITE_WRITES=1, which the CLI processes it starts inherit.
+STRICT_WRITES = os.environ.get("HUB_STRICT_SQLITE_WRITES") == "1"
+
+
+class ReadThenWrite(RuntimeError):
+    """A deferred SQLite transaction wrote after reading: it should have called `begin_write` first."""
 
 
 def begin_write(session: Any) -> None:
@@ -57,6 +69,28 @@ def _sqlite_begin(conn: Any) -> None:
     # reads stay deferred so that they never wait for a writer in WAL mode
     write = conn.get_execution_options().get(WRITE_OPTION)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    conn.info["hub_txn"] = "write" if write else "fresh"
+
+
+_DML = ("insert", "update", "delete", "replace")
+
+
+def _sqlite_guard(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    # the transaction's state: "write" (IMMEDIATE), "fresh" (deferred, nothing run yet), "read"
+    state = conn.info.get("hub_txn")
+    if state is None or state == "write" or not STRICT_WRITES:
+        return
+    head = statement.lstrip()[:7].lower()
+    if head.startswith(_DML):
+        if state == "read":
+            raise ReadThenWrite(f"a deferred transaction wrote after reading: {statement[:120]}")
+        conn.info["hub_txn"] = "write"  # a first statement that writes takes the lock, waiting if busy
+    elif state == "fresh" and head.startswith(("select", "with")):
+        conn.info["hub_txn"] = "read"
+
+
+def _sqlite_end(conn: Any) -> None:
+    conn.info.pop("hub_txn", None)
 
 
 def make_engine(
@@ -72,6 +106,9 @@ def make_engine(
         autocheckpoint = 200_000 if background_checkpoints else 50_000
         event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=autocheckpoint))
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_guard)
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
         return engine
     # prepare_threshold=None: psycopg would otherwise prepare statements after five runs, and PostgreSQL
     # then plans them generically; for our long IN lists and keyset predicates a generic plan can be a

@@ -15,7 +15,11 @@ import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.db import make_engine
+# before hub.db is imported: a SQLite transaction that reads then writes without begin_write fails
+# loudly in every test (and in the CLI processes tests start), not once in a while under contention
+os.environ["HUB_STRICT_SQLITE_WRITES"] = "1"
+
+from hub.db import WRITE_OPTION, make_engine
 from hub.schema import upgrade
 from hub.settings import Settings
 
@@ -116,8 +120,13 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def connection(engine: Engine) -> Iterator[Connection]:
-    """A connection inside a transaction that is rolled back after the test."""
+    """A connection inside a transaction that is rolled back after the test.
+
+    It is a write transaction from the start (SQLite: BEGIN IMMEDIATE): every session of the test runs
+    in it as a savepoint, so the read-then-write guard (HUB_STRICT_SQLITE_WRITES) has nothing to say.
+    """
     with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
         trans = conn.begin()
         try:
             yield conn

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub.db import begin_write
 from hub.trust.models import Collection, TrustGroup
 from hub.trust.schemas import TrustConfig
 from hub.trust.service import apply_config
@@ -91,6 +92,7 @@ def load_world(sm: Any) -> World:
     from hub.trust.models import Organisation
 
     with sm() as session, session.begin():
+        begin_write(session)
         issued = apply_config(session, TrustConfig.model_validate(WORLD))
     with sm() as session:
         groups = {g.id: g.slug for g in session.scalars(select(TrustGroup))}

@@ -9,6 +9,7 @@ import typer
 from hub.cli.app import app
 from hub.cli.common import _fail, _sessions, _settings, console
 from hub.cli.trust import _print_keys
+from hub.db import begin_write
 from hub.errors import ConfigError, HubError
 
 config_app = typer.Typer(help="Configuration as code: plan and apply a trust YAML.", no_args_is_help=True)
@@ -31,6 +32,7 @@ def config_apply(
     sm = _sessions(_settings().database_url)
     try:
         with sm() as session, session.begin():
+            begin_write(session)
             the_plan = plan(session, cfg)
             for ch in the_plan.changes:
                 console.print(ch.line(), highlight=False, markup=False, soft_wrap=True)

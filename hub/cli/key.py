@@ -15,6 +15,7 @@ import typer
 from hub.cli.app import app
 from hub.cli.common import _fail, _sessions, _settings, console
 from hub.cli.remote import JSON, call, remote, show
+from hub.db import begin_write
 from hub.errors import HubError
 
 key_app = typer.Typer(help="API keys: create, list, rotate, revoke.", no_args_is_help=True)
@@ -31,6 +32,7 @@ def _local(fn: Any, *args: Any, **kwargs: Any) -> Any:
     sm = _sessions(_settings().database_url)
     try:
         with sm() as session, session.begin():
+            begin_write(session)
             out = fn(session, OPERATOR, *args, **kwargs)
             return [KeyRead.of(k).model_dump(mode="json") for k in out] if isinstance(out, list) else out
     except HubError as exc:
@@ -166,6 +168,7 @@ def admin_create_key(
     sm = _sessions(_settings().database_url)
     try:
         with sm() as session, session.begin():
+            begin_write(session)
             _info, secret = bootstrap_admin_key(session, org_slug=org, account=account, label=label)
     except HubError as exc:
         _fail(exc.description or exc.title)

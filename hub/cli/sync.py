@@ -246,6 +246,7 @@ def sync_reset_cursor(
     sm = _sessions(_settings().database_url)
     try:
         with sm() as session, session.begin():
+            begin_write(session)
             before = reset_cursor(session, name=feed, to=to)
     except ClaimError as exc:
         _fail(str(exc))
@@ -273,6 +274,7 @@ def sync_release(feed: str = typer.Argument(..., help="the feed's name")) -> Non
     sm = _sessions(_settings().database_url)
     try:
         with sm() as session, session.begin():
+            begin_write(session)
             holder = release(session, name=feed)
     except ClaimError as exc:
         _fail(str(exc))

@@ -10,6 +10,7 @@ import typer
 
 from hub.cli.app import app
 from hub.cli.common import _fail, _sessions, _settings, console
+from hub.db import begin_write
 from hub.errors import ConfigError
 from hub.settings import Settings
 
@@ -27,6 +28,7 @@ def _load(s: Settings, path: Path) -> list[IssuedKey]:
         cfg = read_config(path)
         sm = _sessions(s.database_url)
         with sm() as session, session.begin():
+            begin_write(session)
             issued = apply_config(session, cfg)
     except ConfigError as exc:
         _fail(str(exc))

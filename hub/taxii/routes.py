@@ -348,6 +348,7 @@ def delete_object(
         object_id=object_id,
     )
     with session.begin():
+        begin_write(session)  # it reads before it deletes: SQLite must not upgrade a reader (a 503)
         acc = access.authorize(session, who, api_root, collection_id, "write")
         own_only = None if acc.role == "coordinator" and not acc.is_named else who.org_id
         n = store.delete_versions(

@@ -9,6 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from hub.console import accounts
+from hub.db import begin_write
 from hub.trust.models import Account, Organisation
 
 PASSWORD = "correct horse battery"
@@ -24,6 +25,7 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 def give_passwords(sm: Any, orgs: tuple[str, ...] = PEOPLE, password: str = PASSWORD) -> None:
     """A `person` account with a console password in each organisation."""
     with sm() as session, session.begin():
+        begin_write(session)
         for slug in orgs:
             org = session.query(Organisation).filter_by(slug=slug).one()
             acct = Account(organisation_id=org.id, name="person", is_admin=False)

@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from hub.db import begin_write
 from hub.trust.models import Collection
 from hub.trust.schemas import TrustConfig
 from hub.trust.service import apply_config
@@ -115,6 +116,7 @@ def check(client, sm, orgs, objects, default, recipients) -> None:
                     "members": members, "collections": collections}],
     }  # fmt: skip
     with sm() as session, session.begin():
+        begin_write(session)
         issued = apply_config(session, TrustConfig.model_validate(cfg))
         coll_ids = {
             c.alias: c.id

@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from hub.db import begin_write
 from hub.lookup import downloads
 from hub.lookup.downloads import DownloadFilters
 from hub.lookup.objects import object_view
@@ -134,6 +135,7 @@ def test_no_lookup_reveals_anything_above_the_readers_clearance(
                     "members": members, "collections": collections}],
     }  # fmt: skip
     with sm() as s, s.begin():
+        begin_write(s)
         issued = apply_config(s, TrustConfig.model_validate(cfg))
         org_ids = {o.slug: o.id for o in s.scalars(select(Organisation).where(Organisation.slug.in_(slugs)))}
         colls = {c.alias: c.id for c in s.scalars(select(Collection)) if c.group.slug == group}

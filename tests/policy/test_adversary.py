@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from hub.db import begin_write
 from hub.trust.schemas import TrustConfig
 from hub.trust.service import apply_config
 from tests.factories import TAXII, TLP
@@ -95,6 +96,7 @@ class Adversary(RuleBasedStateMachine):
             ],
         }
         with self.sm() as s, s.begin():
+            begin_write(s)
             issued = apply_config(s, TrustConfig.model_validate(cfg))
         self.keys = {k.organisation: k.key for k in issued}
         from sqlalchemy import select

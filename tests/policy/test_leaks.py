@@ -14,6 +14,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hub.db import begin_write
 from hub.policy.rules import CollectionPolicy, GroupPolicy, Reader, may_read
 from hub.policy.tlp import Tlp
 from hub.trust.schemas import TrustConfig
@@ -87,6 +88,7 @@ def test_every_reader_gets_exactly_what_it_is_entitled_to(client, sm, orgs, obje
         ],
     }
     with sm() as session, session.begin():
+        begin_write(session)
         issued = apply_config(session, TrustConfig.model_validate(cfg))
         from sqlalchemy import select
 

@@ -162,6 +162,7 @@ def hubs(
             engine = make_engine(url)
             sm = make_sessionmaker(engine)
             with sm() as s, s.begin():
+                begin_write(s)
                 issued = apply_config(s, TrustConfig.model_validate(world))
             with sm() as s:
                 groups = {g.id: g.slug for g in s.scalars(select(TrustGroup))}

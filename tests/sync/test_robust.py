@@ -17,6 +17,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from hub.db import begin_write
 from hub.store.models import AuditEvent
 from hub.sync.models import Feed, FeedRun
 from hub.sync.scheduler import claim_due, now_us
@@ -425,6 +426,7 @@ def test_a_worker_killed_mid_push_leaves_the_cursor_and_audit_of_what_was_acknow
     # the operator frees the feed; the next run resumes after the last acknowledged envelope
     monkeypatch.setattr(PeerCollection, "add_objects", real)
     with sm() as s, s.begin():
+        begin_write(s)
         from hub.sync.scheduler import release
 
         release(s, name="killed")

@@ -34,6 +34,7 @@ def spec(name: str, url: str, **extra):
 
 def load(sm, *feeds, now: int = 0) -> None:
     with sm() as s, s.begin():
+        begin_write(s)
         apply_feeds(s, FeedsConfig.model_validate({"feeds": list(feeds)}), now_us=now)
 
 
