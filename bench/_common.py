@@ -221,11 +221,11 @@ def wait_http(
 class Server:
     """A server in its own process; its RSS and CPU time are the server's alone."""
 
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path):
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT):
         self.name = name
         self.log = log
         self._logf = log.open("wb")
-        self.proc = subprocess.Popen(cmd, env=env, cwd=str(ROOT), stdout=self._logf, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, env=env, cwd=str(cwd), stdout=self._logf, stderr=subprocess.STDOUT)
         self.ps = psutil.Process(self.proc.pid)
 
     def rss_mb(self) -> float:
