@@ -77,8 +77,10 @@ _DML = ("insert", "update", "delete", "replace")
 
 def _sqlite_guard(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
     # the transaction's state: "write" (IMMEDIATE), "fresh" (deferred, nothing run yet), "read"
+    if not STRICT_WRITES:
+        return
     state = conn.info.get("hub_txn")
-    if state is None or state == "write" or not STRICT_WRITES:
+    if state is None or state == "write":
         return
     head = statement.lstrip()[:7].lower()
     if head.startswith(_DML):
@@ -106,9 +108,10 @@ def make_engine(
         autocheckpoint = 200_000 if background_checkpoints else 50_000
         event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=autocheckpoint))
         event.listen(engine, "begin", _sqlite_begin)
-        event.listen(engine, "before_cursor_execute", _sqlite_guard)
-        event.listen(engine, "commit", _sqlite_end)
-        event.listen(engine, "rollback", _sqlite_end)
+        if STRICT_WRITES:  # nothing on the statement path of a production engine
+            event.listen(engine, "before_cursor_execute", _sqlite_guard)
+            event.listen(engine, "commit", _sqlite_end)
+            event.listen(engine, "rollback", _sqlite_end)
         return engine
     # prepare_threshold=None: psycopg would otherwise prepare statements after five runs, and PostgreSQL
     # then plans them generically; for our long IN lists and keyset predicates a generic plan can be a
