@@ -122,8 +122,10 @@ def interleaved(sides: list[Side], k: int) -> list[Side]:
 
 
 def run(kind: str, base_tree: Path, size: int, rounds: int, reps: int, tmp: Path) -> dict[str, Any]:
-    sides = [Side("base", base_tree, kind, tmp), Side("head", ROOT, kind, tmp)]
+    sides: list[Side] = []
     try:
+        for name, tree in (("base", base_tree), ("head", ROOT)):
+            sides.append(Side(name, tree, kind, tmp))  # appended one by one: a failed start stops the rest
         if len({s.identity for s in sides}) != 1:
             raise RuntimeError("the two revisions' demo worlds differ: cert-a's identity is not the same")
         ds = make_dataset(size, identity_id=sides[0].identity)
