@@ -319,8 +319,18 @@ _PG_TYPES = (
     "varchar", "varchar", "varchar", "varchar", "varchar", "int8", "int8", "int2", "int2", "int4", "int4",
     "bytea",
 )  # fmt: skip
-# this process's watch on the table's statistics (see _keep_statistics)
-_watch: dict[str, Any] = {"inserted": 0, "look_at": 0, "copies": 0, "analyzed_at": None}
+
+
+@dataclass
+class StatisticsWatch:
+    """What this process inserted into object_versions since it last analyzed it (see _keep_statistics)."""
+
+    inserted: int = 0
+    look_at: int = 0  # look at the statistics again once `inserted` reaches this
+    copies: int = 0  # COPYs since the last look
+
+
+_watch = StatisticsWatch()
 
 
 def _pg_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) -> set[tuple[str, int]]:
@@ -353,45 +363,40 @@ def _pg_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) 
                     copy.write_row(t)
         # the statistics are looked at (a catalog query) when this process's own inserts may have
         # crossed the next threshold, and every 16 COPYs for what other processes insert meanwhile
-        w = _watch
-        w["inserted"] += len(new_rows)
-        w["copies"] += 1
-        if w["inserted"] >= w["look_at"] or w["copies"] >= 16:
-            _keep_statistics(cur, w)
+        _watch.inserted += len(new_rows)
+        _watch.copies += 1
+        if _watch.inserted >= _watch.look_at or _watch.copies >= 16:
+            _keep_statistics(cur, _watch)
     return inserted
 
 
 ANALYZE_AFTER = 5000  # rows changed before the first ANALYZE of a new table
 
 
-def _keep_statistics(cur: Any, watch: dict[str, Any]) -> None:
+def _keep_statistics(cur: Any, watch: StatisticsWatch) -> None:
     """ANALYZE object_versions when it has grown by half since its statistics were taken, and set when
-    `watch` (this process's inserts since then) next looks.
+    `watch` next looks.
 
     Without statistics PostgreSQL plans a page as "sort everything after the position": a page of a
     100k-object collection took 200 ms instead of 10, and of a 10k one 30 ms instead of 20. Autovacuum
     does this in a default deployment; doing it here too keeps a fresh hub (or one with autovacuum off)
     fast from the first load. The threshold grows with the table, so a load of N rows analyzes about
     log2(N / 5000) times. PostgreSQL publishes a backend's row counts up to a second late, so what this
-    process inserted itself counts too: a fast 10k load would otherwise end before it is seen.
+    process inserted itself counts too: a fast 10k load would otherwise end before it is seen. (Where
+    another process analyzed meanwhile, that count makes this one analyze early, once.)
     """
     cur.execute(
-        "SELECT n_mod_since_analyze, n_live_tup, greatest(last_analyze, last_autoanalyze) "
-        "FROM pg_stat_user_tables WHERE relid = 'object_versions'::regclass"
+        "SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables "
+        "WHERE relid = 'object_versions'::regclass"
     )
-    changed, live, analyzed_at = cur.fetchone() or (0, 0, None)
-    if watch["analyzed_at"] == "ours":  # the ANALYZE this process ran last time (now published)
-        watch["analyzed_at"] = analyzed_at
-    elif analyzed_at != watch["analyzed_at"]:  # analyzed meanwhile (autovacuum, another process)
-        watch["analyzed_at"], watch["inserted"] = analyzed_at, min(watch["inserted"], changed)
-    changed = max(int(changed), watch["inserted"])
+    published, live = cur.fetchone() or (0, 0)
+    changed = max(int(published), watch.inserted)
     live = max(int(live), changed)
     due = max(ANALYZE_AFTER, live // 2)
-    watch["copies"] = 0
+    watch.copies = 0
     if changed < due:
-        watch["look_at"] = watch["inserted"] + due - changed
+        watch.look_at = watch.inserted + due - changed
         return
     cur.execute("ANALYZE object_versions")
-    watch["analyzed_at"] = "ours"  # its time shows in the statistics from a later transaction on
-    watch["inserted"] = 0
-    watch["look_at"] = max(ANALYZE_AFTER, live // 2)
+    watch.inserted = 0
+    watch.look_at = due

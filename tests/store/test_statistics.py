@@ -23,7 +23,7 @@ def test_a_fast_load_of_six_thousand_objects_is_analyzed_during_the_load(
     if db_kind != "postgresql":
         pytest.skip("planner statistics are PostgreSQL's")
     # a process that has inserted nothing yet (the module's watch is per process)
-    monkeypatch.setattr(objects, "_watch", {"inserted": 0, "look_at": 0, "copies": 0, "analyzed_at": None})
+    monkeypatch.setattr(objects, "_watch", objects.StatisticsWatch())
     started = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
     for e in range(6):
         objs = [indicator(900_000 + e * 1000 + i) for i in range(1000)]
