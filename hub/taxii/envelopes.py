@@ -9,7 +9,7 @@ import orjson
 
 from hub.stix import format_us
 from hub.store.objects import Page
-from hub.taxii import pagination
+from hub.tokens import encode_page_token
 
 
 def page_headers(page: Page) -> dict[str, str]:
@@ -25,7 +25,7 @@ def page_headers(page: Page) -> dict[str, str]:
 def _head(page: Page, key: bytes) -> bytes:
     # `more` is true only together with a `next` token: taxii2-client's as_pages relies on it
     if page.more and page.last_position is not None:
-        return b'{"more":true,"next":' + orjson.dumps(pagination.encode(page.last_position, key)) + b","
+        return b'{"more":true,"next":' + orjson.dumps(encode_page_token(page.last_position, key)) + b","
     return b'{"more":false,'
 
 

@@ -7,7 +7,7 @@ from starlette.datastructures import QueryParams
 from hub.errors import BadRequest
 from hub.stix import InvalidObject, timestamp_us
 from hub.store.objects import Filters
-from hub.taxii import pagination
+from hub.tokens import decode_page_token
 
 MAX_LIST = 100  # values in one match[] list: plenty for clients, bounded for the database
 
@@ -68,7 +68,7 @@ def parse_filters(
     position = None
     token = params.get("next")
     if token:
-        position = pagination.decode(token[:200], signing_key)
+        position = decode_page_token(token[:200], signing_key)
     return Filters(
         added_after_us=added_after_us,
         ids=ids,
