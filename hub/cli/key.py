@@ -77,6 +77,9 @@ def key_create(
         console.print(secret, soft_wrap=True)
 
 
+key_app.command("issue", hidden=True, help="The same as `hub key create`.")(key_create)
+
+
 def _key_id(key_id: str) -> str:
     return key_id.removeprefix("hub_").split("_")[0]
 

@@ -149,6 +149,9 @@ def test_downloads_need_download_and_the_admin_api_needs_manage(client, api):
     assert as_key(client, manager)("GET", "/me").status_code == 200
     assert as_key(client, reader)("GET", "/me").status_code == 403
     assert taxii(client, manager, "GET", "/taxii2/").status_code == 403
+    explain = "/admin/api/groups/africa/policy/explain?object=indicator--0"
+    assert client.get(explain, headers=bearer(device)).status_code == 403
+    assert client.get(explain, headers=bearer(reader)).status_code != 403
 
 
 # ---------------------------------------------------------------- observation 6: a device key
