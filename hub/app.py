@@ -88,7 +88,6 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     app.state.auth_guard = AuthGuard(
         limit=settings.auth_failure_limit,
         window=settings.auth_failure_window,
-        concurrency=settings.auth_concurrency,
     )
     app.state.schema_head = head_revision()
     # a given session factory may be bound to one connection (tests): no second thread may use it

@@ -45,9 +45,6 @@ class Settings(BaseSettings):
         "seconds before 429 (per process)",
     )
     auth_failure_window: int = Field(default=60, ge=1, description="seconds a failed authentication counts")
-    auth_concurrency: int = Field(
-        default=2, ge=1, description="argon2 key verifications running at once in one process"
-    )
     host: str = "127.0.0.1"
     port: int = 8000
     title: str = "CIRT sharing hub"

@@ -258,13 +258,3 @@ def live(
     finally:
         server.stop()
         drop_database(db_kind, name)
-
-
-@pytest.fixture(autouse=True)
-def _cheap_key_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2 at production cost (tens of ms a hash) would dominate the suite; the scheme is unchanged."""
-    from argon2 import PasswordHasher
-
-    import hub.trust.service as svc
-
-    monkeypatch.setattr(svc, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -28,7 +28,7 @@ from hub.trust import collections, feeds, invitations, keys, manage, reports
 from hub.trust.models import Organisation, TrustGroup
 from hub.trust.routes import get_policy_explain
 from hub.trust.service import Principal
-from hub.web.deps import db_session, optional_principal, principal
+from hub.web.deps import db_session, manager, optional_principal
 
 PREFIX = "/admin/v1"
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -68,7 +68,7 @@ def _write(session: Session) -> Iterator[None]:
         raise Conflict("The change clashes with a change made at the same moment; retry.") from None
 
 
-Who = Depends(principal)
+Who = Depends(manager)  # the admin API: keys with the `manage` scope
 Db = Depends(db_session)
 
 
@@ -195,9 +195,39 @@ def rotate_key(
 
 @router.post("/organisations/{org}/keys/{key_id}/revoke", response_model=s.KeyRead)
 def revoke_key(org: str, key_id: str, who: Principal = Who, session: Session = Db) -> s.KeyRead:
-    """Revoke a key at once: the next request made with it is refused."""
+    """Revoke a key at once (its organisation or a platform admin): the next request with it is refused."""
     with _write(session):
         out = s.KeyRead.of(keys.revoke_key(session, who, org, key_id))
+    return out
+
+
+@router.get("/groups/{group}/members/{org}/keys", response_model=list[s.MemberKeyRead])
+def list_member_keys(
+    group: str, org: str, who: Principal = Who, session: Session = Db
+) -> list[s.MemberKeyRead]:
+    """A member's keys as the group's coordinator needs them: ids, states, scopes, suspended here."""
+    with session.begin():
+        return [s.MemberKeyRead.of(k) for k in keys.list_member_keys(session, who, group, org)]
+
+
+@router.post("/groups/{group}/members/{org}/keys/{key_id}/suspend", response_model=s.MemberKeyRead)
+def suspend_key(
+    group: str, org: str, key_id: str, who: Principal = Who, session: Session = Db
+) -> s.MemberKeyRead:
+    """Suspend a member's key in this group (coordinator): it reads and writes nothing here, elsewhere
+    it works as before."""
+    with _write(session):
+        out = s.MemberKeyRead.of(keys.suspend_key(session, who, group, org, key_id))
+    return out
+
+
+@router.post("/groups/{group}/members/{org}/keys/{key_id}/reinstate", response_model=s.MemberKeyRead)
+def reinstate_key(
+    group: str, org: str, key_id: str, who: Principal = Who, session: Session = Db
+) -> s.MemberKeyRead:
+    """Lift a key's suspension in this group (coordinator)."""
+    with _write(session):
+        out = s.MemberKeyRead.of(keys.reinstate_key(session, who, group, org, key_id))
     return out
 
 
@@ -324,6 +354,8 @@ def redeem_invitation(
 ) -> s.RedeemedRead:
     """Redeem an invitation. A new organisation needs no key and gets its account and first API key
     (shown once); an existing organisation redeems with one of its own keys and gets the membership."""
+    if who is not None:
+        who.require("manage")
     with _write(session):
         done = invitations.redeem_invitation(
             session, body.token, caller=who, account=body.account, key_label=body.key_label

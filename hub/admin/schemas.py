@@ -12,7 +12,7 @@ from hub.sync.feeds import ConnectorOptions
 from hub.sync.models import Feed, FeedRun
 from hub.trust.collections import CollectionInfo
 from hub.trust.invitations import Redeemed, invitation_state
-from hub.trust.keys import KeyInfo
+from hub.trust.keys import KeyInfo, MemberKey
 from hub.trust.manage import Member, tlp_name
 from hub.trust.models import Invitation, Organisation, TrustGroup
 from hub.trust.reports import AuditEntry, GroupStats
@@ -258,10 +258,22 @@ class CollectionRead(BaseModel):
 # ---------------------------------------------------------------- API keys
 
 
+Scope = Literal["download", "manage", "read", "write"]
+
+
 class KeyCreate(In):
-    account: str = Field(default="taxii", min_length=1, max_length=128)
+    account: str | None = Field(
+        default=None, min_length=1, max_length=128, description="the account; default: the caller's own"
+    )
     label: str = Field(default="", max_length=128)
     expires_at: datetime | None = None
+    scopes: list[Scope] | None = Field(
+        default=None,
+        min_length=1,
+        description="what the key may do: download (device lists), read (TAXII GETs, lookups), write "
+        "(TAXII POST and DELETE, publishing), manage (keys and the admin API); default: all four, which "
+        "the issuing key must hold (a key never grants more than it holds)",
+    )
 
 
 class KeyRotate(In):
@@ -276,7 +288,11 @@ class KeyRead(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
-    state: Literal["active", "expired", "revoked"]
+    state: Literal["active", "rotated", "expired", "revoked"]
+    works_until: datetime | None = Field(description="a rotated key: the end of its grace period")
+    replaced_by: str | None = Field(description="a rotated key: the key id of the key that replaced it")
+    scopes: list[Scope] = Field(description="sorted")
+    suspended_in: list[str] = Field(description="groups whose coordinator suspended the key there")
 
     @classmethod
     def of(cls, info: KeyInfo) -> KeyRead:
@@ -285,16 +301,40 @@ class KeyRead(BaseModel):
             key_id=k.key_id, organisation=info.organisation, account=info.account, label=k.label,
             created_at=_aware(k.created_at), expires_at=_aware(k.expires_at),
             revoked_at=_aware(k.revoked_at), state=info.state,
+            works_until=info.works_until, replaced_by=k.replaced_by,
+            scopes=info.scopes, suspended_in=list(info.suspended_in),
         )  # fmt: skip
 
 
 class KeyIssued(BaseModel):
     key: KeyRead
-    secret: str = Field(description="the API key, shown once; only its hash is stored")
+    secret: str = Field(description="the API key, shown once; only its SHA-256 digest is stored")
 
 
 class KeyRotated(KeyIssued):
-    previous: KeyRead = Field(description="the rotated key: it works until its new expiry")
+    previous: KeyRead = Field(description="the rotated key: state 'rotated', it works until `works_until`")
+
+
+class MemberKeyRead(BaseModel):
+    """A member's key as a coordinator of the group sees it: no label, nothing of other groups."""
+
+    key_id: str
+    organisation: str
+    account: str
+    created_at: datetime
+    expires_at: datetime | None
+    state: Literal["active", "rotated", "expired", "revoked"]
+    scopes: list[Scope]
+    suspended: bool = Field(description="suspended in this group by its coordinator")
+
+    @classmethod
+    def of(cls, mk: MemberKey) -> MemberKeyRead:
+        k = mk.info.key
+        return cls(
+            key_id=k.key_id, organisation=mk.info.organisation, account=mk.info.account,
+            created_at=_aware(k.created_at), expires_at=_aware(k.expires_at),
+            state=mk.info.state, scopes=mk.info.scopes, suspended=mk.suspended,
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------- audit and statistics

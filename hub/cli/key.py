@@ -17,11 +17,13 @@ from hub.cli.common import _fail, _sessions, _settings, console
 from hub.cli.remote import JSON, call, remote, show
 from hub.db import begin_write
 from hub.errors import HubError
+from hub.trust.service import SCOPES
 
 key_app = typer.Typer(help="API keys: create, list, rotate, revoke.", no_args_is_help=True)
 app.add_typer(key_app, name="key")
 
-KEY_COLUMNS = ["key_id", "account", "label", "created_at", "expires_at", "revoked_at", "state"]
+KEY_COLUMNS = ["key_id", "account", "label", "scopes", "created_at", "expires_at", "state", "works_until"]
+SCOPE_HELP = "what the key may do (repeat): download, read, write, manage; default: all four"
 
 
 def _local(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -43,28 +45,39 @@ def _local(fn: Any, *args: Any, **kwargs: Any) -> Any:
 def key_create(
     ctx: typer.Context,
     org: str = typer.Option(..., help="organisation slug"),
-    account: str = typer.Option("taxii", help="account name"),
+    account: str | None = typer.Option(
+        None, help="account name (default: the caller's own; 'taxii' on the database)"
+    ),
     label: str = typer.Option("", help="a label to recognise the key by"),
     expires_days: int | None = typer.Option(None, help="days until the key expires"),
+    scope: list[str] | None = typer.Option(None, "--scope", help=SCOPE_HELP),
     as_json: bool = JSON,
 ) -> None:
-    """Issue an API key (printed once; only its hash is stored)."""
+    """Issue an API key (printed once; only its SHA-256 digest is stored). A device gets --scope download."""
     from hub.trust.keys import issue_key
 
     if expires_days is not None and expires_days < 1:
         _fail("--expires-days: at least 1")
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    unknown = sorted(set(scope or []) - set(SCOPES))
+    if unknown:
+        _fail(f"--scope: one of {', '.join(SCOPES)} (not {', '.join(unknown)})")
+    scopes = sorted(set(scope)) if scope else None
     if remote(ctx).url:
-        body = {"account": account, "label": label, "expires_at": expires.isoformat() if expires else None}
+        body = {"account": account, "label": label, "expires_at": expires.isoformat() if expires else None,
+                "scopes": scopes}  # fmt: skip
         out = call(ctx, "POST", f"/organisations/{org}/keys", body=body)
         secret = out["secret"]
     else:
-        info, secret = _local(issue_key, org, account=account, label=label, expires_at=expires)
+        info, secret = _local(issue_key, org, account=account, label=label, expires_at=expires, scopes=scopes)
         out = {"key_id": info.key.key_id, "secret": secret}
     if as_json:
         show(out, as_json=True)
     else:
         console.print(secret, soft_wrap=True)
+
+
+key_app.command("issue", hidden=True, help="The same as `hub key create`.")(key_create)
 
 
 def _key_id(key_id: str) -> str:

@@ -84,8 +84,8 @@ DONE = {
 def install(app: FastAPI) -> None:
     """Mount the console on an app: its pages, static files, headers and sign-in redirect."""
     app.state.console_guards = (
-        AuthGuard(limit=SIGN_IN_LIMIT_ACCOUNT, window=SIGN_IN_WINDOW, concurrency=4),
-        AuthGuard(limit=SIGN_IN_LIMIT_ADDRESS, window=SIGN_IN_WINDOW, concurrency=4),
+        AuthGuard(limit=SIGN_IN_LIMIT_ACCOUNT, window=SIGN_IN_WINDOW),
+        AuthGuard(limit=SIGN_IN_LIMIT_ADDRESS, window=SIGN_IN_WINDOW),
     )
     templates.globals["STATIC_VERSION"] = static_version()
     app.include_router(router)

@@ -20,7 +20,7 @@ from hub.stix import timestamp_us
 from hub.store.audit import AuditWriter, PullEvent
 from hub.trust.access import CollectionAccess
 from hub.trust.service import Principal
-from hub.web.deps import db_session, principal
+from hub.web.deps import db_session, downloader
 
 router = APIRouter(prefix="/console/downloads")
 
@@ -159,7 +159,7 @@ def _download(
 
 @router.get("/{group}/blocklist.txt")
 def get_blocklist_txt(
-    request: Request, group: str, who: Principal = Depends(principal), session: Session = Depends(db_session)
+    request: Request, group: str, who: Principal = Depends(downloader), session: Session = Depends(db_session)
 ) -> Response:
     """A plain blocklist of one kind of value (ip, domain, url, hash), one value a line."""
     return _download(request, session, who, group, "txt", downloads.blocklist)
@@ -167,7 +167,7 @@ def get_blocklist_txt(
 
 @router.get("/{group}/blocklist.csv")
 def get_blocklist_csv(
-    request: Request, group: str, who: Principal = Depends(principal), session: Session = Depends(db_session)
+    request: Request, group: str, who: Principal = Depends(downloader), session: Session = Depends(db_session)
 ) -> Response:
     """Values as CSV: value, type, tlp, first_seen, object_id, collection."""
     return _download(request, session, who, group, "csv", downloads.blocklist_csv)
@@ -175,7 +175,7 @@ def get_blocklist_csv(
 
 @router.get("/{group}/bundle.json")
 def get_bundle(
-    request: Request, group: str, who: Principal = Depends(principal), session: Session = Depends(db_session)
+    request: Request, group: str, who: Principal = Depends(downloader), session: Session = Depends(db_session)
 ) -> Response:
     """A STIX 2.1 bundle of the latest versions, redacted as TAXII serves them."""
     return _download(request, session, who, group, "bundle", downloads.bundle)

@@ -25,7 +25,7 @@ from hub.store.audit import PullEvent, record
 from hub.store.markings import marking_index, referenced
 from hub.store.models import Status
 from hub.taxii import envelopes
-from hub.taxii.deps import taxii_accept
+from hub.taxii.deps import taxii_accept, taxii_scope
 from hub.taxii.filters import parse_filters
 from hub.taxii.media import STIX, TAXII, check_content_type
 from hub.trust import access
@@ -34,7 +34,7 @@ from hub.trust.service import Principal
 from hub.web.deps import db_session, page_key, principal, settings
 
 log = logging.getLogger("hub")
-router = APIRouter(dependencies=[Depends(taxii_accept)])
+router = APIRouter(dependencies=[Depends(taxii_accept), Depends(taxii_scope)])
 
 OBJECT_FILTERS = frozenset(
     {"added_after", "match[id]", "match[type]", "match[version]", "match[spec_version]"}

@@ -62,6 +62,8 @@ def group_for(session: Session, principal: Principal, slug: str) -> TrustGroup:
     group = session.scalar(select(TrustGroup).where(TrustGroup.slug == slug))
     if group is None:
         raise NotFound(f"There is no API root '{slug}' on this hub.")
+    if group.id in principal.suspended:
+        raise Forbidden(f"This API key is suspended in '{slug}' by the group's coordinator.")
     if group.id not in principal.memberships:
         raise Forbidden(f"Your organisation is not a member of the trust group '{slug}'.")
     return group

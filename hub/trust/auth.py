@@ -1,19 +1,16 @@
-"""Authentication of API keys under attack: throttling per key id and per address, bounded argon2 work.
+"""Authentication of API keys under attack: a cheap throttle of failures per key id and per address.
 
-An argon2 verification costs tens to hundreds of milliseconds and megabytes of memory by design, so a
-stream of wrong secrets is a cheap way to load a hub. `AuthGuard` bounds that work:
+A key's secret is checked against its SHA-256 digest in constant time, which costs microseconds, so
+there is no cache, no cap on concurrent verifications and no slow path to defend. What remains worth
+bounding is what failures cost elsewhere: each is logged and audited, so `AuthGuard` allows at most
+`limit` failures per key id and per client address in a sliding `window` of seconds; beyond it the caller
+gets 429 with `Retry-After` and nothing more is written. A right key is never throttled, so an attacker
+hammering a public key id does not lock its owner out. Keys issued before digests hold an argon2 hash
+until their first successful use; those verifications take a slot of the same throttle first.
 
-- at most `limit` failed (or in-flight) verifications per key id and per client address in a sliding
-  `window` of seconds; beyond it the caller gets 429 with `Retry-After`, without any argon2 work;
-- at most `concurrency` verifications at once in the process (a semaphore), outside any database
-  transaction;
-- a secret already verified in this process (the key cache of `hub.trust.service`) passes without
-  argon2 and without throttling, so an attacker hammering a public key id does not lock its owner out.
-
-The guard's state is per process, on purpose: it is a local defence of this process's CPU and memory,
-which is what it protects, and nothing another replica needs to answer a request. Each replica allows
-`limit` failures per window; with N replicas behind a balancer an attacker gets at most N times that.
-Failures are logged (one line with the key id and address, never the secret) and audited.
+The guard's state is per process, on purpose: it protects this process's log and audit writes, and
+nothing another replica needs to answer a request. With N replicas an attacker gets at most N times the
+limit. The console's sign-in uses the same guard (`begin` and `end`) for its password checks.
 """
 
 from __future__ import annotations
@@ -29,24 +26,20 @@ from sqlalchemy.orm import Session
 from hub.db import begin_write
 from hub.errors import TooManyRequests, Unauthorized
 from hub.store.audit import record
-from hub.trust.service import KeyCheck, Principal, find_key, verify_key
+from hub.trust.service import KeyCheck, Principal, check_key, store_digest, verify_legacy
 
 log = logging.getLogger("hub.auth")
 
 
 class AuthGuard:
-    """Per-process throttle of failed authentications and cap on concurrent argon2 verifications."""
+    """Per-process throttle of failed authentications, per subject ("key:<id>", "addr:<ip>", ...)."""
 
-    def __init__(
-        self, *, limit: int, window: float, concurrency: int, wait: float = 5.0, max_tracked: int = 65_536
-    ):
+    def __init__(self, *, limit: int, window: float, max_tracked: int = 65_536):
         self.limit = limit
         self.window = window
-        self.wait = wait
-        self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
-        # subject ("key:<id>" or "addr:<ip>") -> failure times and attempts in flight; LRU-bounded so
-        # that a flood of made-up key ids or addresses cannot grow it without limit
+        # subject -> failure times and attempts in flight; LRU-bounded so that a flood of made-up key
+        # ids or addresses cannot grow it without limit
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._inflight: dict[str, int] = {}
         self._max_tracked = max_tracked
@@ -60,7 +53,7 @@ class AuthGuard:
         return times
 
     def begin(self, subjects: list[str]) -> None:
-        """Reserve one verification for these subjects, or raise 429 when any is over its limit."""
+        """Reserve one attempt for these subjects, or raise 429 when any is over its limit."""
         now = time.monotonic()
         with self._lock:
             for s in subjects:
@@ -91,39 +84,34 @@ class AuthGuard:
             while len(self._failures) > self._max_tracked:
                 self._failures.popitem(last=False)
 
-    def verify(self, check: KeyCheck) -> bool:
-        """argon2-verify a key under the concurrency cap; 429 when no slot frees within `wait` seconds."""
-        if not self._slots.acquire(timeout=self.wait):
-            raise TooManyRequests("The hub is busy verifying API keys; retry shortly.", retry_after=1)
-        try:
-            return verify_key(check)
-        finally:
-            self._slots.release()
+    def failed(self, subjects: list[str]) -> None:
+        """Count one failure; 429 instead when any subject already reached its limit."""
+        self.begin(subjects)
+        self.end(subjects, failed=True)
 
 
 def authenticate_request(session: Session, raw_key: str, *, address: str, guard: AuthGuard) -> Principal:
-    """The principal of an API key sent by `address`, or 401 / 429; failures are logged and audited.
-
-    The key row is read in a short transaction; the argon2 verification runs after it, outside any
-    transaction, so slow verifications never hold database connections or locks.
-    """
+    """The principal of an API key sent by `address`, or 401 / 429; failures are logged and audited."""
     with session.begin():
-        check = find_key(session, raw_key)
-    if check is not None and check.principal is not None and check.cached():
+        check = check_key(session, raw_key)
+    if check is not None and check.principal is not None:
         return check.principal
     key_id = check.key_id if check is not None else ""
     subjects = [f"addr:{address}"] + ([f"key:{key_id}"] if key_id else [])
-    guard.begin(subjects)
-    ok, busy = False, False
-    try:
-        ok = check is not None and check.principal is not None and guard.verify(check)
-    except TooManyRequests:
-        busy = True  # no slot freed in time: not the caller's failure
-        raise
-    finally:
-        guard.end(subjects, failed=not (ok or busy))
-    if ok and check is not None and check.principal is not None:
-        return check.principal
+    if check is not None and check.legacy is not None:
+        guard.begin(subjects)
+        ok = False
+        try:
+            ok = verify_legacy(check)  # argon2, outside any transaction
+        finally:
+            guard.end(subjects, failed=not ok)
+        if ok:
+            with session.begin():
+                begin_write(session)
+                store_digest(session, check)
+            return check.legacy
+    else:
+        guard.failed(subjects)
     _failed(session, check, address)
     raise Unauthorized("The API key is unknown, revoked or expired.")
 

@@ -84,7 +84,11 @@ class Account(Base):
 
 
 class ApiKey(Base):
-    """An API key: the public key id finds the row, the secret is checked against an argon2 hash."""
+    """An API key: the public key id finds the row, the secret is checked against its SHA-256 digest.
+
+    `secret_hash` holds `sha256:<hex>` (keys are 256 random bits, so a slow hash adds nothing), or an
+    argon2 hash for a key issued before digests, replaced by the digest on its first successful use.
+    """
 
     __tablename__ = "api_keys"
 
@@ -96,8 +100,27 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # what the key may do, comma-separated and sorted: download, manage, read, write
+    scopes: Mapped[str] = mapped_column(String(64), server_default="download,manage,read,write")
+    # a rotated key works until its (shortened) expires_at; replaced_by is its successor's key id
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replaced_by: Mapped[str | None] = mapped_column(String(32))
 
     account: Mapped[Account] = relationship()
+
+
+class KeyGroupSuspension(Base):
+    """A key a group's coordinator suspended in that group: it reads and writes nothing there, elsewhere
+    it works as before. Only its organisation or a platform admin revokes a key outright."""
+
+    __tablename__ = "key_group_suspensions"
+    __table_args__ = (UniqueConstraint("api_key_id", "group_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("trust_groups.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(Integer)  # account id of the coordinator
 
 
 class Collection(Base):
@@ -169,6 +192,7 @@ __all__ = [
     "Collection",
     "CollectionRecipient",
     "Invitation",
+    "KeyGroupSuspension",
     "Membership",
     "Organisation",
     "TrustGroup",

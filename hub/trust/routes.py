@@ -14,7 +14,8 @@ from hub.policy.tlp import Tlp
 from hub.trust.explain import ExplainError, explain
 from hub.trust.models import TrustGroup
 from hub.trust.service import Principal
-from hub.web.deps import db_session, principal
+from hub.web.deps import db_session
+from hub.web.deps import reader as with_read_scope
 
 router = APIRouter(prefix="/admin/api")
 
@@ -26,7 +27,7 @@ def get_policy_explain(
     reader: str | None = Query(None, max_length=64),
     to: str | None = Query(None, max_length=64, description="destination trust group"),
     export: bool = False,
-    who: Principal = Depends(principal),
+    who: Principal = Depends(with_read_scope),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
     """May `reader` see, or group `to` receive, an object stored in this group, and why.

@@ -1,29 +1,33 @@
-"""Trust use cases: load trust groups from configuration, issue and check API keys, build principals."""
+"""Trust use cases: load trust groups from configuration, issue and check API keys, build principals.
+
+API keys are 256 random bits: a SHA-256 digest, compared in constant time, is as strong as any slow hash
+for them (as GitHub and Stripe store theirs); argon2 is for passwords people choose. Rows made before
+digests hold an argon2 hash, replaced by the digest on the key's first successful use.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.config_files import read_yaml
-from hub.errors import ConfigError
+from hub.errors import ConfigError, Forbidden
 from hub.trust.models import (
     Account,
     ApiKey,
     Collection,
     CollectionRecipient,
+    KeyGroupSuspension,
     Membership,
     Organisation,
     TrustGroup,
@@ -67,6 +71,16 @@ class Principal:
     identity_id: str
     is_admin: bool
     memberships: dict[int, GroupAccess] = field(default_factory=dict)
+    # what the caller may do: a key's scopes (a console session holds all of them)
+    scopes: frozenset[str] = frozenset({"download", "manage", "read", "write"})
+    key_id: str | None = None  # the key the caller authenticated with; None for a console session
+    suspended: frozenset[int] = frozenset()  # groups where a coordinator suspended this key
+
+    def require(self, scope: str) -> None:
+        """403 unless the caller's key holds `scope`."""
+        if scope not in self.scopes:
+            held = ", ".join(sorted(self.scopes)) or "none"
+            raise Forbidden(f"This API key lacks the '{scope}' scope; it holds: {held}.")
 
 
 # ---------------------------------------------------------------- configuration
@@ -177,20 +191,47 @@ def _has_usable_key(session: Session, account_id: int) -> bool:
 
 # ---------------------------------------------------------------- API keys
 
+# what a key may do: download device lists; read (TAXII GETs, lookups); write (TAXII POST and DELETE,
+# publishing); manage (keys and the admin API)
+SCOPES = ("download", "manage", "read", "write")
+ALL_SCOPES = frozenset(SCOPES)
+DIGEST_PREFIX = "sha256:"
+
+
+def key_digest(secret: str) -> str:
+    """What is stored of a key's secret: its SHA-256, as `sha256:<hex>`."""
+    return DIGEST_PREFIX + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def scopes_text(scopes: frozenset[str] | set[str]) -> str:
+    """Scopes as the `api_keys.scopes` column holds them: sorted, comma-separated."""
+    return ",".join(sorted(scopes))
+
+
+def key_scopes(key: ApiKey) -> frozenset[str]:
+    """The scopes a key holds."""
+    return frozenset(s for s in (key.scopes or "").split(",") if s)
+
 
 def create_api_key(
-    session: Session, *, account: Account, label: str = "", expires_at: datetime | None = None
+    session: Session,
+    *,
+    account: Account,
+    label: str = "",
+    expires_at: datetime | None = None,
+    scopes: frozenset[str] = ALL_SCOPES,
 ) -> tuple[ApiKey, str]:
     """Issue a key; return the row and the secret text, which is never stored and never shown again."""
     key_id = secrets.token_hex(8)
-    secret = secrets.token_urlsafe(32)
+    secret = secrets.token_urlsafe(32)  # 256 random bits
     row = ApiKey(
         key_id=key_id,
         account_id=account.id,
-        secret_hash=_hasher.hash(secret),
+        secret_hash=key_digest(secret),
         label=label,
         created_at=datetime.now(UTC),
         expires_at=expires_at,
+        scopes=scopes_text(scopes),
     )
     session.add(row)
     session.flush()
@@ -208,73 +249,38 @@ def revoke_api_key(session: Session, *, key_id: str) -> bool:
     return True
 
 
-class _VerifiedCache:
-    """Remembers, per process, a digest of secrets that passed argon2 for a key id.
-
-    argon2 costs tens of milliseconds by design; checking it on every TAXII request would dominate a
-    page's latency. Revocation and expiry are still read from the database on every request, so this
-    holds nothing another replica needs, and a digest only stands in for a hash that already matched.
-    """
-
-    def __init__(self, size: int = 4096):
-        self._size = size
-        self._data: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def known(self, key_id: str, secret_hash: str, secret: str) -> bool | None:
-        """True or False when this process has verified this key's secret before; None when not."""
-        digest = hashlib.sha256(secret.encode()).digest()
-        with self._lock:
-            known = self._data.get((key_id, secret_hash))
-            if known is None:
-                return None
-            self._data.move_to_end((key_id, secret_hash))
-        return hmac.compare_digest(known, digest)
-
-    def check(self, key_id: str, secret_hash: str, secret: str) -> bool:
-        known = self.known(key_id, secret_hash, secret)
-        if known is not None:
-            return known
-        try:
-            _hasher.verify(secret_hash, secret)
-        except (VerificationError, InvalidHashError):
-            return False
-        digest = hashlib.sha256(secret.encode()).digest()
-        with self._lock:
-            self._data[(key_id, secret_hash)] = digest
-            if len(self._data) > self._size:
-                self._data.popitem(last=False)
-        return True
-
-
-_verified = _VerifiedCache()
-
-
 @dataclass(frozen=True)
 class KeyCheck:
-    """An API key as sent, with what the database says of its key id (read before any argon2 work).
+    """An API key as sent, checked against its row.
 
-    `principal` is None when the key id is unknown, revoked or expired.
+    `principal` is set only for a usable key whose secret matched. `legacy` is set for a usable key
+    whose row still holds an argon2 hash: the caller verifies it (`verify_legacy`, outside any
+    transaction) and then stores the digest (`store_digest`).
     """
 
     key_id: str
-    secret: str = field(repr=False)
-    secret_hash: str = field(repr=False, default="")
     principal: Principal | None = None
     organisation_id: int | None = None
     account_id: int | None = None
+    legacy: Principal | None = None
+    secret: str = field(repr=False, default="")
+    secret_hash: str = field(repr=False, default="")
 
-    def cached(self) -> bool:
-        """Whether this process has already verified exactly this secret (no argon2 needed)."""
-        return bool(self.secret_hash) and bool(_verified.known(self.key_id, self.secret_hash, self.secret))
 
-
-def find_key(session: Session, raw_key: str) -> KeyCheck | None:
-    """Look up a key's row and principal; None for a key that is not of the hub's form."""
+def parse_key(raw_key: str) -> tuple[str, str] | None:
+    """A key's id and secret, or None for text that is not of the hub's form."""
     parts = raw_key.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or len(parts[1]) != 16:
         return None
-    key_id, secret = parts[1], parts[2]
+    return parts[1], parts[2]
+
+
+def check_key(session: Session, raw_key: str) -> KeyCheck | None:
+    """Look up a key and compare its secret's digest in constant time; None for text not of a key's form."""
+    parsed = parse_key(raw_key)
+    if parsed is None:
+        return None
+    key_id, secret = parsed
     row = session.execute(
         select(ApiKey, Account, Organisation)
         .join(Account, ApiKey.account_id == Account.id)
@@ -283,47 +289,83 @@ def find_key(session: Session, raw_key: str) -> KeyCheck | None:
     ).first()
     if row is None:
         # key ids are public halves; learning that one does not exist reveals nothing of any secret
-        return KeyCheck(key_id=key_id, secret=secret)
+        hmac.compare_digest(key_digest(secret), key_digest(""))
+        return KeyCheck(key_id=key_id)
     key, account, org = row
-    # a deactivated organisation's keys fail at once, whatever the cache holds
     usable = (
         key.revoked_at is None
         and org.active
         and (key.expires_at is None or _aware(key.expires_at) > datetime.now(UTC))
     )
-    return KeyCheck(
-        key_id=key_id,
-        secret=secret,
-        secret_hash=key.secret_hash,
-        principal=principal_for(session, account=account, org=org) if usable else None,
-        organisation_id=org.id,
-        account_id=account.id,
+    ids = {"key_id": key_id, "organisation_id": org.id, "account_id": account.id}
+    if not usable:
+        return KeyCheck(**ids)  # type: ignore[arg-type]
+    if not key.secret_hash.startswith(DIGEST_PREFIX):
+        who = principal_for(session, account=account, org=org, key=key)
+        return KeyCheck(**ids, legacy=who, secret=secret, secret_hash=key.secret_hash)  # type: ignore[arg-type]
+    if not hmac.compare_digest(key.secret_hash.encode(), key_digest(secret).encode()):
+        return KeyCheck(**ids)  # type: ignore[arg-type]
+    return KeyCheck(**ids, principal=principal_for(session, account=account, org=org, key=key))  # type: ignore[arg-type]
+
+
+def verify_legacy(check: KeyCheck) -> bool:
+    """argon2-verify a key issued before digests (tens of milliseconds): call it outside any transaction."""
+    try:
+        return check.legacy is not None and _hasher.verify(check.secret_hash, check.secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def store_digest(session: Session, check: KeyCheck) -> None:
+    """Replace a verified key's argon2 hash by the digest of its secret (once; a concurrent one wins)."""
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.key_id == check.key_id, ApiKey.secret_hash == check.secret_hash)
+        .values(secret_hash=key_digest(check.secret))
     )
-
-
-def verify_key(check: KeyCheck) -> bool:
-    """argon2-verify a looked-up key (or answer from the cache); call it outside any transaction."""
-    return check.principal is not None and _verified.check(check.key_id, check.secret_hash, check.secret)
 
 
 def authenticate(session: Session, raw_key: str) -> Principal | None:
     """The principal an API key stands for, or None for a malformed, unknown, revoked or expired key."""
-    check = find_key(session, raw_key)
-    if check is None or not verify_key(check):
+    check = check_key(session, raw_key)
+    if check is None:
         return None
+    if check.legacy is not None and verify_legacy(check):
+        store_digest(session, check)
+        return check.legacy
     return check.principal
 
 
-def principal_for(session: Session, *, account: Account, org: Organisation) -> Principal:
-    """Build the principal of an account: its organisation and memberships."""
+def principal_for(
+    session: Session, *, account: Account, org: Organisation, key: ApiKey | None = None
+) -> Principal:
+    """Build the principal of an account (through one of its keys, or a console session).
+
+    A key suspended in a group by the group's coordinator has no membership there: it neither reads
+    nor writes that group, and works as before everywhere else.
+    """
     members = session.scalars(select(Membership).where(Membership.organisation_id == org.id))
+    suspended: frozenset[int] = frozenset()
+    if key is not None:
+        suspended = frozenset(
+            session.scalars(
+                select(KeyGroupSuspension.group_id).where(KeyGroupSuspension.api_key_id == key.id)
+            )
+        )
     return Principal(
         account_id=account.id,
         org_id=org.id,
         org_slug=org.slug,
         identity_id=org.identity_id,
         is_admin=account.is_admin,
-        memberships={m.group_id: GroupAccess(m.group_id, m.role, m.clearance) for m in members},
+        memberships={
+            m.group_id: GroupAccess(m.group_id, m.role, m.clearance)
+            for m in members
+            if m.group_id not in suspended
+        },
+        scopes=key_scopes(key) if key is not None else ALL_SCOPES,
+        key_id=key.key_id if key is not None else None,
+        suspended=suspended,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -79,6 +79,26 @@ def principal(request: Request, session: Session = Depends(db_session)) -> Princ
     who = authenticate_request(session, key, address=address, guard=guard)
     request.state.organisation = who.org_slug  # for the access log
     return who
+
+
+def scoped(scope: str) -> Callable[..., Principal]:
+    """A dependency: the authenticated caller, whose key must hold `scope` (403 otherwise)."""
+
+    def caller(request: Request, session: Session = Depends(db_session)) -> Principal:
+        who = principal(request, session)
+        who.require(scope)
+        return who
+
+    caller.__name__ = f"principal_with_{scope}"
+    return caller
+
+
+# the scopes a key needs on each surface: device lists; TAXII GETs and lookups; TAXII writes and
+# publishing; keys and the admin API
+downloader = scoped("download")
+reader = scoped("read")
+writer = scoped("write")
+manager = scoped("manage")
 
 
 def optional_principal(request: Request, session: Session = Depends(db_session)) -> Principal | None:

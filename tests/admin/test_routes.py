@@ -391,13 +391,16 @@ def test_rotation_gives_a_new_key_and_the_old_one_works_for_the_grace_period(cli
     assert client.get("/taxii2/africa/", headers=new).status_code == 401  # rotated out, no grace
 
 
-def test_a_coordinator_revokes_but_never_issues_a_members_keys(api, world):
+def test_a_coordinator_suspends_in_its_group_but_never_revokes_or_issues_a_members_keys(api, world):
     key_id = world.keys["cert-b"].split("_")[1]
-    assert api("cert-a", "GET", "/organisations/cert-b/keys").status_code == 200
+    assert api("cert-a", "GET", "/organisations/cert-b/keys").status_code == 403
     assert api("cert-a", "POST", "/organisations/cert-b/keys", json={}).status_code == 403
     assert api("cert-a", "POST", f"/organisations/cert-b/keys/{key_id}/rotate").status_code == 403
-    assert api("cert-a", "POST", f"/organisations/cert-b/keys/{key_id}/revoke").status_code == 200
-    assert api("cert-b", "GET", "/me").status_code == 401
+    assert api("cert-a", "POST", f"/organisations/cert-b/keys/{key_id}/revoke").status_code == 403
+    assert api("cert-a", "GET", "/groups/africa/members/cert-b/keys").status_code == 200
+    r = api("cert-a", "POST", f"/groups/africa/members/cert-b/keys/{key_id}/suspend")
+    assert r.status_code == 200 and r.json()["suspended"] is True
+    assert api("cert-b", "GET", "/me").status_code == 200  # suspended in africa, not revoked
     assert api("vendor", "GET", "/organisations/cert-a/keys").status_code == 404
 
 

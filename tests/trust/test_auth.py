@@ -1,4 +1,4 @@
-"""Authentication under attack, through HTTP: throttling per key id and address, bounded argon2 work."""
+"""Authentication under attack, through HTTP: throttling of failures per key id and address; no argon2."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sqlalchemy import select
 import hub.trust.service as svc
 from hub.settings import Settings
 from hub.store.models import AuditEvent
-from hub.trust.auth import AuthGuard
 from tests.factories import TAXII
 
 
@@ -68,7 +67,7 @@ def test_wrong_secrets_for_one_key_id_are_throttled_from_any_address(world, at, 
     assert r.status_code == 429
     assert r.headers["content-type"] == TAXII and r.json()["http_status"] == "429"
     assert 1 <= int(r.headers["retry-after"]) <= 60
-    assert len(argon2_calls) == 3  # the throttled attempt cost no argon2 verification
+    assert argon2_calls == []  # keys are checked against SHA-256 digests
     # the throttle is on the key id: another key from that address is unaffected
     assert get(at("192.0.2.99"), world.keys["cert-c"]).status_code == 200
 
@@ -78,8 +77,8 @@ def test_failures_from_one_address_are_throttled_whatever_the_key_id(world, at):
     for _ in range(3):
         assert get(c, f"hub_{secrets.token_hex(8)}_{secrets.token_urlsafe(8)}").status_code == 401
     assert get(c, "hub_" + secrets.token_hex(8) + "_x").status_code == 429
-    assert get(c, world.keys["cert-a"]).status_code == 429  # an uncached key would cost argon2
-    assert get(at("198.51.100.8"), world.keys["cert-a"]).status_code == 200
+    # a right key costs a digest, not argon2: it passes even from a throttled address
+    assert get(c, world.keys["cert-a"]).status_code == 200
 
 
 def test_a_verified_key_keeps_working_while_its_key_id_is_attacked(world, at):
@@ -112,15 +111,3 @@ def test_malformed_keys_count_against_the_address(world, at):
     for _ in range(3):
         assert get(c, "nonsense").status_code == 401
     assert get(c, "nonsense").status_code == 429
-
-
-def test_when_every_argon2_slot_is_busy_an_uncached_key_gets_429(app, world, at):
-    guard = AuthGuard(limit=10, window=60, concurrency=1, wait=0.05)
-    app.state.auth_guard = guard
-    assert guard._slots.acquire(timeout=1)
-    try:
-        r = get(at("192.0.2.9"), world.keys["cert-c"])
-    finally:
-        guard._slots.release()
-    assert r.status_code == 429 and r.headers["retry-after"] == "1"
-    assert get(at("192.0.2.9"), world.keys["cert-c"]).status_code == 200  # busy was not a failure
