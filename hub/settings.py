@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     auth_concurrency: int = Field(
         default=2, ge=1, description="argon2 key verifications running at once in one process"
     )
+    invitations_self_service: bool = Field(
+        default=False,
+        description="true: an organisation created by redeeming an invitation is active at once; false "
+        "(default): it waits for a platform admin's approval (POST /admin/v1/organisations/{org}/approve)",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     title: str = "CIRT sharing hub"

@@ -437,6 +437,7 @@ def redeem(
             caller=me.who.principal if me is not None else None,
             account=name,
             key_label="first key",
+            self_service=request.app.state.settings.invitations_self_service,
         )
         if me is None and done.account is not None:
             from hub.trust.models import Account
