@@ -809,6 +809,7 @@ def explain_page(group: str, request: Request, me: Me = Who, session: Session = 
                     within_groups={g.id},
                     asker=None if p.is_admin else Reader(org_id=p.org_id, role=None, clearance=Tlp.CLEAR),
                     asker_roles={gid: (m.role, m.clearance) for gid, m in p.memberships.items()},
+                    caller=p,
                 )
             except ExplainError as exc:
                 error = str(exc)

@@ -197,11 +197,11 @@ def redeem_invitation(
     inv = session.scalar(select(Invitation).where(Invitation.token_id == parts[1][:32]))
     if inv is None or not hmac.compare_digest(inv.token_digest, _digest(parts[2])):
         raise NotFound(NO_SUCH_INVITATION)
-    if inv.organisation_id is not None and (caller is None or caller.org_id != inv.organisation_id):
-        raise NotFound(NO_SUCH_INVITATION)
     state = invitation_state(inv)
     if state != "pending":
         raise Conflict(f"This invitation is {state}; ask the group's coordinator for a new one.")
+    if inv.organisation_id is not None and (caller is None or caller.org_id != inv.organisation_id):
+        raise NotFound(NO_SUCH_INVITATION)
     group = session.get(TrustGroup, inv.group_id)
     assert group is not None  # noqa: S101 - the invitation's foreign key guarantees it
     check_role_and_clearance(group, inv.role, inv.clearance)  # max_tlp may have been lowered since

@@ -108,6 +108,12 @@ def _visible_org_ids(session: Session, actor: Principal) -> set[int] | None:
     return ids
 
 
+def visible_org_ids(session: Session, actor: Principal) -> set[int]:
+    """The organisations a (non-admin) caller may know of: its own and the members of the groups it
+    coordinates."""
+    return _visible_org_ids(session, actor) or {actor.org_id}
+
+
 def find_organisation(session: Session, actor: Principal, slug: str) -> Organisation:
     """An organisation the caller may know of (404 otherwise)."""
     org = session.scalar(select(Organisation).where(Organisation.slug == slug))
