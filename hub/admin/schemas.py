@@ -214,7 +214,8 @@ class RedeemedRead(BaseModel):
     key_id: str | None = None
     key: str | None = Field(default=None, description="the new organisation's first API key, shown once")
     pending_approval: bool = Field(
-        default=False, description="the new organisation awaits a platform admin's approval; its key works then"
+        default=False,
+        description="the new organisation awaits a platform admin's approval; its key works then",
     )
 
     @classmethod

@@ -274,7 +274,9 @@ def _audience(session: Session, principal: Principal, latest: _Latest) -> Audien
     elif not principal.is_admin and acc.role != "coordinator":
         # a group's members, roles and clearances are its coordinators' to know (the admin API's rule)
         members = [(o, m) for o, m in members if o.id in (principal.org_id, row.producer_id)]
-        note = "Only your organisation and the publisher are shown; the group's coordinators see every member."
+        note = (
+            "Only your organisation and the publisher are shown; the group's coordinators see every member."
+        )
     markings = marking_index(session, collection_id=coll.id, refs=referenced([obj]))
     level = Tlp(min(row.tlp, Tlp.RED))
     decisions = []

@@ -3,9 +3,10 @@
 The token is shown once, stored as a digest, expires, and works once. Redeeming an invitation of a new
 organisation creates the organisation, its account and its first API key, shown only to the redeemer;
 the organisation stays inactive until a platform admin approves it (unless HUB_INVITATIONS_SELF_SERVICE),
-so a coordinator who redeems its own token gets no working organisation by itself. An invitation of an organisation that already
-exists is redeemed with one of that organisation's own keys and only adds the membership, so a token in
-the wrong hands (the coordinator's included) never yields a key of an existing organisation.
+so a coordinator who redeems its own token gets no working organisation by itself. An invitation of an
+organisation that already exists is redeemed with one of that organisation's own keys and only adds the
+membership, so a token in the wrong hands (the coordinator's included) never yields a key of an existing
+organisation.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -430,9 +430,9 @@ def introducers(session: Session, org_id: int, *, created_only: bool = False) ->
     for _ in range(MAX_INTRODUCTION_DEPTH):
         if not frontier:
             break
-        parents = set(
+        parents: set[int] = set(
             session.scalars(
-                select(Organisation.introduced_by_org_id).where(
+                select(func.coalesce(Organisation.introduced_by_org_id, 0)).where(
                     Organisation.id.in_(frontier), Organisation.introduced_by_org_id.is_not(None)
                 )
             )
@@ -440,7 +440,7 @@ def introducers(session: Session, org_id: int, *, created_only: bool = False) ->
         if not created_only:
             parents |= set(
                 session.scalars(
-                    select(Membership.added_by_org_id).where(
+                    select(func.coalesce(Membership.added_by_org_id, 0)).where(
                         Membership.organisation_id.in_(frontier), Membership.added_by_org_id.is_not(None)
                     )
                 )

@@ -5,7 +5,6 @@ Issue 17, observations 1, 4 and 10: each attack replayed as found, refused in th
 
 from __future__ import annotations
 
-
 import orjson
 from sqlalchemy import select, update
 
@@ -47,8 +46,12 @@ def test_a_coordinator_cannot_add_recipients_to_a_members_named_collection(clien
     cid = _named_of_cert_b(api)
     assert _post(client, world, "cert-b", cid, [indicator(1, tlp="red")]).status_code == 202
     # the attack: the coordinator adds itself and a GREEN reader
-    r = api("cert-a", "PATCH", f"/groups/africa/collections/{cid}",
-            json={"recipients": ["cert-c", "cert-a", "vendor"]})  # fmt: skip
+    r = api(
+        "cert-a",
+        "PATCH",
+        f"/groups/africa/collections/{cid}",
+        json={"recipients": ["cert-c", "cert-a", "vendor"]},
+    )
     assert r.status_code == 403 and "Only the owner" in r.json()["description"]
     for outsider in ("cert-a", "vendor"):
         assert _read(client, world, outsider, cid).status_code == 404
@@ -80,8 +83,7 @@ def test_the_owner_adds_recipients_and_sees_every_change_to_its_collection(clien
     # another member learns nothing more than before (the coordinators' 403)
     assert api("cert-c", "GET", f"/groups/africa/collections/{cid}").status_code == 403
     audit = api("cert-b", "GET", "/audit", params={"action": "collection.update"}).json()
-    changes = [(e["before"]["recipients"], e["after"]["recipients"])
-               for e in audit["events"]]  # fmt: skip
+    changes = [(e["before"]["recipients"], e["after"]["recipients"]) for e in audit["events"]]
     assert (["cert-c"], []) in changes and ([], ["cert-c"]) in changes
     created = api("cert-b", "GET", "/audit", params={"action": "collection.create"}).json()["events"]
     assert [e["after"]["recipients"] for e in created] == [["cert-c"]]
@@ -90,9 +92,24 @@ def test_the_owner_adds_recipients_and_sees_every_change_to_its_collection(clien
 def test_a_collection_holding_upstream_amber_gains_no_recipients(client, api, world, sm):
     cid = _named_of_cert_b(api, recipients=())
     with sm() as s, s.begin():
-        s.add(Feed(name="upstream-hub", direction="pull", format="taxii", url="https://peer.example/taxii2/x/",
-                   group_slug="africa", collection="b-red", publish_as="cert-b", tlp="amber", tlp_version=2,
-                   options={}, interval_s=3600, enabled=False, next_run_at_us=0, failures=0))  # fmt: skip
+        s.add(
+            Feed(
+                name="upstream-hub",
+                direction="pull",
+                format="taxii",
+                url="https://peer.example/taxii2/x/",
+                group_slug="africa",
+                collection="b-red",
+                publish_as="cert-b",
+                tlp="amber",
+                tlp_version=2,
+                options={},
+                interval_s=3600,
+                enabled=False,
+                next_run_at_us=0,
+                failures=0,
+            )
+        )
     assert _post(client, world, "cert-b", cid, [indicator(2, tlp="amber")]).status_code == 202
     r = api("cert-b", "PATCH", f"/groups/africa/collections/{cid}", json={"recipients": ["cert-c"]})
     assert r.status_code == 409 and "pulled from another hub" in r.json()["description"]
@@ -156,16 +173,23 @@ def test_a_coordinator_cannot_raise_its_own_clearance_through_an_organisation_it
     # nor does the inviter act on the organisation its invitation created (it may be itself)
     assert api("cert-a", "PATCH", "/groups/africa/members/sock", json={"role": "reader"}).status_code == 403
     # transitively: an organisation the invited one invites is refused too
-    token = api("sock", "POST", "/groups/africa/invitations",
-                json={"organisation": "sock2", "role": "coordinator", "clearance": "amber"}).json()["token"]  # fmt: skip
+    token = api(
+        "sock",
+        "POST",
+        "/groups/africa/invitations",
+        json={"organisation": "sock2", "role": "coordinator", "clearance": "amber"},
+    ).json()["token"]
     world.keys["sock2"] = api(None, "POST", "/invitations/redeem", json={"token": token}).json()["key"]
     api("admin", "POST", "/organisations/sock2/approve")
     r = api("sock2", "PATCH", "/groups/africa/members/cert-a", json={"clearance": "amber+strict"})
     assert r.status_code == 403
     # the membership is as the platform left it; a platform admin may change it
     with sm() as s:
-        m = s.scalar(select(Membership).join(Organisation).where(Organisation.slug == "cert-a",
-                                                                 Membership.group_id == _africa(s)))  # fmt: skip
+        m = s.scalar(
+            select(Membership)
+            .join(Organisation)
+            .where(Organisation.slug == "cert-a", Membership.group_id == _africa(s))
+        )
         assert m.clearance == Tlp.GREEN and m.role == "coordinator"
     assert (
         api("admin", "PATCH", "/groups/africa/members/cert-a", json={"clearance": "amber"}).status_code == 200
@@ -181,8 +205,12 @@ def test_redeeming_never_tells_that_a_slug_is_taken(client, api, world, sm):
     assert forged.status_code == 404
     # a slug of an existing organisation outside the coordinator's groups ('outsider'), and a slug taken
     # between the invitation and its redemption: both answer as a forged token
-    taken = api("cert-a", "POST", "/groups/africa/invitations",
-                json={"organisation": "outsider", "name": "CERT-FR (France)"}).json()["token"]  # fmt: skip
+    taken = api(
+        "cert-a",
+        "POST",
+        "/groups/africa/invitations",
+        json={"organisation": "outsider", "name": "CERT-FR (France)"},
+    ).json()["token"]
     later = api("cert-a", "POST", "/groups/africa/invitations", json={"organisation": "cert-fr"}).json()[
         "token"
     ]
@@ -210,8 +238,14 @@ def _events(sm, action):
 
 def test_policy_explain_answers_an_unknown_reader_or_group_as_an_absent_one(client, api, world):
     ind = indicator(7)
-    assert client.post(world.objects_url(), content=orjson.dumps({"objects": [ind]}),
-                       headers=world.post_headers("cert-b")).status_code == 202  # fmt: skip
+    assert (
+        client.post(
+            world.objects_url(),
+            content=orjson.dumps({"objects": [ind]}),
+            headers=world.post_headers("cert-b"),
+        ).status_code
+        == 202
+    )
     url = "/groups/africa/policy/explain"
 
     def ask(**q):
