@@ -20,12 +20,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.errors import Conflict, NotFound, Unprocessable
+from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
 from hub.trust.manage import (
     _new_organisation,
     audit,
     check_role_and_clearance,
     find_group,
+    introducers,
     member_state,
     parse_tlp,
     tlp_name,
@@ -218,6 +219,14 @@ def redeem_invitation(
             select(Membership.id).where(Membership.group_id == group.id, Membership.organisation_id == org.id)
         ):
             raise Conflict(f"'{org.slug}' is already a member of '{group.slug}'.")
+        if inviter is not None and (
+            inviter in introducers(session, org.id, created_only=True) or org.id in introducers(session, inviter)
+        ):
+            # the caller is the invited organisation itself: this tells it nothing it does not know
+            raise Forbidden(
+                "This invitation comes from an organisation that created yours or that yours introduced: "
+                "another coordinator or a platform admin adds the membership."
+            )
     else:
         if session.scalar(select(Organisation.id).where(Organisation.slug == inv.organisation_slug)):
             raise NotFound(NO_SUCH_INVITATION)  # the slug was taken since: not told apart from a bad token

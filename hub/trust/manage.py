@@ -409,6 +409,7 @@ def add_member(
     check_role_and_clearance(g, role, level)
     if _membership(session, g, org) is not None:
         raise Conflict(f"'{org_slug}' is already a member of '{group_slug}'.")
+    _not_self(session, actor, org, group_slug)
     m = Membership(group_id=g.id, organisation_id=org.id, role=role, clearance=level,
                    added_by_org_id=None if actor.is_admin else actor.org_id)  # fmt: skip
     session.add(m)

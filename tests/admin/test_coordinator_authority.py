@@ -200,6 +200,34 @@ def test_a_coordinator_cannot_raise_its_own_clearance_through_an_organisation_it
     )
 
 
+def test_a_coordinator_cannot_bring_an_organisation_it_created_into_another_group(client, api, world, sm):
+    done = _redeem_sock(api, client, sm)
+    api("admin", "POST", "/organisations/sock/approve")
+    world.keys["sock"] = done["key"]
+    assert api("admin", "POST", "/groups", json={"slug": "europe", "name": "Europe"}).status_code == 201
+    body = {"organisation": "cert-a", "role": "coordinator", "clearance": "amber"}
+    assert api("admin", "POST", "/groups/europe/members", json=body).status_code == 201
+    # cert-a may know 'sock' (a member of africa), but adding it anywhere is a change by its creator
+    r = api("cert-a", "POST", "/groups/europe/members", json={**body, "organisation": "sock"})
+    assert (
+        r.status_code == 403 and "created by redeeming an invitation of 'cert-a'" in r.json()["description"]
+    )
+    # nor through an invitation of the existing organisation, redeemed with its own key
+    token = api("cert-a", "POST", "/groups/europe/invitations", json={"organisation": "sock"}).json()["token"]
+    assert api("sock", "POST", "/invitations/redeem", json={"token": token}).status_code == 403
+    with sm() as s:
+        europe = s.scalar(select(TrustGroup.id).where(TrustGroup.slug == "europe"))
+        assert (
+            s.scalar(
+                select(Membership.id)
+                .where(Membership.group_id == europe)
+                .join(Organisation)
+                .where(Organisation.slug == "sock")
+            )
+            is None
+        )
+
+
 def test_redeeming_never_tells_that_a_slug_is_taken(client, api, world, sm):
     forged = api(None, "POST", "/invitations/redeem", json={"token": "inv_0000000000000000_nothing"})
     assert forged.status_code == 404
