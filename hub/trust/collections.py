@@ -69,6 +69,17 @@ def list_group_collections(session: Session, actor: Principal, group_slug: str) 
     return [_info(session, c) for c in colls]
 
 
+def owned_collections(session: Session, actor: Principal, group_slug: str) -> list[CollectionInfo]:
+    """The named-recipient collections of a group (the caller is a member of) that the caller owns."""
+    g = find_group(session, actor, group_slug, manage=False)
+    colls = session.scalars(
+        select(Collection)
+        .where(Collection.group_id == g.id, Collection.kind == "named", Collection.owner_id == actor.org_id)
+        .order_by(Collection.alias)
+    )
+    return [_info(session, c) for c in colls]
+
+
 def get_collection(session: Session, actor: Principal, group_slug: str, ref: str) -> CollectionInfo:
     """A collection of a group the caller coordinates, or a named-recipient one it owns, by id or alias."""
     g = find_group(session, actor, group_slug, manage=False)
@@ -168,6 +179,11 @@ def create_collection(
     recipient_ids = _member_ids(session, g, sorted(set(recipients)), "recipients")
     if session.scalar(select(Collection.id).where(Collection.group_id == g.id, Collection.alias == alias)):
         raise Conflict(f"'{group_slug}' already has a collection '{alias}'.")
+    if recipient_ids and not (actor is OPERATOR or owner_id == actor.org_id):
+        raise Forbidden(
+            f"Only the owner '{owner}' names the recipients of its collection: create it without "
+            "recipients and the owner adds them."
+        )
     cid = new_collection_id()  # a random version 4 UUID, as TAXII 2.1's identifier type asks
     coll = Collection(id=cid, group_id=g.id, alias=alias, title=title or alias, description=description,
                       kind=kind, owner_id=owner_id)  # fmt: skip

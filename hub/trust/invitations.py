@@ -220,7 +220,8 @@ def redeem_invitation(
         ):
             raise Conflict(f"'{org.slug}' is already a member of '{group.slug}'.")
         if inviter is not None and (
-            inviter in introducers(session, org.id, created_only=True) or org.id in introducers(session, inviter)
+            inviter in introducers(session, org.id, created_only=True)
+            or org.id in introducers(session, inviter)
         ):
             # the caller is the invited organisation itself: this tells it nothing it does not know
             raise Forbidden(

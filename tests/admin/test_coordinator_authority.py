@@ -31,11 +31,22 @@ def _read(client, world, org, coll_id):
 
 
 def _named_of_cert_b(api, recipients=("cert-c",)):
-    """cert-a (africa's coordinator) makes a named collection owned by cert-b (a contributor)."""
-    body = {"alias": "b-red", "kind": "named", "owner": "cert-b", "recipients": list(recipients)}
+    """cert-a (africa's coordinator) makes a named collection owned by cert-b (a contributor), which
+    names its recipients."""
+    body = {"alias": "b-red", "kind": "named", "owner": "cert-b"}
     r = api("cert-a", "POST", "/groups/africa/collections", json=body)
     assert r.status_code == 201, r.text
+    if recipients:
+        path = f"/groups/africa/collections/{r.json()['id']}"
+        assert api("cert-b", "PATCH", path, json={"recipients": list(recipients)}).status_code == 200
     return r.json()["id"]
+
+
+def test_a_coordinator_cannot_name_recipients_of_a_members_new_collection(api):
+    body = {"alias": "b-red", "kind": "named", "owner": "cert-b", "recipients": ["cert-a"]}
+    r = api("cert-a", "POST", "/groups/africa/collections", json=body)
+    assert r.status_code == 403 and "Only the owner 'cert-b'" in r.json()["description"]
+    assert api("cert-a", "GET", "/groups/africa/collections/b-red").status_code == 404
 
 
 # ---------------------------------------------------------------- observation 1
@@ -86,7 +97,7 @@ def test_the_owner_adds_recipients_and_sees_every_change_to_its_collection(clien
     changes = [(e["before"]["recipients"], e["after"]["recipients"]) for e in audit["events"]]
     assert (["cert-c"], []) in changes and ([], ["cert-c"]) in changes
     created = api("cert-b", "GET", "/audit", params={"action": "collection.create"}).json()["events"]
-    assert [e["after"]["recipients"] for e in created] == [["cert-c"]]
+    assert [e["after"]["owner"] for e in created] == ["cert-b"]
 
 
 def test_a_collection_holding_upstream_amber_gains_no_recipients(client, api, world, sm):

@@ -23,10 +23,16 @@ def test_the_recipients_form_does_not_let_a_coordinator_widen_a_members_collecti
         data={"csrf": csrf, "alias": "b-red", "kind": "named", "owner": "cert-b", "recipients": "cert-c"},
         follow_redirects=False,
     )
+    assert r.status_code == 403 and "Only the owner" in r.text  # nor when it makes the collection
+    r = c.post(
+        "/console/groups/africa/collections",
+        data={"csrf": csrf, "alias": "b-red", "kind": "named", "owner": "cert-b"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     refused = c.post(
         "/console/groups/africa/collections/b-red/recipients",
-        data={"csrf": csrf, "recipients": "cert-c, cert-a, vendor"},
+        data={"csrf": csrf, "recipients": "cert-a, vendor"},
     )
     assert refused.status_code == 403 and "Only the owner" in refused.text
     narrowed = c.post(
@@ -48,3 +54,24 @@ def test_the_object_page_shows_a_reader_only_its_line_and_the_publishers(as_pers
         assert hidden not in page.text
     coordinator = as_person("cert-a").get(f"/console/objects/{ind['id']}")
     assert "vendor, reader" in coordinator.text and "cert-g, contributor" in coordinator.text
+
+
+def test_the_owner_sees_its_collections_recipients_and_every_change_in_the_console(as_person, people):
+    c = as_person("cert-a")
+    csrf = csrf_of(c.get("/console/groups/africa/collections").text)
+    data = {"csrf": csrf, "alias": "b-own", "kind": "named", "owner": "cert-b"}
+    assert c.post("/console/groups/africa/collections", data=data, follow_redirects=False).status_code == 303
+    owner = as_person("cert-b")  # a contributor of africa, not a coordinator
+    page = owner.get("/console/groups/africa/collections")
+    assert page.status_code == 200 and 'id="collection-b-own"' in page.text
+    assert 'id="collection-indicators"' not in page.text and "Create collection" not in page.text
+    r = owner.post(
+        "/console/groups/africa/collections/b-own/recipients",
+        data={"csrf": csrf_of(page.text), "recipients": "cert-c"},
+    )
+    assert "The recipients were changed." in r.text and 'value="cert-c"' in r.text
+    c = as_person("cert-a")
+    csrf = csrf_of(c.get("/console/groups/africa/collections").text)
+    c.post("/console/groups/africa/collections/b-own/recipients", data={"csrf": csrf, "recipients": ""})
+    page = as_person("cert-b").get("/console/groups/africa/collections")
+    assert "collection.update" in page.text and "cert-c → nobody" in page.text and "cert-a" in page.text
