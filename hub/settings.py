@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         "seconds before 429 (per process)",
     )
     auth_failure_window: int = Field(default=60, ge=1, description="seconds a failed authentication counts")
+    invitations_self_service: bool = Field(
+        default=False,
+        description="true: an organisation created by redeeming an invitation is active at once; false "
+        "(default): it waits for a platform admin's approval (POST /admin/v1/organisations/{org}/approve)",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     title: str = "CIRT sharing hub"

@@ -129,3 +129,12 @@ def indicator(
         obj["object_marking_refs"] = [TLP[tlp]]
     obj.update(extra)
     return obj
+
+
+def approve(sm: Any, slug: str) -> None:
+    """A platform admin approves an organisation made by redeeming an invitation."""
+    from hub.trust.manage import OPERATOR, approve_organisation
+
+    with sm() as session, session.begin():
+        begin_write(session)
+        approve_organisation(session, OPERATOR, slug)

@@ -51,6 +51,8 @@ def test_the_stack_has_postgres_migrate_bootstrap_two_replicas_and_a_worker():
     cmds = {name: s["command"] for name, s in hub_services().items()}
     assert cmds["migrate"] == ["hub", "db", "upgrade"]
     assert cmds["bootstrap"][:3] == ["hub", "trust", "load"] and "--keys-file" in cmds["bootstrap"]
+    # every `up` runs it: the non-destructive path, which never reverts what coordinators changed
+    assert "--update" not in cmds["bootstrap"]
     replicas = [n for n, c in cmds.items() if c[:2] == ["hub", "serve"]]
     assert len(replicas) >= 2
     assert [n for n, c in cmds.items() if c[:3] == ["hub", "sync", "worker"]]

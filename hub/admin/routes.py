@@ -119,10 +119,14 @@ def get_me(who: Principal = Who, session: Session = Db) -> s.MeRead:
 
 
 @router.get("/organisations", response_model=list[s.OrganisationRead])
-def list_organisations(who: Principal = Who, session: Session = Db) -> list[s.OrganisationRead]:
+def list_organisations(
+    who: Principal = Who,
+    session: Session = Db,
+    pending: bool = Query(False, description="only organisations awaiting a platform admin's approval"),
+) -> list[s.OrganisationRead]:
     """The organisations the caller may know of: its own and the members of the groups it coordinates."""
     with session.begin():
-        return [s.OrganisationRead.of(o) for o in manage.list_organisations(session, who)]
+        return [s.OrganisationRead.of(o) for o in manage.list_organisations(session, who, pending=pending)]
 
 
 @router.post("/organisations", response_model=s.OrganisationRead, status_code=201)
@@ -159,6 +163,14 @@ def deactivate_organisation(org: str, who: Principal = Who, session: Session = D
     """Deactivate an organisation (platform admin): its keys fail at once; what it published stays."""
     with _write(session):
         out = s.OrganisationRead.of(manage.deactivate_organisation(session, who, org))
+    return out
+
+
+@router.post("/organisations/{org}/approve", response_model=s.OrganisationRead)
+def approve_organisation(org: str, who: Principal = Who, session: Session = Db) -> s.OrganisationRead:
+    """Approve an organisation made by redeeming an invitation (platform admin): its keys work from now."""
+    with _write(session):
+        out = s.OrganisationRead.of(manage.approve_organisation(session, who, org))
     return out
 
 
@@ -349,17 +361,20 @@ def revoke_invitation(
 @router.post("/invitations/redeem", response_model=s.RedeemedRead, status_code=201)
 def redeem_invitation(
     body: s.InvitationRedeem,
+    request: Request,
     who: Principal | None = Depends(optional_principal),
     session: Session = Db,
 ) -> s.RedeemedRead:
     """Redeem an invitation. A new organisation needs no key and gets its account and first API key
-    (shown once); an existing organisation redeems with one of its own keys and gets the membership."""
+    (shown once), which works once a platform admin approves it (unless HUB_INVITATIONS_SELF_SERVICE);
+    an existing organisation redeems with one of its own keys and gets the membership."""
     if who is not None:
         who.require("manage")
     with _write(session):
         done = invitations.redeem_invitation(
-            session, body.token, caller=who, account=body.account, key_label=body.key_label
-        )
+            session, body.token, caller=who, account=body.account, key_label=body.key_label,
+            self_service=request.app.state.settings.invitations_self_service,
+        )  # fmt: skip
     return s.RedeemedRead.of(done)
 
 

@@ -81,12 +81,15 @@ class OrganisationRead(BaseModel):
     contact: str | None
     identity: str
     active: bool
+    pending_approval: bool = Field(
+        default=False, description="made by redeeming an invitation; inactive until a platform admin approves"
+    )
 
     @classmethod
     def of(cls, o: Organisation) -> OrganisationRead:
         return cls(
             slug=o.slug, name=o.name, country=o.country, contact=o.contact, identity=o.identity_id,
-            active=o.active,
+            active=o.active, pending_approval=bool(o.pending_approval),
         )  # fmt: skip
 
 
@@ -210,6 +213,10 @@ class RedeemedRead(BaseModel):
     account: str | None = None
     key_id: str | None = None
     key: str | None = Field(default=None, description="the new organisation's first API key, shown once")
+    pending_approval: bool = Field(
+        default=False,
+        description="the new organisation awaits a platform admin's approval; its key works then",
+    )
 
     @classmethod
     def of(cls, r: Redeemed) -> RedeemedRead:

@@ -48,13 +48,18 @@ def whoami(ctx: typer.Context, as_json: bool = JSON) -> None:
 
 # ---------------------------------------------------------------- organisations
 
-ORG_COLUMNS = ["slug", "name", "country", "contact", "active"]
+ORG_COLUMNS = ["slug", "name", "country", "contact", "active", "pending_approval"]
 
 
 @org_app.command("list")
-def org_list(ctx: typer.Context, as_json: bool = JSON) -> None:
+def org_list(
+    ctx: typer.Context,
+    pending: bool = typer.Option(False, "--pending", help="only those awaiting a platform admin's approval"),
+    as_json: bool = JSON,
+) -> None:
     """The organisations you may know of: yours and the members of the groups you coordinate."""
-    show(call(ctx, "GET", "/organisations"), as_json=as_json, columns=ORG_COLUMNS)
+    params = {"pending": "true"} if pending else None
+    show(call(ctx, "GET", "/organisations", params=params), as_json=as_json, columns=ORG_COLUMNS)
 
 
 @org_app.command("show")
@@ -89,6 +94,12 @@ def org_update(
     """Change an organisation's name, country or contact (your own; any as platform admin)."""
     body = _given(name=name, country=country, contact=contact)
     show(call(ctx, "PATCH", f"/organisations/{org}", body=body), as_json=as_json)
+
+
+@org_app.command("approve")
+def org_approve(ctx: typer.Context, org: str, as_json: bool = JSON) -> None:
+    """Approve an organisation made by redeeming an invitation (platform admin): its keys work from now."""
+    show(call(ctx, "POST", f"/organisations/{org}/approve"), as_json=as_json)
 
 
 @org_app.command("deactivate")
@@ -258,6 +269,9 @@ def invite_redeem(
     if out.get("key"):
         console.print("its first API key (shown once; only its hash is stored):", highlight=False)
         console.print(out["key"], soft_wrap=True, highlight=False, markup=False)
+    if out.get("pending_approval"):
+        console.print("the new organisation awaits a platform admin's approval; its key works from then on",
+                      highlight=False)  # fmt: skip
 
 
 # ---------------------------------------------------------------- collections

@@ -11,7 +11,7 @@ import typer
 from hub.cli.app import app
 from hub.cli.common import _fail, _sessions, _settings, console
 from hub.db import begin_write
-from hub.errors import ConfigError
+from hub.errors import ConfigError, HubError
 from hub.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,17 +21,31 @@ trust_app = typer.Typer(help="Trust groups, organisations and memberships.", no_
 app.add_typer(trust_app, name="trust")
 
 
-def _load(s: Settings, path: Path) -> list[IssuedKey]:
-    from hub.trust.service import apply_config, read_config
+def _load(s: Settings, path: Path, *, update: bool = False) -> list[IssuedKey]:
+    """Create what the file declares and the database lacks; with `update`, also bring what exists to
+    the file (the plan and audit of `hub config apply`). Prints the steps taken."""
+    from hub.trust.reconcile import apply, missing_only, plan
+    from hub.trust.service import read_config
 
     try:
         cfg = read_config(path)
         sm = _sessions(s.database_url)
         with sm() as session, session.begin():
             begin_write(session)
-            issued = apply_config(session, cfg)
+            full = plan(session, cfg)
+            the_plan = full if update else missing_only(full)
+            for ch in the_plan.changes:
+                console.print(ch.line(), highlight=False, markup=False, soft_wrap=True)
+            issued = apply(session, cfg, the_plan, update=update)
     except ConfigError as exc:
         _fail(str(exc))
+    except HubError as exc:
+        _fail(exc.description or exc.title)
+    kept = len(full.changes) - len(the_plan.changes)
+    if kept:
+        console.print(f"{kept} existing things differ from the file and were left as they are (changed "
+                      "remotely, perhaps); `hub config apply FILE` shows them, --update applies them.",
+                      highlight=False)  # fmt: skip
     return issued
 
 
@@ -43,10 +57,16 @@ def trust_load(
         "--keys-file",
         help="append the API keys created now to this file (mode 0600) instead of printing them",
     ),
+    update: bool = typer.Option(
+        False,
+        "--update",
+        help="also change, remove and archive what exists to match the file, audited (as `hub config "
+        "apply --yes`); without it only what is missing is created",
+    ),
 ) -> None:
-    """Create or update organisations, groups, memberships and collections from a YAML file."""
+    """Create the organisations, groups, memberships and collections of a YAML file that are missing."""
     s = _settings()
-    issued = _load(s, path)
+    issued = _load(s, path, update=update)
     if keys_file is None:
         _print_keys(issued)
         return

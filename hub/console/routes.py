@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -437,6 +438,7 @@ def redeem(
             caller=me.who.principal if me is not None else None,
             account=name,
             key_label="first key",
+            self_service=request.app.state.settings.invitations_self_service,
         )
         if me is None and done.account is not None:
             from hub.trust.models import Account
@@ -666,11 +668,38 @@ def revoke_invitation(
 
 @router.get("/groups/{group}/collections", response_class=HTMLResponse)
 def collections_page(group: str, request: Request, me: Me = Who, session: Session = Db) -> Response:
-    """A group's collections and the recipients of its named-recipient ones."""
+    """A group's collections and the recipients of its named-recipient ones; for a member that does not
+    coordinate the group, the named-recipient collections it owns and every change made to them."""
+    p = me.who.principal
+    changes: list[dict[str, str]] = []
     with session.begin():
-        g = _group(session, me, group)
-        rows = collections.list_group_collections(session, me.who.principal, g.slug)
-    return render(request, "collections.html", me, group=g, collections=rows, done=_done(request))
+        g = manage.find_group(session, p, group[:64], manage=False)
+        coordinator = p.is_admin or p.memberships[g.id].role == "coordinator"
+        if coordinator:
+            rows = collections.list_group_collections(session, p, g.slug)
+        else:
+            rows = collections.owned_collections(session, p, g.slug)
+            owned = {c.collection.id for c in rows}
+            request.app.state.audit.flush(timeout=5.0)
+            events, _ = reports.audit_page(session, p, reports.AuditQuery(), limit=200)
+            mine = [e for e in events if e.action.startswith("collection.") and e.collection_id in owned]
+            names = _names(session, mine)
+            changes = [
+                {"when": _dt(e.at_us), "who": names.get(e.organisation_id or 0, "the hub"),
+                 "what": f"{e.action} {e.target or ''}", "before": _recipients_of(e.before),
+                 "after": _recipients_of(e.after)}
+                for e in mine
+            ]  # fmt: skip
+    return render(request, "collections.html", me, group=g, collections=rows, done=_done(request),
+                  coordinator=coordinator, changes=changes)  # fmt: skip
+
+
+def _recipients_of(state: str | None) -> str:
+    """The recipients in an audit event's collection state, as the page prints them."""
+    if not state:
+        return ""
+    recipients = orjson.loads(state).get("recipients") or []
+    return ", ".join(str(r) for r in recipients) or "nobody"
 
 
 def _slugs(text: str) -> list[str]:
@@ -808,6 +837,7 @@ def explain_page(group: str, request: Request, me: Me = Who, session: Session = 
                     within_groups={g.id},
                     asker=None if p.is_admin else Reader(org_id=p.org_id, role=None, clearance=Tlp.CLEAR),
                     asker_roles={gid: (m.role, m.clearance) for gid, m in p.memberships.items()},
+                    caller=p,
                 )
             except ExplainError as exc:
                 error = str(exc)

@@ -250,7 +250,8 @@ def _audience(session: Session, principal: Principal, latest: _Latest) -> Audien
 
     Explained on the object as the member receives it (redacted), so the answer names no property the
     member does not see. A named-recipient collection's recipients are shown only to its owner; a
-    recipient sees its own answer and the owner's.
+    recipient sees its own answer and the owner's. In a group collection a member that does not
+    coordinate the group sees its own answer and the publisher's only.
     """
     acc, row, obj = latest.acc, latest.row, latest.got.obj
     coll = acc.collection
@@ -270,6 +271,12 @@ def _audience(session: Session, principal: Principal, latest: _Latest) -> Audien
     elif coll.kind == "named" and coll.owner_id != principal.org_id:
         members = [(o, m) for o, m in members if o.id in (principal.org_id, coll.owner_id)]
         note = "A named-recipient collection: its owner chooses who reads it."
+    elif not principal.is_admin and acc.role != "coordinator":
+        # a group's members, roles and clearances are its coordinators' to know (the admin API's rule)
+        members = [(o, m) for o, m in members if o.id in (principal.org_id, row.producer_id)]
+        note = (
+            "Only your organisation and the publisher are shown; the group's coordinators see every member."
+        )
     markings = marking_index(session, collection_id=coll.id, refs=referenced([obj]))
     level = Tlp(min(row.tlp, Tlp.RED))
     decisions = []

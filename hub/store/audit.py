@@ -78,7 +78,8 @@ def events(
     """Audit events newest first, keyset-paginated on id (`before_id` is the last id of the page before).
 
     `within_groups` None reads every event (platform admin); otherwise only events of those groups, and
-    the group-less events done by or to `own_org_id` (its own keys and organisation record).
+    the group-less events done by or to `own_org_id` (its own keys and organisation record) and the
+    changes to the collections it owns.
     """
     stmt = select(AuditEvent)
     if within_groups is not None:
@@ -90,6 +91,8 @@ def events(
                     AuditEvent.group_id.is_(None),
                     or_(AuditEvent.organisation_id == own_org_id, AuditEvent.target_org_id == own_org_id),
                 ),
+                # the owner of a named-recipient collection sees every change made to it
+                and_(AuditEvent.target_org_id == own_org_id, AuditEvent.action.like("collection.%")),
             )
         stmt = stmt.where(scope)
     if group_id is not None:

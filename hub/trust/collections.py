@@ -1,6 +1,9 @@
 """Collection use cases of the admin API, the CLI and `hub config apply`: create, rename, archive.
 
-Authorisation and audit work as in hub.trust.manage.
+Authorisation and audit work as in hub.trust.manage. What a member shares stays the member's to widen:
+only the owner of a named-recipient collection adds recipients (a coordinator may remove them or archive
+the collection), the owner reads its collection and the audit events about it, and a collection holding
+TLP:AMBER pulled from another hub gains no recipients.
 """
 
 from __future__ import annotations
@@ -12,8 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.errors import Conflict, NotFound, Unprocessable
-from hub.trust.manage import audit, find_group
+from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
+from hub.policy.tlp import Tlp
+from hub.store.models import ObjectVersion as OV
+from hub.sync.models import Feed
+from hub.sync.sources import TAXII_FORMATS
+from hub.trust.manage import OPERATOR, audit, find_group
 from hub.trust.models import Collection, CollectionRecipient, Membership, Organisation, TrustGroup
 from hub.trust.schemas import SLUG
 from hub.trust.service import Principal, new_collection_id
@@ -62,15 +69,73 @@ def list_group_collections(session: Session, actor: Principal, group_slug: str) 
     return [_info(session, c) for c in colls]
 
 
+def owned_collections(session: Session, actor: Principal, group_slug: str) -> list[CollectionInfo]:
+    """The named-recipient collections of a group (the caller is a member of) that the caller owns."""
+    g = find_group(session, actor, group_slug, manage=False)
+    colls = session.scalars(
+        select(Collection)
+        .where(Collection.group_id == g.id, Collection.kind == "named", Collection.owner_id == actor.org_id)
+        .order_by(Collection.alias)
+    )
+    return [_info(session, c) for c in colls]
+
+
 def get_collection(session: Session, actor: Principal, group_slug: str, ref: str) -> CollectionInfo:
-    """A collection of a group the caller coordinates, by id or alias."""
-    g = find_group(session, actor, group_slug)
+    """A collection of a group the caller coordinates, or a named-recipient one it owns, by id or alias."""
+    g = find_group(session, actor, group_slug, manage=False)
     coll = session.scalar(
         select(Collection).where(Collection.group_id == g.id, Collection.alias == ref[:64])
     ) or session.get(Collection, ref[:64])
+    if not _coordinates(actor, g) and (coll is None or coll.group_id != g.id or not _owns(actor, coll)):
+        find_group(session, actor, group_slug)  # the coordinators' 403, as for any other collection
     if coll is None or coll.group_id != g.id:
         raise NotFound(f"There is no collection '{ref[:64]}' in '{group_slug}'.")
     return _info(session, coll)
+
+
+def _coordinates(actor: Principal, group: TrustGroup) -> bool:
+    m = actor.memberships.get(group.id)
+    return actor.is_admin or (m is not None and m.role == "coordinator")
+
+
+def _owns(actor: Principal, coll: Collection) -> bool:
+    return coll.kind == "named" and coll.owner_id is not None and coll.owner_id == actor.org_id
+
+
+def _may_add_recipients(actor: Principal, coll: Collection) -> bool:
+    """Only the owner widens what it shares (the operator's command line and configuration also may)."""
+    return _owns(actor, coll) or actor is OPERATOR
+
+
+def holds_upstream_amber(session: Session, coll: Collection, group_slug: str) -> bool:
+    """Whether a TAXII pull from another hub fills this collection and it holds TLP:AMBER or above.
+
+    hub.sync.upstream lets AMBER from another hub only into a named-recipient collection owned by the
+    feed's publisher with no other recipient: TLP:AMBER from outside allows that organisation (and its
+    clients), not whoever it names later.
+    """
+    if coll.kind != "named":
+        return False
+    pulled = session.scalar(
+        select(Feed.id)
+        .where(
+            Feed.direction == "pull",
+            Feed.format.in_(TAXII_FORMATS),
+            Feed.group_slug == group_slug,
+            Feed.collection.in_([coll.alias, coll.id]),
+        )
+        .limit(1)
+    )
+    if pulled is None:
+        return False
+    return (
+        session.scalar(
+            select(OV.seq)
+            .where(OV.collection_id == coll.id, OV.tlp >= int(Tlp.AMBER), OV.private_to == 0)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _member_ids(session: Session, group: TrustGroup, slugs: list[str], what: str) -> list[int]:
@@ -114,6 +179,11 @@ def create_collection(
     recipient_ids = _member_ids(session, g, sorted(set(recipients)), "recipients")
     if session.scalar(select(Collection.id).where(Collection.group_id == g.id, Collection.alias == alias)):
         raise Conflict(f"'{group_slug}' already has a collection '{alias}'.")
+    if recipient_ids and not (actor is OPERATOR or owner_id == actor.org_id):
+        raise Forbidden(
+            f"Only the owner '{owner}' names the recipients of its collection: create it without "
+            "recipients and the owner adds them."
+        )
     cid = new_collection_id()  # a random version 4 UUID, as TAXII 2.1's identifier type asks
     coll = Collection(id=cid, group_id=g.id, alias=alias, title=title or alias, description=description,
                       kind=kind, owner_id=owner_id)  # fmt: skip
@@ -124,7 +194,7 @@ def create_collection(
     session.flush()
     info = _info(session, coll)
     audit(session, actor, "collection.create", target=f"collection {group_slug}/{alias}", group_id=g.id,
-          collection_id=cid, after=collection_state(info))  # fmt: skip
+          collection_id=cid, target_org_id=owner_id, after=collection_state(info))  # fmt: skip
     return info
 
 
@@ -144,6 +214,11 @@ def update_collection(
     coll = info.collection
     if coll.archived_at is not None:
         raise Conflict(f"The collection '{coll.alias}' is archived; it cannot be changed.")
+    if not _coordinates(actor, coll.group) and (alias, title, description) != (None, None, None):
+        raise Forbidden(
+            f"The owner of a named-recipient collection changes its recipients; its alias, title and "
+            f"description are for the coordinators of '{group_slug}'."
+        )
     before = collection_state(info)
     if alias is not None and alias != coll.alias:
         if not SLUG.match(alias):
@@ -165,6 +240,17 @@ def update_collection(
                 "recipients belong to named-recipient collections; this is a group collection"
             )
         want = set(_member_ids(session, coll.group, sorted(set(recipients)), "recipients"))
+        added = want - {r.organisation_id for r in coll.recipients}
+        if added and not _may_add_recipients(actor, coll):
+            raise Forbidden(
+                f"Only the owner of '{coll.alias}' adds recipients: what a member shares is the member's "
+                "to widen. A coordinator may remove recipients or archive the collection."
+            )
+        if added and holds_upstream_amber(session, coll, group_slug):
+            raise Conflict(
+                f"'{coll.alias}' holds TLP:AMBER or above pulled from another hub, which may go only to "
+                "its owner: it gains no recipients. Share such objects through a new collection."
+            )
         for r in list(coll.recipients):
             if r.organisation_id not in want:
                 coll.recipients.remove(r)
@@ -175,13 +261,14 @@ def update_collection(
     after = _info(session, coll)
     if collection_state(after) != before:
         audit(session, actor, "collection.update", target=f"collection {group_slug}/{coll.alias}",
-              group_id=coll.group_id, collection_id=coll.id, before=before,
+              group_id=coll.group_id, collection_id=coll.id, target_org_id=coll.owner_id, before=before,
               after=collection_state(after))  # fmt: skip
     return after
 
 
 def archive_collection(session: Session, actor: Principal, group_slug: str, ref: str) -> CollectionInfo:
     """Archive a collection: read-only from now on (no adds, no deletes); nothing stored is removed."""
+    find_group(session, actor, group_slug)  # the group's coordinators (an owner asks them)
     info = get_collection(session, actor, group_slug, ref)
     coll = info.collection
     if coll.archived_at is not None:
@@ -191,6 +278,6 @@ def archive_collection(session: Session, actor: Principal, group_slug: str, ref:
     session.flush()
     after = _info(session, coll)
     audit(session, actor, "collection.archive", target=f"collection {group_slug}/{coll.alias}",
-          group_id=coll.group_id, collection_id=coll.id, before=before,
+          group_id=coll.group_id, collection_id=coll.id, target_org_id=coll.owner_id, before=before,
           after=collection_state(after))  # fmt: skip
     return after

@@ -15,11 +15,26 @@ from hub.policy.tlp import Tlp
 from hub.store.markings import marking_index, referenced
 from hub.store.models import ObjectVersion as OV
 from hub.trust.access import collection_policy, group_policy
+from hub.trust.manage import visible_org_ids
 from hub.trust.models import Collection, CollectionRecipient, Membership, Organisation, TrustGroup
+from hub.trust.service import Principal
 
 
 class ExplainError(ValueError):
     """The question names something that does not exist (or that the asker may not ask about)."""
+
+
+# the same words for a name that does not exist and one the asker may not know of (the name not echoed,
+# so the two answers are the same bytes)
+NO_SUCH_READER = "reader: there is no organisation of that name you may ask about"
+NO_SUCH_GROUP = "to: there is no trust group of that name you may ask about"
+
+
+def _asker_scope(session: Session, principal: Principal | None) -> tuple[set[int] | None, set[int] | None]:
+    """The organisations and groups a caller may name in a question (None, None: anything)."""
+    if principal is None or principal.is_admin:
+        return None, None
+    return visible_org_ids(session, principal), set(principal.memberships)
 
 
 @dataclass(frozen=True)
@@ -43,8 +58,14 @@ def explain(
     within_groups: set[int] | None = None,
     asker: Reader | None = None,
     asker_roles: dict[int, tuple[str, int]] | None = None,
+    caller: Principal | None = None,
 ) -> list[Answer]:
-    """Explain for each collection holding `object_id` (restricted to `within_groups` when given)."""
+    """Explain for each collection holding `object_id` (restricted to `within_groups` when given).
+
+    A `caller` (None: the operator) names as `reader` or `to` only organisations and groups it may know
+    of; any other is answered exactly as one that does not exist.
+    """
+    known_orgs, known_groups = _asker_scope(session, caller)
     asked = [reader is not None, to_group is not None, to_peer_community is not None, export]
     if sum(asked) != 1:
         raise ExplainError(
@@ -69,13 +90,13 @@ def explain(
     reader_org = None
     if reader is not None:
         reader_org = session.scalar(select(Organisation).where(Organisation.slug == reader))
-        if reader_org is None:
-            raise ExplainError(f"no organisation {reader!r}")
+        if reader_org is None or (known_orgs is not None and reader_org.id not in known_orgs):
+            raise ExplainError(NO_SUCH_READER)
     dest_group = None
     if to_group is not None:
         dest_group = session.scalar(select(TrustGroup).where(TrustGroup.slug == to_group))
-        if dest_group is None:
-            raise ExplainError(f"no trust group {to_group!r}")
+        if dest_group is None or (known_groups is not None and dest_group.id not in known_groups):
+            raise ExplainError(NO_SUCH_GROUP)
     answers = []
     for ov, coll, group in latest.values():
         obj = orjson.loads(ov.body)

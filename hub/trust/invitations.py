@@ -1,10 +1,12 @@
 """Invitations: a coordinator invites an organisation into its group; the invited CIRT redeems the token.
 
 The token is shown once, stored as a digest, expires, and works once. Redeeming an invitation of a new
-organisation creates the organisation, its account and its first API key, shown only to the redeemer:
-the coordinator never holds a key of the CIRT it invited. An invitation of an organisation that already
-exists is redeemed with one of that organisation's own keys and only adds the membership, so a token in
-the wrong hands (the coordinator's included) never yields a key of an existing organisation.
+organisation creates the organisation, its account and its first API key, shown only to the redeemer;
+the organisation stays inactive until a platform admin approves it (unless HUB_INVITATIONS_SELF_SERVICE),
+so a coordinator who redeems its own token gets no working organisation by itself. An invitation of an
+organisation that already exists is redeemed with one of that organisation's own keys and only adds the
+membership, so a token in the wrong hands (the coordinator's included) never yields a key of an existing
+organisation.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
 from hub.trust.manage import (
     _new_organisation,
     audit,
     check_role_and_clearance,
     find_group,
+    introducers,
     member_state,
     parse_tlp,
     tlp_name,
@@ -157,6 +160,23 @@ class Redeemed:
     account: str | None
     key: str | None
     key_id: str | None
+    # a new organisation awaiting a platform admin's approval: its key works once approved
+    pending_approval: bool = False
+
+
+# Every way a token fails to be redeemable by its bearer answers this, byte for byte: a wrong or unknown
+# token, an invitation of an existing organisation redeemed without that organisation's key, and an
+# invitation whose new organisation's slug is taken. So redeeming never tells whether a slug exists.
+NO_SUCH_INVITATION = (
+    "There is no such invitation, or it is not yours to redeem (an invitation of an organisation that "
+    "already has keys is redeemed with one of them)."
+)
+
+
+def _inviter_org(session: Session, inv: Invitation) -> int | None:
+    """The organisation whose coordinator made the invitation; None for an admin's or the operator's."""
+    acct = session.get(Account, inv.created_by) if inv.created_by else None
+    return acct.organisation_id if acct is not None and not acct.is_admin else None
 
 
 def redeem_invitation(
@@ -166,38 +186,56 @@ def redeem_invitation(
     caller: Principal | None,
     account: str = "taxii",
     key_label: str = "first key",
+    self_service: bool = False,
 ) -> Redeemed:
-    """Redeem an invitation token once, before it expires."""
+    """Redeem an invitation token once, before it expires.
+
+    A new organisation awaits a platform admin's approval (its key works once approved) unless the
+    operator allows self-service (HUB_INVITATIONS_SELF_SERVICE).
+    """
     parts = token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
-        raise NotFound("There is no such invitation.")
+        raise NotFound(NO_SUCH_INVITATION)
     inv = session.scalar(select(Invitation).where(Invitation.token_id == parts[1][:32]))
     if inv is None or not hmac.compare_digest(inv.token_digest, _digest(parts[2])):
-        raise NotFound("There is no such invitation.")
+        raise NotFound(NO_SUCH_INVITATION)
     state = invitation_state(inv)
     if state != "pending":
         raise Conflict(f"This invitation is {state}; ask the group's coordinator for a new one.")
+    if inv.organisation_id is not None and (caller is None or caller.org_id != inv.organisation_id):
+        raise NotFound(NO_SUCH_INVITATION)
     group = session.get(TrustGroup, inv.group_id)
     assert group is not None  # noqa: S101 - the invitation's foreign key guarantees it
     check_role_and_clearance(group, inv.role, inv.clearance)  # max_tlp may have been lowered since
     secret = key_id = None
+    inviter = _inviter_org(session, inv)
+    pending = False
     if inv.organisation_id is not None:
-        if caller is None:
-            raise Unauthorized(f"This invitation is for the existing organisation '{inv.organisation_slug}': "
-                               "redeem it with one of its API keys.")  # fmt: skip
-        if caller.org_id != inv.organisation_id:
-            raise Forbidden(f"This invitation is for '{inv.organisation_slug}', not for '{caller.org_slug}'.")
         org = session.get(Organisation, inv.organisation_id)
         assert org is not None  # noqa: S101
+        assert caller is not None  # noqa: S101 - checked above
         actor, acct_name = caller, None
         if session.scalar(
             select(Membership.id).where(Membership.group_id == group.id, Membership.organisation_id == org.id)
         ):
             raise Conflict(f"'{org.slug}' is already a member of '{group.slug}'.")
+        if inviter is not None and (
+            inviter in introducers(session, org.id, created_only=True)
+            or org.id in introducers(session, inviter)
+        ):
+            # the caller is the invited organisation itself: this tells it nothing it does not know
+            raise Forbidden(
+                "This invitation comes from an organisation that created yours or that yours introduced: "
+                "another coordinator or a platform admin adds the membership."
+            )
     else:
+        if session.scalar(select(Organisation.id).where(Organisation.slug == inv.organisation_slug)):
+            raise NotFound(NO_SUCH_INVITATION)  # the slug was taken since: not told apart from a bad token
         system = Principal(account_id=0, org_id=0, org_slug="(invitation)", identity_id="", is_admin=False)
+        pending = not self_service
         org = _new_organisation(session, system, slug=inv.organisation_slug, name=inv.organisation_name,
-                                country=inv.country, contact=None)  # fmt: skip
+                                country=inv.country, contact=None, introduced_by=inviter,
+                                pending_approval=pending)  # fmt: skip
         acct = Account(organisation_id=org.id, name=account, is_admin=False)
         session.add(acct)
         session.flush()
@@ -205,7 +243,8 @@ def redeem_invitation(
         key_id, acct_name = key.key_id, acct.name
         actor = Principal(account_id=acct.id, org_id=org.id, org_slug=org.slug, identity_id=org.identity_id,
                           is_admin=False)  # fmt: skip
-    m = Membership(group_id=group.id, organisation_id=org.id, role=inv.role, clearance=inv.clearance)
+    m = Membership(group_id=group.id, organisation_id=org.id, role=inv.role, clearance=inv.clearance,
+                   added_by_org_id=inviter)  # fmt: skip
     session.add(m)
     before = invitation_audit(inv)
     inv.redeemed_at = datetime.now(UTC)
@@ -215,4 +254,4 @@ def redeem_invitation(
           group_id=group.id, target_org_id=org.id, before=before, after=invitation_audit(inv))  # fmt: skip
     audit(session, actor, "membership.add", target=f"membership {org.slug}@{group.slug}", group_id=group.id,
           target_org_id=org.id, after=member_state(m))  # fmt: skip
-    return Redeemed(group.slug, org.slug, m.role, tlp_name(m.clearance), acct_name, secret, key_id)
+    return Redeemed(group.slug, org.slug, m.role, tlp_name(m.clearance), acct_name, secret, key_id, pending)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -108,6 +108,12 @@ def _visible_org_ids(session: Session, actor: Principal) -> set[int] | None:
     return ids
 
 
+def visible_org_ids(session: Session, actor: Principal) -> set[int]:
+    """The organisations a (non-admin) caller may know of: its own and the members of the groups it
+    coordinates."""
+    return _visible_org_ids(session, actor) or {actor.org_id}
+
+
 def find_organisation(session: Session, actor: Principal, slug: str) -> Organisation:
     """An organisation the caller may know of (404 otherwise)."""
     org = session.scalar(select(Organisation).where(Organisation.slug == slug))
@@ -131,13 +137,29 @@ def org_state(org: Organisation) -> dict[str, Any]:
     }
 
 
-def list_organisations(session: Session, actor: Principal) -> list[Organisation]:
-    """The organisations the caller may know of, by slug."""
+def list_organisations(session: Session, actor: Principal, *, pending: bool = False) -> list[Organisation]:
+    """The organisations the caller may know of, by slug; with `pending`, only those awaiting approval."""
     stmt = select(Organisation).order_by(Organisation.slug)
     visible = _visible_org_ids(session, actor)
     if visible is not None:
         stmt = stmt.where(Organisation.id.in_(visible))
+    if pending:
+        stmt = stmt.where(Organisation.pending_approval.is_(True))
     return list(session.scalars(stmt))
+
+
+def approve_organisation(session: Session, actor: Principal, slug: str) -> Organisation:
+    """Approve an organisation made by redeeming an invitation (platform admin): its keys work from now."""
+    require_admin(actor, "approve new organisations")
+    org = find_organisation(session, actor, slug)
+    if not org.pending_approval:
+        raise Conflict(f"'{slug}' is not awaiting approval.")
+    before = {**org_state(org), "pending_approval": True}
+    org.pending_approval, org.active = False, True
+    session.flush()
+    audit(session, actor, "organisation.approve", target=f"organisation {slug}", target_org_id=org.id,
+          before=before, after={**org_state(org), "pending_approval": False})  # fmt: skip
+    return org
 
 
 def create_organisation(
@@ -155,15 +177,24 @@ def create_organisation(
 
 
 def _new_organisation(
-    session: Session, actor: Principal, *, slug: str, name: str, country: str | None, contact: str | None
+    session: Session,
+    actor: Principal,
+    *,
+    slug: str,
+    name: str,
+    country: str | None,
+    contact: str | None,
+    introduced_by: int | None = None,
+    pending_approval: bool = False,
 ) -> Organisation:
     if not SLUG.match(slug):
         raise Unprocessable(f"{slug!r} is not a slug: lowercase letters, digits and '-', at most 64")
     if session.scalar(select(Organisation.id).where(Organisation.slug == slug)) is not None:
         raise Conflict(f"An organisation '{slug}' already exists.")
     org = Organisation(
-        slug=slug, name=name, country=country, contact=contact, identity_id=identity_id_for(slug), active=True
-    )
+        slug=slug, name=name, country=country, contact=contact, identity_id=identity_id_for(slug),
+        active=not pending_approval, pending_approval=pending_approval, introduced_by_org_id=introduced_by,
+    )  # fmt: skip
     session.add(org)
     session.flush()  # flush so org.id is available to the audit event
     audit(session, actor, "organisation.create", target=f"organisation {slug}", target_org_id=org.id,
@@ -198,6 +229,8 @@ def update_organisation(
         org.contact = contact
     if active is not None:
         org.active = active
+        if active:
+            org.pending_approval = False  # activating an organisation awaiting approval approves it
     session.flush()
     if org_state(org) != before:
         action = "organisation.update"
@@ -376,7 +409,9 @@ def add_member(
     check_role_and_clearance(g, role, level)
     if _membership(session, g, org) is not None:
         raise Conflict(f"'{org_slug}' is already a member of '{group_slug}'.")
-    m = Membership(group_id=g.id, organisation_id=org.id, role=role, clearance=level)
+    _not_self(session, actor, org, group_slug)
+    m = Membership(group_id=g.id, organisation_id=org.id, role=role, clearance=level,
+                   added_by_org_id=None if actor.is_admin else actor.org_id)  # fmt: skip
     session.add(m)
     session.flush()
     audit(session, actor, "membership.add", target=f"membership {org_slug}@{group_slug}", group_id=g.id,
@@ -384,11 +419,60 @@ def add_member(
     return Member(m, org)
 
 
-def _not_self(actor: Principal, org: Organisation, group_slug: str) -> None:
-    if org.id == actor.org_id and not actor.is_admin:
+MAX_INTRODUCTION_DEPTH = 32  # a chain of introductions longer than this is cut (and refused below)
+
+
+def introducers(session: Session, org_id: int, *, created_only: bool = False) -> set[int]:
+    """The organisations that introduced `org_id`, transitively: the one whose coordinator invited it
+    into the hub (redeeming created it) or, unless `created_only`, added or invited it into any group;
+    then theirs, and so on."""
+    seen: set[int] = set()
+    frontier = {org_id}
+    for _ in range(MAX_INTRODUCTION_DEPTH):
+        if not frontier:
+            break
+        parents: set[int] = set(
+            session.scalars(
+                select(func.coalesce(Organisation.introduced_by_org_id, 0)).where(
+                    Organisation.id.in_(frontier), Organisation.introduced_by_org_id.is_not(None)
+                )
+            )
+        )
+        if not created_only:
+            parents |= set(
+                session.scalars(
+                    select(func.coalesce(Membership.added_by_org_id, 0)).where(
+                        Membership.organisation_id.in_(frontier), Membership.added_by_org_id.is_not(None)
+                    )
+                )
+            )
+        frontier = parents - seen - {org_id}
+        seen |= parents
+    seen.discard(org_id)
+    return seen
+
+
+def _not_self(session: Session, actor: Principal, org: Organisation, group_slug: str) -> None:
+    """A coordinator never changes its own membership, directly or through an organisation it introduced."""
+    if actor.is_admin:
+        return
+    if org.id == actor.org_id:
         raise Forbidden(
             f"A coordinator cannot change its own organisation's membership of '{group_slug}'; "
             "another coordinator or a platform admin can."
+        )
+    if org.id in introducers(session, actor.org_id):
+        raise Forbidden(
+            f"'{actor.org_slug}' was invited or added by '{org.slug}' (directly or through organisations "
+            f"it introduced): it cannot change '{org.slug}''s membership; another coordinator or a "
+            "platform admin can."
+        )
+    if actor.org_id in introducers(session, org.id, created_only=True):
+        # an organisation a coordinator's invitation created may be the coordinator itself under
+        # another name: its role and clearance are for another coordinator or a platform admin
+        raise Forbidden(
+            f"'{org.slug}' was created by redeeming an invitation of '{actor.org_slug}': its membership is "
+            "changed by another coordinator or a platform admin."
         )
 
 
@@ -404,7 +488,7 @@ def update_member(
     """Change a member's role or clearance (never above max_tlp; never the caller's own membership)."""
     found = get_member(session, actor, group_slug, org_slug)
     m, org = found.membership, found.organisation
-    _not_self(actor, org, group_slug)
+    _not_self(session, actor, org, group_slug)
     level = parse_tlp(clearance, "clearance") if clearance is not None else None
     check_role_and_clearance(m.group, role, level)
     before = member_state(m)
@@ -423,7 +507,7 @@ def remove_member(session: Session, actor: Principal, group_slug: str, org_slug:
     """Remove a member: its next request to the group is refused; what it published stays."""
     found = get_member(session, actor, group_slug, org_slug)
     m, org = found.membership, found.organisation
-    _not_self(actor, org, group_slug)
+    _not_self(session, actor, org, group_slug)
     before = member_state(m)
     gid = m.group_id
     session.delete(m)

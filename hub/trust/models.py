@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -34,6 +35,11 @@ class Organisation(Base):
     contact: Mapped[str | None] = mapped_column(String(255))
     # a deactivated organisation's keys stop working at once; what it published stays
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # the organisation whose coordinator invited it (redeeming created it); None: an admin or the file.
+    # It may never change its introducer's membership (hub.trust.manage.introducers)
+    introduced_by_org_id: Mapped[int | None] = mapped_column(Integer)
+    # made by redeeming an invitation and not yet approved by a platform admin: inactive until then
+    pending_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TrustGroup(Base):
@@ -64,6 +70,8 @@ class Membership(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("trust_groups.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))  # coordinator | contributor | reader
     clearance: Mapped[int] = mapped_column(SmallInteger)
+    # the organisation whose coordinator added or invited this member; None: an admin or the file
+    added_by_org_id: Mapped[int | None] = mapped_column(Integer)
 
     group: Mapped[TrustGroup] = relationship(back_populates="memberships")
     organisation: Mapped[Organisation] = relationship()

@@ -150,12 +150,20 @@ def plan(session: Session, cfg: TrustConfig) -> Plan:
     return out
 
 
-def apply(session: Session, cfg: TrustConfig, the_plan: Plan) -> list[IssuedKey]:
+def missing_only(the_plan: Plan) -> Plan:
+    """The creations of a plan alone: what `hub trust load` does without --update."""
+    return Plan([c for c in the_plan.changes if c.op == "create"], the_plan.left_alone)
+
+
+def apply(session: Session, cfg: TrustConfig, the_plan: Plan, *, update: bool = True) -> list[IssuedKey]:
     """Carry out a plan made on this session's data: create and change, remove, archive; audit each step.
 
-    Returns the API keys issued to accounts that had none (shown once by the caller).
+    With `update` False only what is missing is created (pass `missing_only(plan)`): nothing existing
+    changes. Returns the API keys issued to accounts that had none (shown once by the caller).
     """
-    issued = apply_config(session, cfg)
+    if not update and any(c.op != "create" for c in the_plan.changes):
+        raise ValueError("a plan applied without update holds creations only (see missing_only)")
+    issued = apply_config(session, cfg, update=update)
     for k in issued:
         org_id = session.scalar(select(Organisation.id).where(Organisation.slug == k.organisation))
         audit(session, OPERATOR, "key.issue", target=f"key of {k.organisation}/{k.account} (config)",

@@ -53,6 +53,7 @@ def get_policy_explain(
                 # a coordinator learns nothing of objects its own clearance hides; admins see all
                 asker=None if who.is_admin else Reader(org_id=who.org_id, role=None, clearance=Tlp.CLEAR),
                 asker_roles={gid: (m.role, m.clearance) for gid, m in who.memberships.items()},
+                caller=who,
             )
         except ExplainError as exc:
             raise BadRequest(str(exc)) from None

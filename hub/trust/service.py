@@ -91,32 +91,38 @@ def read_config(path: Path) -> TrustConfig:
     return read_yaml(path, TrustConfig)
 
 
-def apply_config(session: Session, cfg: TrustConfig) -> list[IssuedKey]:
+def apply_config(session: Session, cfg: TrustConfig, *, update: bool = True) -> list[IssuedKey]:
     """Create or update what the configuration declares (idempotent); return keys created now.
 
     A key is issued only to an account that has no usable key, so re-running never prints a secret
-    twice and never invalidates keys already handed out.
+    twice and never invalidates keys already handed out. With `update` False, only what is missing is
+    created (and keys only for accounts created now): nothing that exists is changed, so what was
+    administered remotely (a clearance a coordinator lowered, keys an organisation revoked) stays.
     """
     issued: list[IssuedKey] = []
     orgs: dict[str, Organisation] = {}
     for oc in cfg.organisations:
         org = session.scalar(select(Organisation).where(Organisation.slug == oc.slug))
+        new_org = org is None
         if org is None:
             org = Organisation(slug=oc.slug, identity_id=identity_id_for(oc.slug), name=oc.name)
             session.add(org)
-        org.name, org.country, org.contact = oc.name, oc.country, oc.contact
+        if update or new_org:
+            org.name, org.country, org.contact = oc.name, oc.country, oc.contact
         session.flush()  # flush so org.id is available to accounts and memberships
         orgs[oc.slug] = org
         for ac in oc.accounts:
             acct = session.scalar(
                 select(Account).where(Account.organisation_id == org.id, Account.name == ac.name)
             )
+            new_acct = acct is None
             if acct is None:
                 acct = Account(organisation_id=org.id, name=ac.name, is_admin=ac.admin)
                 session.add(acct)
                 session.flush()
-            acct.is_admin = ac.admin
-            if not _has_usable_key(session, acct.id):
+            if update:
+                acct.is_admin = ac.admin
+            if (update or new_acct) and not _has_usable_key(session, acct.id):
                 for kc in ac.keys:
                     expires = datetime.now(UTC) + timedelta(days=kc.expires_days) if kc.expires_days else None
                     key, secret = create_api_key(session, account=acct, label=kc.label, expires_at=expires)
@@ -131,11 +137,13 @@ def apply_config(session: Session, cfg: TrustConfig) -> list[IssuedKey]:
                     )
     for gc in cfg.groups:
         group = session.scalar(select(TrustGroup).where(TrustGroup.slug == gc.slug))
+        new_group = group is None
         if group is None:
             group = TrustGroup(slug=gc.slug)
             session.add(group)
-        group.name, group.description, group.community = gc.name, gc.description, gc.community
-        group.default_tlp, group.max_tlp = gc.default_tlp, gc.max_tlp
+        if update or new_group:
+            group.name, group.description, group.community = gc.name, gc.description, gc.community
+            group.default_tlp, group.max_tlp = gc.default_tlp, gc.max_tlp
         session.flush()
         for mc in gc.members:
             org = orgs[mc.org]
@@ -144,6 +152,8 @@ def apply_config(session: Session, cfg: TrustConfig) -> list[IssuedKey]:
                     Membership.group_id == group.id, Membership.organisation_id == org.id
                 )
             )
+            if m is not None and not update:
+                continue
             if m is None:
                 m = Membership(group_id=group.id, organisation_id=org.id)
                 session.add(m)
@@ -159,6 +169,8 @@ def apply_config(session: Session, cfg: TrustConfig) -> list[IssuedKey]:
                     f"groups.{gc.slug}.collections.{cc.alias}.id",
                     f"the collection already has the id {coll.id}; collection ids never change",
                 )
+            if coll is not None and not update:
+                continue
             if coll is None:
                 coll = Collection(id=str(cc.id) if cc.id else new_collection_id(), group_id=group.id)
                 coll.alias = cc.alias

@@ -122,7 +122,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
             ]
         )  # fmt: skip
     eng.dispose()
-    settings = Settings(database_url=url, secret_key="browser-secret", auth_failure_limit=10_000)
+    # a redeemed organisation signs in at once here; approval is tested in tests/admin and tests/console
+    settings = Settings(
+        database_url=url,
+        secret_key="browser-secret",
+        auth_failure_limit=10_000,
+        invitations_self_service=True,
+    )
     server = LiveServer(url, settings).start()
     world.base = server.base
     world.server = server

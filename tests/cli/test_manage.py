@@ -99,6 +99,10 @@ def test_invitation_round_trip_through_the_cli(cli, hub):
     assert "cli-new joined africa as contributor" in redeemed.stdout
     key = next(line for line in redeemed.stdout.splitlines() if line.startswith("hub_"))
     hub.keys["cli-new"] = key
+    assert "awaits a platform admin's approval" in redeemed.stdout
+    assert "cli-new" in cli("admin", "org", "list", "--pending").stdout
+    assert as_json(cli("admin", "org", "approve", "cli-new", "--json"))["active"] is True
+    assert "cli-new" not in cli("admin", "org", "list", "--pending").stdout
     assert as_json(cli("cli-new", "whoami", "--json"))["memberships"]["africa"]["clearance"] == "green"
     again = cli(None, "invite", "redeem", made["token"], ok=False)
     assert again.exit_code == 2 and "409" in again.output and "redeemed" in again.output

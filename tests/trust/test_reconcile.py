@@ -98,3 +98,53 @@ def test_a_bad_file_is_refused_with_its_path(cli, tmp_path):
     cfg["groups"][0]["members"][0]["role"] = "owner"
     r = cli("config", "apply", write(tmp_path, cfg))
     assert r.exit_code == 2 and "groups.0.members.0.role" in r.output
+
+
+def _clearance(sm, org, group="africa"):
+    with sm() as s:
+        return s.scalar(
+            select(Membership.clearance)
+            .join(Organisation, Organisation.id == Membership.organisation_id)
+            .join(TrustGroup, TrustGroup.id == Membership.group_id)
+            .where(Organisation.slug == org, TrustGroup.slug == group)
+        )
+
+
+def test_trust_load_creates_what_is_missing_and_never_reverts_remote_changes(cli, sm, tmp_path):
+    from hub.db import begin_write
+    from hub.policy.tlp import Tlp
+    from hub.trust.manage import update_member
+    from hub.trust.models import Account
+    from hub.trust.service import principal_for
+
+    # a coordinator lowers cert-c's clearance through the admin API's service
+    with sm() as s, s.begin():
+        begin_write(s)
+        org = s.scalar(select(Organisation).where(Organisation.slug == "cert-a"))
+        acct = s.scalar(select(Account).where(Account.organisation_id == org.id))
+        update_member(s, principal_for(s, account=acct, org=org), "africa", "cert-c", clearance="green")
+    cfg = copy.deepcopy(WORLD)
+    cfg["organisations"].append({"slug": "cert-new", "name": "New", "accounts": [{"name": "taxii"}]})
+    cfg["groups"][0]["members"].append({"org": "cert-new", "role": "reader"})
+    path = write(tmp_path, cfg)
+    r = cli("trust", "load", path)
+    assert r.exit_code == 0, r.output
+    assert _clearance(sm, "cert-c") == Tlp.GREEN  # as the coordinator left it
+    assert _clearance(sm, "cert-new") == Tlp.AMBER_STRICT  # what was missing is created
+    assert "left as they are" in r.output and "cert-new/taxii" in r.output
+    with sm() as s:
+        acts = [
+            (e.action, e.target)
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.action.like("config.%")))
+        ]
+    assert ("config.create", "membership cert-new@africa") in acts
+    assert not [a for a in acts if a[0] != "config.create"]
+    # told to, it brings what exists to the file, with the plan and audit of `hub config apply`
+    r = cli("trust", "load", path, "--update")
+    assert r.exit_code == 0, r.output
+    assert "~ change membership cert-c@africa" in r.output
+    assert _clearance(sm, "cert-c") == Tlp.AMBER_STRICT
+    with sm() as s:
+        ev = s.scalar(select(AuditEvent).where(AuditEvent.action == "config.change"))
+    assert ev is not None and ev.target == "membership cert-c@africa"
+    assert json.loads(ev.before)["clearance"] == "green"
