@@ -24,7 +24,11 @@ After every step:
 * no membership changes except by a coordinator of that group acting on an organisation it did not
   invite (or the platform admin); and a coordinator's action on a key reaches that group only;
 * nothing a coordinator's feed fetches comes from a non-public address: a real HTTP server on 127.0.0.1
-  (and one on [::1]) stands in for the hub's network and must receive no request.
+  (and one on [::1]) stands in for the hub's network and must receive no request. It is also the HTTP
+  proxy while a feed of 10.x, 192.168.x or 169.254.169.254 runs (so an attempt to fetch those is seen),
+  and no feed run may read a record at all (an upper-case `HTTP://` URL read as a path finds a file).
+
+The operator allowed no internal upstream (HUB_OUTBOUND_ALLOW unset).
 
 Moves the API refuses (any 4xx) are fine; only a success that breaks an invariant fails. Where an
 endpoint or field of issue 17's API does not exist yet, the move is refused and changes nothing.
