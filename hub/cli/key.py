@@ -1,8 +1,8 @@
 """`hub key`: API keys (create, list, rotate, revoke), on the database or, with --url, through the API.
 
 On the database the operator acts as the platform; through the admin API the caller's own rights apply
-(a key its own account's keys; a coordinator lists and suspends a member's keys in its group). Both run the same
-service (hub.trust.keys), which writes the audit event.
+(a key manages its own account's keys; a coordinator lists and suspends a member's keys in its group).
+Both run the same service (hub.trust.keys), which writes the audit event.
 """
 
 from __future__ import annotations
