@@ -1,8 +1,8 @@
 """`hub key`: API keys (create, list, rotate, revoke), on the database or, with --url, through the API.
 
 On the database the operator acts as the platform; through the admin API the caller's own rights apply
-(an organisation's own keys; a coordinator lists and revokes its members' keys). Both run the same
-service (hub.trust.keys), which writes the audit event.
+(a key manages its own account's keys; a coordinator lists and suspends a member's keys in its group).
+Both run the same service (hub.trust.keys), which writes the audit event.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ SCOPE_HELP = "what the key may do (repeat): download, read, write, manage; defau
 def _local(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a key service on the database as the operator, in one transaction."""
     from hub.admin.schemas import KeyRead
+    from hub.trust.keys import KeyInfo
     from hub.trust.manage import OPERATOR
 
     sm = _sessions(_settings().database_url)
@@ -36,7 +37,11 @@ def _local(fn: Any, *args: Any, **kwargs: Any) -> Any:
         with sm() as session, session.begin():
             begin_write(session)
             out = fn(session, OPERATOR, *args, **kwargs)
-            return [KeyRead.of(k).model_dump(mode="json") for k in out] if isinstance(out, list) else out
+            if isinstance(out, list):  # rendered inside the session, while its rows are loaded
+                return [
+                    KeyRead.of(k).model_dump(mode="json") if isinstance(k, KeyInfo) else k.json() for k in out
+                ]
+            return out
     except HubError as exc:
         _fail(exc.description or exc.title)
 
@@ -159,6 +164,57 @@ def key_list(
 
     rows = call(ctx, "GET", f"/organisations/{org}/keys") if remote(ctx).url else _local(list_keys, org)
     show(rows, as_json=as_json, columns=KEY_COLUMNS)
+
+
+def _suspension(ctx: typer.Context, action: str, key_id: str, group: str, org: str) -> None:
+    from hub.trust.keys import reinstate_key, suspend_key
+
+    kid = _key_id(key_id)
+    if remote(ctx).url:
+        call(ctx, "POST", f"/groups/{group}/members/{org}/keys/{kid}/{action}")
+    else:
+        _local(suspend_key if action == "suspend" else reinstate_key, group, org, kid)
+    done = "suspended" if action == "suspend" else "reinstated"
+    console.print(f"{done} {kid} in {group}", highlight=False, markup=False)
+
+
+@key_app.command("suspend")
+def key_suspend(
+    ctx: typer.Context,
+    key_id: str = typer.Argument(..., help="the key id: the part after 'hub_'"),
+    group: str = typer.Option(..., help="a group you coordinate"),
+    org: str = typer.Option(..., help="the member whose key it is"),
+) -> None:
+    """Suspend a member's key in a group you coordinate: it reads and writes nothing there only."""
+    _suspension(ctx, "suspend", key_id, group, org)
+
+
+@key_app.command("reinstate")
+def key_reinstate(
+    ctx: typer.Context,
+    key_id: str = typer.Argument(..., help="the key id: the part after 'hub_'"),
+    group: str = typer.Option(..., help="a group you coordinate"),
+    org: str = typer.Option(..., help="the member whose key it is"),
+) -> None:
+    """Lift a key's suspension in a group you coordinate."""
+    _suspension(ctx, "reinstate", key_id, group, org)
+
+
+@key_app.command("members")
+def key_members(
+    ctx: typer.Context,
+    group: str = typer.Option(..., help="a group you coordinate"),
+    org: str = typer.Option(..., help="a member of it"),
+    as_json: bool = JSON,
+) -> None:
+    """A member's keys as a coordinator of the group sees them (ids, states, scopes, suspended here)."""
+    from hub.trust.keys import list_member_keys
+
+    if remote(ctx).url:
+        rows = call(ctx, "GET", f"/groups/{group}/members/{org}/keys")
+    else:
+        rows = _local(list_member_keys, group, org)
+    show(rows, as_json=as_json, columns=["key_id", "account", "scopes", "created_at", "state", "suspended"])
 
 
 # ---------------------------------------------------------------- platform admin bootstrap

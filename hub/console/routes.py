@@ -474,11 +474,14 @@ def issue_key(request: Request, form: dict[str, str] = Form, me: Me = Who, sessi
         if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= 3650:
             raise Unprocessable("expires in days is a whole number from 1 to 3650, or empty for never.")
         expires = datetime.now(UTC) + timedelta(days=int(days))
+    # the form's checkboxes (scope_<name>); a form without them (an older page, a script) asks for all four
+    scopes = [n for n in ("download", "manage", "read", "write") if form.get(f"scope_{n}")]
     with _write(session):
         info, secret = keys.issue_key(
             session, me.who.principal, me.who.org_slug,
             account=form.get("account", "").strip()[:128] or "taxii",
             label=form.get("label", "").strip()[:128], expires_at=expires,
+            scopes=scopes if form.get("scopes_given") else None,
         )  # fmt: skip
         rows = keys.list_keys(session, me.who.principal, me.who.org_slug)
     return render(request, "keys.html", me, status=201, keys=rows, issued=(info, secret), done=None)

@@ -286,6 +286,20 @@ class MemberKey:
     info: KeyInfo
     suspended: bool  # in this group
 
+    def json(self) -> dict[str, object]:
+        """The fields a coordinator sees, as JSON values."""
+        k = self.info.key
+        return {
+            "key_id": k.key_id,
+            "organisation": self.info.organisation,
+            "account": self.info.account,
+            "created_at": _aware(k.created_at).isoformat(),
+            "expires_at": _aware(k.expires_at).isoformat() if k.expires_at else None,
+            "state": self.info.state,
+            "scopes": self.info.scopes,
+            "suspended": self.suspended,
+        }
+
 
 def _member_org(
     session: Session, actor: Principal, group_slug: str, org_slug: str

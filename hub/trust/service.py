@@ -17,7 +17,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from hub.config_files import read_yaml
@@ -356,25 +356,25 @@ def principal_for(
     A key suspended in a group by the group's coordinator has no membership there: it neither reads
     nor writes that group, and works as before everywhere else.
     """
-    members = session.scalars(select(Membership).where(Membership.organisation_id == org.id))
-    suspended: frozenset[int] = frozenset()
-    if key is not None:
-        suspended = frozenset(
-            session.scalars(
-                select(KeyGroupSuspension.group_id).where(KeyGroupSuspension.api_key_id == key.id)
-            )
-        )
+    stmt = select(Membership, KeyGroupSuspension.id).where(Membership.organisation_id == org.id)
+    # one query: the memberships, each with this key's suspension there if any
+    stmt = stmt.outerjoin(
+        KeyGroupSuspension,
+        and_(
+            KeyGroupSuspension.group_id == Membership.group_id,
+            KeyGroupSuspension.api_key_id == (key.id if key is not None else -1),
+        ),
+    )
+    rows = session.execute(stmt).all()
+    suspended = frozenset(m.group_id for m, sus in rows if sus is not None)
+    members = [m for m, sus in rows if sus is None]
     return Principal(
         account_id=account.id,
         org_id=org.id,
         org_slug=org.slug,
         identity_id=org.identity_id,
         is_admin=account.is_admin,
-        memberships={
-            m.group_id: GroupAccess(m.group_id, m.role, m.clearance)
-            for m in members
-            if m.group_id not in suspended
-        },
+        memberships={m.group_id: GroupAccess(m.group_id, m.role, m.clearance) for m in members},
         scopes=key_scopes(key) if key is not None else ALL_SCOPES,
         key_id=key.key_id if key is not None else None,
         suspended=suspended,

@@ -149,9 +149,12 @@ def test_downloads_need_download_and_the_admin_api_needs_manage(client, api):
     assert as_key(client, manager)("GET", "/me").status_code == 200
     assert as_key(client, reader)("GET", "/me").status_code == 403
     assert taxii(client, manager, "GET", "/taxii2/").status_code == 403
-    explain = "/admin/api/groups/africa/policy/explain?object=indicator--0"
-    assert client.get(explain, headers=bearer(device)).status_code == 403
-    assert client.get(explain, headers=bearer(reader)).status_code != 403
+    explain = "/admin/api/groups/africa/policy/explain?object=indicator--0"  # for coordinators: cert-a
+    a_device, _ = issue(api, "cert-a", scopes=["download"])
+    a_reader, _ = issue(api, "cert-a", scopes=["read"])
+    r = client.get(explain, headers=bearer(a_device))
+    assert r.status_code == 403 and "'read' scope" in r.json()["description"]
+    assert client.get(explain, headers=bearer(a_reader)).status_code != 403
 
 
 # ---------------------------------------------------------------- observation 6: a device key
