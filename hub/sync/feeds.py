@@ -339,7 +339,9 @@ def unknown_references(session: Session, cfg: FeedsConfig) -> list[tuple[str, st
     return problems
 
 
-def apply_feeds(session: Session, cfg: FeedsConfig, *, now_us: int) -> LoadReport:
+def apply_feeds(
+    session: Session, cfg: FeedsConfig, *, now_us: int, declared_by: str = "operator"
+) -> LoadReport:
     """Create or update the declared feeds (idempotent), keeping each feed's cursor and run state.
 
     A new feed is due at once. A feed whose source, format or collection changed loses its cursor, which
@@ -347,11 +349,14 @@ def apply_feeds(session: Session, cfg: FeedsConfig, *, now_us: int) -> LoadRepor
     `public`, `upstream_default_tlp`), since what it withheld before may go now (`rule_reset`).
     Feeds stored but absent from the file are left as they are (and reported):
     disable one with `enabled: false` rather than by deleting its history.
+
+    `declared_by` is "operator" for the feeds file and "coordinator" for a declaration through the
+    admin API or console by a coordinator: a coordinator's feed reaches only public addresses (hub.net).
     """
     report = LoadReport()
     stored = {f.name: f for f in session.scalars(select(Feed))}
     for fc in cfg.feeds:
-        values = definition(fc)
+        values = definition(fc) | {"declared_by": declared_by}
         feed = stored.get(fc.name)
         if feed is None:
             session.add(

@@ -10,6 +10,7 @@ the workers run it.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,7 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
+from hub.net import OutboundGuard
 from hub.sync.feeds import FeedConfig, FeedsConfig, apply_feeds
+from hub.sync.fetch import is_url
 from hub.sync.models import Feed, FeedRun
 from hub.sync.scheduler import now_us
 from hub.trust.manage import audit, find_group
@@ -75,8 +78,14 @@ def _check_rights(session: Session, actor: Principal, group: TrustGroup, fc: Fee
         return
     if fc.direction != "pull":
         raise Forbidden("Push feeds send a group's objects out of the hub; the operator declares them.")
-    if not fc.url.lower().startswith(("https://", "http://")):
+    if not is_url(fc.url):
         raise Forbidden("A coordinator's feed pulls from an http(s) URL, never from a file of the hub.")
+    why = OutboundGuard.from_environ(os.environ).check_url(fc.url)
+    if why is not None:
+        raise Unprocessable(
+            f"url: {why}: a coordinator's feed reaches only the public internet and the upstreams "
+            "the operator allows (HUB_OUTBOUND_ALLOW)"
+        )
     if fc.publish_as != actor.org_slug:
         raise Forbidden(f"A coordinator's feed publishes as its own organisation, '{actor.org_slug}'.")
     if fc.user or fc.password_env:
@@ -110,7 +119,8 @@ def declare_feed(session: Session, actor: Principal, group_slug: str, body: dict
     _check_rights(session, actor, g, fc)
     if session.scalar(select(Feed.id).where(Feed.name == fc.name)) is not None:
         raise Conflict(f"A feed '{fc.name}' already exists (feed names are unique on the hub).")
-    apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us())
+    by = "operator" if actor.is_admin else "coordinator"
+    apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us(), declared_by=by)
     feed = _feed(session, g, fc.name)
     audit(session, actor, "feed.create", target=f"feed {fc.name}", group_id=g.id, after=declared(feed))
     return feed
@@ -127,7 +137,9 @@ def change_feed(
         raise Forbidden("This feed was declared by the operator; change it in the feeds file.")
     fc = _validate({**before, **changes, "name": feed.name, "group": g.slug})
     _check_rights(session, actor, g, fc)
-    apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us())
+    # a platform admin's change keeps who declared the feed; a coordinator's makes the feed its own
+    by = feed.declared_by if actor.is_admin else "coordinator"
+    apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us(), declared_by=by)
     after = declared(feed)
     if after != before:
         action = "feed.update"

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hub.sync.worker import run_named
 from tests.sync.conftest import web  # noqa: F401  (the loopback feed site fixture)
 
 BLOCKLIST = b"# a blocklist\n198.51.100.7\nevil.example\nhttp://bad.example/x\nnot a thing at all!\n"
+
+
+@pytest.fixture(autouse=True)
+def loopback_feed_site_allowed(monkeypatch):
+    """The feed site of these tests is on 127.0.0.1, which the operator allows as an internal upstream."""
+    monkeypatch.setenv("HUB_OUTBOUND_ALLOW", "127.0.0.1")
 
 
 def declare(api, who="cert-a", **extra):
