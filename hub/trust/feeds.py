@@ -11,6 +11,7 @@ the workers run it.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, fields
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,6 +25,7 @@ from hub.sync.fetch import is_url
 from hub.sync.models import Feed, FeedRun
 from hub.sync.scheduler import now_us
 from hub.trust.manage import audit, find_group
+from hub.trust.reports import feed_counts_shown
 from hub.trust.models import Membership, Organisation, TrustGroup
 from hub.trust.service import Principal
 
@@ -161,16 +163,54 @@ def run_now(session: Session, actor: Principal, group_slug: str, name: str) -> F
     return feed
 
 
+def errors_shown(session: Session, actor: Principal, group_feeds: list[Feed]) -> dict[int, bool]:
+    """Per feed: may the caller see its last error (which carries counts)? The rule of its runs' counts."""
+    return feed_counts_shown(session, actor, group_feeds)
+
+
+COUNTS = ("read", "created", "new_versions", "unchanged", "rejected", "skipped", "refused", "sent")
+
+
+@dataclass(frozen=True)
+class FeedRunEntry:
+    """A feed run as a reader sees it: its counts and error None where withheld (as the audit log's)."""
+
+    id: int
+    started_us: int
+    finished_us: int
+    worker_id: str
+    status: str
+    read: int | None
+    created: int | None
+    new_versions: int | None
+    unchanged: int | None
+    rejected: int | None
+    skipped: int | None
+    refused: int | None
+    sent: int | None
+    cursor_before: str | None
+    cursor_after: str | None
+    error: str | None
+
+    @classmethod
+    def of(cls, run: FeedRun, *, shown: bool) -> FeedRunEntry:
+        values = {f.name: getattr(run, f.name) for f in fields(cls)}
+        if not shown:
+            values |= dict.fromkeys((*COUNTS, "error"))
+        return cls(**values)
+
+
 def feed_runs(
     session: Session, actor: Principal, group_slug: str, name: str, *, limit: int = 50
-) -> list[FeedRun]:
-    """A feed's run history, newest first."""
+) -> list[FeedRunEntry]:
+    """A feed's run history, newest first; counts withheld where the caller may not see them
+    (a feed into a collection it does not read with clearance RED, and that it does not publish as)."""
     feed = get_feed(session, actor, group_slug, name)
-    return list(
-        session.scalars(
-            select(FeedRun)
-            .where(FeedRun.feed_id == feed.id)
-            .order_by(FeedRun.started_us.desc(), FeedRun.id.desc())
-            .limit(limit)
-        )
+    shown = feed_counts_shown(session, actor, [feed])[feed.id]
+    rows = session.scalars(
+        select(FeedRun)
+        .where(FeedRun.feed_id == feed.id)
+        .order_by(FeedRun.started_us.desc(), FeedRun.id.desc())
+        .limit(limit)
     )
+    return [FeedRunEntry.of(r, shown=shown) for r in rows]
