@@ -379,7 +379,7 @@ def _at(us: int | None) -> datetime | None:
 
 class FeedCreate(In):
     name: str = Field(
-        max_length=128, description="unique on the hub: lowercase letters, digits, '.', '_', '-'"
+        max_length=128, description="unique in the group: lowercase letters, digits, '.', '_', '-'"
     )
     direction: Literal["pull", "push"] = "pull"
     format: str = Field(max_length=32, description="stix, misp, misp-feed, csv, text, intelmq, taxii, ...")

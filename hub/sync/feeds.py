@@ -241,11 +241,11 @@ class FeedsConfig(Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> FeedsConfig:
-        seen: set[str] = set()
-        for f in self.feeds:
-            if f.name in seen:
-                raise ValueError(f"feed name {f.name!r} is declared twice")
-            seen.add(f.name)
+        seen: set[tuple[str, str]] = set()
+        for f in self.feeds:  # feed names are unique within a group
+            if (f.group, f.name) in seen:
+                raise ValueError(f"feed name {f.name!r} is declared twice in group {f.group!r}")
+            seen.add((f.group, f.name))
         return self
 
 
@@ -354,10 +354,10 @@ def apply_feeds(
     admin API or console by a coordinator: a coordinator's feed reaches only public addresses (hub.net).
     """
     report = LoadReport()
-    stored = {f.name: f for f in session.scalars(select(Feed))}
+    stored = {(f.group_slug, f.name): f for f in session.scalars(select(Feed))}
     for fc in cfg.feeds:
         values = definition(fc) | {"declared_by": declared_by}
-        feed = stored.get(fc.name)
+        feed = stored.get((fc.group, fc.name))
         if feed is None:
             session.add(
                 Feed(name=fc.name, **values, next_run_at_us=now_us, cursor=None, failures=0, last_error=None)
@@ -376,8 +376,8 @@ def apply_feeds(
         for k in changed:
             setattr(feed, k, values[k])
         report.updated.append(fc.name)
-    declared = {fc.name for fc in cfg.feeds}
-    report.not_in_file = sorted(set(stored) - declared)
+    declared = {(fc.group, fc.name) for fc in cfg.feeds}
+    report.not_in_file = sorted(name for key, f in stored.items() if key not in declared for name in [f.name])
     session.flush()
     return report
 

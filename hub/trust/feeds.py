@@ -119,8 +119,9 @@ def declare_feed(session: Session, actor: Principal, group_slug: str, body: dict
     g = find_group(session, actor, group_slug)
     fc = _validate({**body, "group": g.slug})
     _check_rights(session, actor, g, fc)
-    if session.scalar(select(Feed.id).where(Feed.name == fc.name)) is not None:
-        raise Conflict(f"A feed '{fc.name}' already exists (feed names are unique on the hub).")
+    exists = select(Feed.id).where(Feed.name == fc.name, Feed.group_slug == g.slug)
+    if session.scalar(exists) is not None:  # another group's feed of that name is none of its business
+        raise Conflict(f"'{g.slug}' already has a feed '{fc.name}' (feed names are unique in a group).")
     by = "operator" if actor.is_admin else "coordinator"
     apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us(), declared_by=by)
     feed = _feed(session, g, fc.name)
