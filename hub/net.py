@@ -32,7 +32,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
-WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})
+WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})  # noqa: S104 - listeners on every address
 # the one message a coordinator sees for a refused address and for any failure to connect
 UNREACHABLE = "could not fetch the source (no connection: not resolved, refused, unreachable or not public)"
 
@@ -134,9 +134,7 @@ class OutboundGuard:
         own: set[tuple[str | None, int | None]] = set()
         own |= _listener(environ.get("HUB_HOST", "127.0.0.1"), _port(environ.get("HUB_PORT", "8000")))
         if environ.get("HUB_METRICS_PORT"):
-            own |= _listener(
-                environ.get("HUB_METRICS_HOST", "127.0.0.1"), _port(environ["HUB_METRICS_PORT"])
-            )
+            own |= _listener(environ.get("HUB_METRICS_HOST", "127.0.0.1"), _port(environ["HUB_METRICS_PORT"]))
         public = environ.get("HUB_PUBLIC_URL", "")
         if public:
             parts = urlsplit(public)
@@ -232,4 +230,3 @@ def _port(value: str) -> int | None:
         return int(value)
     except ValueError:
         return None
-

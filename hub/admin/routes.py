@@ -493,7 +493,9 @@ def list_feeds(group: str, who: Principal = Who, session: Session = Db) -> list[
 def declare_feed(group: str, body: s.FeedCreate, who: Principal = Who, session: Session = Db) -> s.FeedRead:
     """Declare a feed of the group, validated as `hub sync load` validates a feeds file; due at once."""
     with _write(session):
-        out = _feed_read(session, who, feeds.declare_feed(session, who, group, body.model_dump(exclude_unset=True)))
+        out = _feed_read(
+            session, who, feeds.declare_feed(session, who, group, body.model_dump(exclude_unset=True))
+        )
     return out
 
 
@@ -510,7 +512,9 @@ def change_feed(
 ) -> s.FeedRead:
     """Change a feed; a new source, format or collection resets its cursor."""
     with _write(session):
-        out = _feed_read(session, who, feeds.change_feed(session, who, group, feed, body.model_dump(exclude_unset=True)))
+        out = _feed_read(
+            session, who, feeds.change_feed(session, who, group, feed, body.model_dump(exclude_unset=True))
+        )
     return out
 
 

@@ -114,14 +114,12 @@ class _GuardedBackend(httpcore.SyncBackend):
             addresses = self.guard.addresses(host, port)
         except OutboundRefused as exc:
             raise httpcore.ConnectError(str(exc)) from exc
-        error: Exception | None = None
-        for address in addresses:  # the URL's host name still goes in Host and TLS SNI
+        for address in addresses[:-1]:  # the URL's host name still goes in Host and TLS SNI
             try:
                 return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None
-        raise error
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):
+                continue
+        return super().connect_tcp(addresses[-1], port, timeout, local_address, socket_options)
 
 
 def guarded_transport(guard: OutboundGuard) -> httpx.HTTPTransport:

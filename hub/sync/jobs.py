@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import FeedSettings
+from hub.net import OutboundGuard
 from hub.policy.rules import Destination
 from hub.stix import format_us, timestamp_us
 from hub.sync.feeds import connector_options
-from hub.net import OutboundGuard
 from hub.sync.fetch import Access, Conditional, RunInterrupted, is_url
 from hub.sync.importer import ImportReport, Target, producer_of, resolve_submission, run_import
 from hub.sync.models import Feed

@@ -12,7 +12,7 @@ claimable again.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
@@ -130,15 +130,15 @@ def claim_named(session: Session, *, name: str, worker_id: str, now_us: int, lea
     return feed
 
 
-def named(name: str) -> Select[tuple[Feed]]:
+def named(name: str) -> Select[Any]:
     """The feed called `name`, or `group/name` (feed names are unique within a group only)."""
     group, sep, short = name.rpartition("/")
     stmt = select(Feed).where(Feed.name == short)
     return stmt.where(Feed.group_slug == group) if sep else stmt
 
 
-def _one(session: Session, stmt: Select[tuple[Feed]], name: str) -> Feed:
-    feeds = list(session.scalars(stmt.limit(2)))
+def _one(session: Session, stmt: Select[Any], name: str) -> Feed:
+    feeds: list[Feed] = list(session.scalars(stmt.limit(2)))
     if not feeds:
         raise ClaimError(f"no feed {name!r} (`hub sync list` shows the loaded feeds)")
     if len(feeds) > 1:

@@ -25,8 +25,8 @@ from hub.sync.fetch import is_url
 from hub.sync.models import Feed, FeedRun
 from hub.sync.scheduler import now_us
 from hub.trust.manage import audit, find_group
-from hub.trust.reports import feed_counts_shown
 from hub.trust.models import Membership, Organisation, TrustGroup
+from hub.trust.reports import feed_counts_shown
 from hub.trust.service import Principal
 
 # the declaration's fields, as FeedConfig names them, and the feeds-table column each is stored in

@@ -24,9 +24,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("declared_by", sa.String(16), server_default="coordinator", nullable=False)
         )
-        batch_op.create_check_constraint(
-            "declared_by", "declared_by IN ('operator', 'coordinator')"
-        )
+        batch_op.create_check_constraint("declared_by", "declared_by IN ('operator', 'coordinator')")
         batch_op.drop_constraint("uq_feeds_name", type_="unique")
         batch_op.create_unique_constraint(op.f("uq_feeds_group_slug_name"), ["group_slug", "name"])
     feeds = sa.table(

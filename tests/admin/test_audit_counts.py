@@ -88,10 +88,10 @@ def test_named_recipient_collection_counts_are_shown_to_its_owner(client, sm, ap
     assert _by(events, "push", "cert-b")["count"] is None
 
 
-def _feed_run_as_operator(api, sm, web, publish_as: str) -> None:
+def _feed_run_as_operator(api, sm, site, publish_as: str) -> None:
     from hub.sync.worker import run_named
 
-    folder, base = web
+    folder, base = site
     (folder / "list.txt").write_bytes(b"198.51.100.7\nevil.example\nnot an indicator!\n")
     body = {"name": "b-list", "format": "text", "url": f"{base}/list.txt", "collection": "indicators",
             "publish_as": publish_as, "tlp": "red"}  # fmt: skip
@@ -106,7 +106,12 @@ COUNT_FIELDS = ("read", "created", "new_versions", "unchanged", "rejected", "ski
 
 @pytest.mark.parametrize("clearance", ["green", "amber+strict"])
 def test_feed_runs_and_statistics_withhold_counts_of_another_members_feed_as_the_audit_log_does(
-    client, sm, api, admin_world, web, clearance  # noqa: F811
+    client,
+    sm,
+    api,
+    admin_world,
+    web,  # noqa: F811
+    clearance,
 ):
     push_red_and_green(client, sm, admin_world)
     set_clearance(sm, "cert-a", clearance)

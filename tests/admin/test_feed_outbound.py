@@ -35,7 +35,7 @@ class Target:
         target = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 target.seen.append(self.path)
                 status, headers, body = target.routes.get(self.path, (404, {}, b"not here"))
                 self.send_response(status)
@@ -114,7 +114,7 @@ def without_url(error: str | None) -> str:
 
 LOOPBACK_SPELLINGS = [
     "127.0.0.1", "127.1", "0x7f000001", "2130706433", "0177.0.0.1", "[::1]", "localhost", "LOCALHOST",
-    "feeds.localhost", "0.0.0.0", "[::]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[2002:7f00:1::]",
+    "feeds.localhost", "0.0.0.0",  # noqa: S104 "[::]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[2002:7f00:1::]",
     "[64:ff9b::7f00:1]",
 ]  # fmt: skip
 INTERNAL = [
@@ -129,7 +129,10 @@ def test_a_coordinator_feed_to_loopback_in_any_spelling_is_refused_and_sends_not
         for scheme in ("http", "HTTP", "hTTpS"):
             r = declare(api, f"{scheme}://{host}:{target.port}/list.txt", name=f"lo-{i}")
             assert r.status_code == 422, (host, scheme, r.text)
-            assert "public internet" in r.json()["description"] and "HUB_OUTBOUND_ALLOW" in r.json()["description"]
+            assert (
+                "public internet" in r.json()["description"]
+                and "HUB_OUTBOUND_ALLOW" in r.json()["description"]
+            )
     assert api("cert-a", "GET", "/groups/africa/feeds").json() == []
     assert target.seen == []
 
@@ -146,7 +149,9 @@ def test_a_coordinator_cannot_change_a_feed_to_an_internal_address(api, monkeypa
     assert declare(api, "https://feeds.example/list.txt").status_code == 201
     r = api("cert-a", "PATCH", "/groups/africa/feeds/a-list", json={"url": "http://169.254.169.254/latest"})
     assert r.status_code == 422
-    assert api("cert-a", "GET", "/groups/africa/feeds/a-list").json()["url"] == "https://feeds.example/list.txt"
+    assert (
+        api("cert-a", "GET", "/groups/africa/feeds/a-list").json()["url"] == "https://feeds.example/list.txt"
+    )
 
 
 def test_a_name_resolving_to_loopback_when_the_feed_runs_is_refused_and_sends_nothing(
@@ -200,9 +205,7 @@ def test_errors_never_echo_the_target_nor_tell_one_unreachable_target_from_anoth
     for name, url in cases.items():
         assert declare(api, url, name=name).status_code == 201, name
         run_named(sm, name, worker_id="w1")
-    shown = {
-        name: api("cert-a", "GET", f"/groups/africa/feeds/{name}/runs").json()[0] for name in cases
-    }
+    shown = {name: api("cert-a", "GET", f"/groups/africa/feeds/{name}/runs").json()[0] for name in cases}
     for name, run in shown.items():
         assert run["status"] == "failed", name
         text = (run["error"] or "") + notes_of(sm, name)
