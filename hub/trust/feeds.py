@@ -24,6 +24,7 @@ from hub.sync.feeds import FeedConfig, FeedsConfig, apply_feeds
 from hub.sync.fetch import is_url
 from hub.sync.models import Feed, FeedRun
 from hub.sync.scheduler import now_us
+from hub.sync.sources import TAXII_FORMATS
 from hub.trust.manage import audit, find_group
 from hub.trust.models import Membership, Organisation, TrustGroup
 from hub.trust.reports import feed_counts_shown
@@ -52,6 +53,8 @@ def declared(feed: Feed) -> dict[str, Any]:
     out |= {name: getattr(feed, column) for name, column in FIELDS.items()}
     if feed.direction == "pull":
         out["connector"] = dict(feed.options or {})
+        if feed.format in TAXII_FORMATS:  # a TAXII pull has upstream_default_tlp, not tlp
+            out.pop("tlp")
     else:
         for k in ("publish_as", "tlp", "tlp_version"):
             out.pop(k)

@@ -37,7 +37,7 @@ class Target:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 target.seen.append(self.path)
-                status, headers, body = target.routes.get(self.path, (404, {}, b"not here"))
+                status, headers, body = target.routes.get(self.path.split("?")[0], (404, {}, b"not here"))
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -78,7 +78,7 @@ def second() -> Iterator[Target]:
 def declare(api: Any, url: str, name: str = "a-list", who: str = "cert-a", **extra: Any) -> Any:
     body = {"name": name, "format": "text", "url": url, "collection": "indicators",
             "publish_as": who, "tlp": "green", **extra}  # fmt: skip
-    return api(who, "POST", "/groups/africa/feeds", json=body)
+    return api(who, "POST", "/groups/africa/feeds", json={k: v for k, v in body.items() if v is not None})
 
 
 def resolve_to(monkeypatch: pytest.MonkeyPatch, table: dict[str, list[str]]) -> list[str]:
@@ -268,3 +268,24 @@ def test_a_bad_HUB_OUTBOUND_ALLOW_is_refused_at_startup():
     with pytest.raises(ValueError, match="neither a host name nor an address"):
         Settings(outbound_allow="10.0.0.0/8, http://x.example/")
     assert Settings(outbound_allow="feeds.internal, 10.0.0.0/8, ::1").outbound_allow
+
+
+def test_a_coordinator_taxii_feed_is_guarded_too(api, sm, target, monkeypatch):
+    # taxii2-client speaks through requests/urllib3: its connections go through the same guard
+    resolve_to(monkeypatch, {"hub.rebind.test": ["127.0.0.1"]})
+    path = "/taxii2/api/collections/c1/"
+    body = {"format": "taxii", "peer_community": "south", "tlp": None}
+    assert declare(api, f"http://hub.rebind.test:{target.port}{path}", name="up", **body).status_code == 201
+    done = run_named(sm, "up", worker_id="w1")
+    assert not done.outcome.ok and without_url(done.outcome.error) == UNREACHABLE
+    assert target.seen == []
+    monkeypatch.setenv("HUB_OUTBOUND_ALLOW", "127.0.0.1")
+    for p in (path, path + "objects/"):
+        target.routes[p] = (500, {}, b'{"title": "SECRET-UPSTREAM-DETAIL"}')
+    r = api(
+        "cert-a", "PATCH", "/groups/africa/feeds/up", json={"url": f"http://127.0.0.1:{target.port}{path}"}
+    )
+    assert r.status_code == 200
+    done = run_named(sm, "up", worker_id="w1")
+    assert not done.outcome.ok and without_url(done.outcome.error) == "HTTP 500", done.outcome.error
+    assert target.seen and "SECRET" not in done.outcome.error
