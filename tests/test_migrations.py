@@ -124,10 +124,12 @@ def test_0006_marks_feeds_only_the_operator_could_declare_and_makes_names_unique
     ]
     with eng.begin() as conn:
         for name, direction, fmt, url, user, pw in rows:
+            insert = (
+                f"INSERT INTO feeds ({cols}) VALUES (:n, :d, :f, :u, 'africa', 'c', 'green', 2, '{{}}', "
+                ":user, :pw, 60, true, 0, 0)"
+            )
             conn.execute(
-                text(f"INSERT INTO feeds ({cols}) VALUES (:n, :d, :f, :u, 'africa', 'c', 'green', 2, '{{}}', "
-                     ":user, :pw, 60, true, 0, 0)"),  # fmt: skip
-                {"n": name, "d": direction, "f": fmt, "u": url, "user": user, "pw": pw},
+                text(insert), {"n": name, "d": direction, "f": fmt, "u": url, "user": user, "pw": pw}
             )
     eng.dispose()
     upgrade(empty_url)
@@ -137,8 +139,9 @@ def test_0006_marks_feeds_only_the_operator_could_declare_and_makes_names_unique
     assert by == {"site": "coordinator", "HTTPS": "coordinator", "file": "operator", "creds": "operator",
                   "out": "operator"}  # fmt: skip
     with eng.begin() as conn:  # another group's feed may be called "site" too
-        conn.execute(
-            text(f"INSERT INTO feeds ({cols}) VALUES ('site', 'pull', 'text', 'https://x.example/', 'asia', "
-                 "'c', 'green', 2, '{}', NULL, NULL, 60, true, 0, 0)")  # fmt: skip
+        other = (
+            f"INSERT INTO feeds ({cols}) VALUES ('site', 'pull', 'text', 'https://x.example/', 'asia', "
+            "'c', 'green', 2, '{}', NULL, NULL, 60, true, 0, 0)"
         )
+        conn.execute(text(other))
     eng.dispose()
