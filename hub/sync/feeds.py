@@ -235,7 +235,7 @@ class FeedConfig(Strict):
 
 
 class FeedsConfig(Strict):
-    """The feeds file: a list of feeds with unique names."""
+    """The feeds file: a list of feeds, their names unique within each group."""
 
     feeds: list[FeedConfig] = Field(default_factory=list)
 
