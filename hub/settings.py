@@ -66,6 +66,20 @@ class Settings(BaseSettings):
         description="serve Prometheus metrics on this port (its own listener; off when unset)",
     )
     metrics_host: str = Field(default="127.0.0.1", description="address the metrics port listens on")
+    outbound_allow: str = Field(
+        default="",
+        description="comma-separated host names and addresses or networks (CIDR) that feeds declared by "
+        "coordinators may reach although they are not public (named internal upstreams); every other "
+        "loopback, private, link-local, CGNAT, multicast or reserved address is refused (hub.net)",
+    )
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound_allow(cls, value: str) -> str:
+        from hub.net import parse_allow
+
+        parse_allow(value)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -106,3 +106,42 @@ def test_the_ingest_tables_carry_no_foreign_keys_and_sqlite_never_reuses_a_seq(e
             assert "AUTOINCREMENT" in ddl  # a deleted newest version's seq is never handed out again
     finally:
         eng.dispose()
+
+
+def test_0006_marks_feeds_only_the_operator_could_declare_and_makes_names_unique_per_group(empty_url):
+    from sqlalchemy import text
+
+    command.upgrade(alembic_config(empty_url), "0006_feeds-1")
+    eng = make_engine(empty_url)
+    cols = ("name, direction, format, url, group_slug, collection, tlp, tlp_version, options, username, "
+            "password_env, interval_s, enabled, next_run_at_us, failures")  # fmt: skip
+    rows = [
+        ("site", "pull", "text", "https://feeds.example/l.txt", None, None),  # a coordinator could have
+        ("HTTPS", "pull", "text", "HTTPS://feeds.example/l.txt", None, None),
+        ("file", "pull", "text", "/srv/feeds/l.txt", None, None),  # only the operator's
+        ("creds", "pull", "text", "https://feeds.example/l.txt", "u", "FEED_PW"),
+        ("out", "push", "taxii", "https://peer.example/c/", None, None),
+    ]
+    with eng.begin() as conn:
+        for name, direction, fmt, url, user, pw in rows:
+            insert = (
+                f"INSERT INTO feeds ({cols}) VALUES (:n, :d, :f, :u, 'africa', 'c', 'green', 2, '{{}}', "
+                ":user, :pw, 60, true, 0, 0)"
+            )
+            conn.execute(
+                text(insert), {"n": name, "d": direction, "f": fmt, "u": url, "user": user, "pw": pw}
+            )
+    eng.dispose()
+    upgrade(empty_url)
+    eng = make_engine(empty_url)
+    with eng.connect() as conn:
+        by = dict(conn.execute(text("SELECT name, declared_by FROM feeds")).all())
+    assert by == {"site": "coordinator", "HTTPS": "coordinator", "file": "operator", "creds": "operator",
+                  "out": "operator"}  # fmt: skip
+    with eng.begin() as conn:  # another group's feed may be called "site" too
+        other = (
+            f"INSERT INTO feeds ({cols}) VALUES ('site', 'pull', 'text', 'https://x.example/', 'asia', "
+            "'c', 'green', 2, '{}', NULL, NULL, 60, true, 0, 0)"
+        )
+        conn.execute(text(other))
+    eng.dispose()

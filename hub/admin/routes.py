@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from hub.admin import schemas as s
 from hub.db import begin_write
 from hub.errors import Conflict, Unprocessable
+from hub.sync.models import Feed
 from hub.trust import collections, feeds, invitations, keys, manage, reports
 from hub.trust.models import Organisation, TrustGroup
 from hub.trust.routes import get_policy_explain
@@ -522,18 +523,26 @@ def get_stats(
 # ---------------------------------------------------------------- feeds
 
 
+def _feed_read(session: Session, who: Principal, f: Feed) -> s.FeedRead:
+    return s.FeedRead.of(f, shown=feeds.errors_shown(session, who, [f])[f.id])
+
+
 @router.get("/groups/{group}/feeds", response_model=list[s.FeedRead])
 def list_feeds(group: str, who: Principal = Who, session: Session = Db) -> list[s.FeedRead]:
     """The feeds of a group the caller coordinates, with their run state."""
     with session.begin():
-        return [s.FeedRead.of(f) for f in feeds.list_feeds(session, who, group)]
+        rows = feeds.list_feeds(session, who, group)
+        shown = feeds.errors_shown(session, who, rows)
+        return [s.FeedRead.of(f, shown=shown[f.id]) for f in rows]
 
 
 @router.post("/groups/{group}/feeds", response_model=s.FeedRead, status_code=201)
 def declare_feed(group: str, body: s.FeedCreate, who: Principal = Who, session: Session = Db) -> s.FeedRead:
     """Declare a feed of the group, validated as `hub sync load` validates a feeds file; due at once."""
     with _write(session):
-        out = s.FeedRead.of(feeds.declare_feed(session, who, group, body.model_dump(exclude_unset=True)))
+        out = _feed_read(
+            session, who, feeds.declare_feed(session, who, group, body.model_dump(exclude_unset=True))
+        )
     return out
 
 
@@ -541,7 +550,7 @@ def declare_feed(group: str, body: s.FeedCreate, who: Principal = Who, session: 
 def get_feed(group: str, feed: str, who: Principal = Who, session: Session = Db) -> s.FeedRead:
     """One feed of the group."""
     with session.begin():
-        return s.FeedRead.of(feeds.get_feed(session, who, group, feed))
+        return _feed_read(session, who, feeds.get_feed(session, who, group, feed))
 
 
 @router.patch("/groups/{group}/feeds/{feed}", response_model=s.FeedRead)
@@ -550,7 +559,9 @@ def change_feed(
 ) -> s.FeedRead:
     """Change a feed; a new source, format or collection resets its cursor."""
     with _write(session):
-        out = s.FeedRead.of(feeds.change_feed(session, who, group, feed, body.model_dump(exclude_unset=True)))
+        out = _feed_read(
+            session, who, feeds.change_feed(session, who, group, feed, body.model_dump(exclude_unset=True))
+        )
     return out
 
 
@@ -558,7 +569,7 @@ def change_feed(
 def enable_feed(group: str, feed: str, who: Principal = Who, session: Session = Db) -> s.FeedRead:
     """Enable a feed."""
     with _write(session):
-        out = s.FeedRead.of(feeds.change_feed(session, who, group, feed, {"enabled": True}))
+        out = _feed_read(session, who, feeds.change_feed(session, who, group, feed, {"enabled": True}))
     return out
 
 
@@ -566,7 +577,7 @@ def enable_feed(group: str, feed: str, who: Principal = Who, session: Session = 
 def disable_feed(group: str, feed: str, who: Principal = Who, session: Session = Db) -> s.FeedRead:
     """Disable a feed (its history and cursor stay)."""
     with _write(session):
-        out = s.FeedRead.of(feeds.change_feed(session, who, group, feed, {"enabled": False}))
+        out = _feed_read(session, who, feeds.change_feed(session, who, group, feed, {"enabled": False}))
     return out
 
 
@@ -574,7 +585,7 @@ def disable_feed(group: str, feed: str, who: Principal = Who, session: Session =
 def run_feed_now(group: str, feed: str, who: Principal = Who, session: Session = Db) -> s.FeedRead:
     """Run a feed now: it becomes due at once and the next free `hub sync worker` runs it."""
     with _write(session):
-        out = s.FeedRead.of(feeds.run_now(session, who, group, feed))
+        out = _feed_read(session, who, feeds.run_now(session, who, group, feed))
     return out
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from hub.sync.feeds import ConnectorOptions
 from hub.sync.models import Feed, FeedRun
 from hub.trust.collections import CollectionInfo
+from hub.trust.feeds import FeedRunEntry
 from hub.trust.invitations import Redeemed, invitation_state
 from hub.trust.keys import KeyInfo, MemberKey
 from hub.trust.manage import Member, tlp_name
@@ -425,7 +426,7 @@ def _at(us: int | None) -> datetime | None:
 
 class FeedCreate(In):
     name: str = Field(
-        max_length=128, description="unique on the hub: lowercase letters, digits, '.', '_', '-'"
+        max_length=128, description="unique in the group: lowercase letters, digits, '.', '_', '-'"
     )
     direction: Literal["pull", "push"] = "pull"
     format: str = Field(max_length=32, description="stix, misp, misp-feed, csv, text, intelmq, taxii, ...")
@@ -471,11 +472,13 @@ class FeedRead(BaseModel):
     running_on: str | None
 
     @classmethod
-    def of(cls, f: Feed) -> FeedRead:
+    def of(cls, f: Feed, *, shown: bool = True) -> FeedRead:
+        """`shown`: False where the error is withheld (it carries counts: hub.trust.feeds.errors_shown)."""
         return cls(
             name=f.name, direction=f.direction, format=f.format, url=f.url, collection=f.collection,
             publish_as=f.publish_as, tlp=f.tlp, interval_s=f.interval_s, enabled=f.enabled,
-            next_run_at=_at(f.next_run_at_us), cursor=f.cursor, failures=f.failures, last_error=f.last_error,
+            next_run_at=_at(f.next_run_at_us), cursor=f.cursor, failures=f.failures,
+            last_error=f.last_error if shown else None,
             running_on=f.leased_by,
         )  # fmt: skip
 
@@ -486,20 +489,21 @@ class FeedRunRead(BaseModel):
     finished_at: datetime | None
     worker_id: str
     status: str
-    read: int
-    created: int
-    new_versions: int
-    unchanged: int
-    rejected: int
-    skipped: int
-    refused: int
-    sent: int
+    # counts (and the error, which carries counts) are null where withheld, as in the audit log
+    read: int | None
+    created: int | None
+    new_versions: int | None
+    unchanged: int | None
+    rejected: int | None
+    skipped: int | None
+    refused: int | None
+    sent: int | None
     cursor_before: str | None
     cursor_after: str | None
     error: str | None
 
     @classmethod
-    def of(cls, r: FeedRun) -> FeedRunRead:
+    def of(cls, r: FeedRun | FeedRunEntry) -> FeedRunRead:
         return cls(
             id=r.id, started_at=_at(r.started_us), finished_at=_at(r.finished_us), worker_id=r.worker_id,
             status=r.status, read=r.read, created=r.created, new_versions=r.new_versions,

@@ -235,17 +235,17 @@ class FeedConfig(Strict):
 
 
 class FeedsConfig(Strict):
-    """The feeds file: a list of feeds with unique names."""
+    """The feeds file: a list of feeds, their names unique within each group."""
 
     feeds: list[FeedConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> FeedsConfig:
-        seen: set[str] = set()
-        for f in self.feeds:
-            if f.name in seen:
-                raise ValueError(f"feed name {f.name!r} is declared twice")
-            seen.add(f.name)
+        seen: set[tuple[str, str]] = set()
+        for f in self.feeds:  # feed names are unique within a group
+            if (f.group, f.name) in seen:
+                raise ValueError(f"feed name {f.name!r} is declared twice in group {f.group!r}")
+            seen.add((f.group, f.name))
         return self
 
 
@@ -339,7 +339,9 @@ def unknown_references(session: Session, cfg: FeedsConfig) -> list[tuple[str, st
     return problems
 
 
-def apply_feeds(session: Session, cfg: FeedsConfig, *, now_us: int) -> LoadReport:
+def apply_feeds(
+    session: Session, cfg: FeedsConfig, *, now_us: int, declared_by: str = "operator"
+) -> LoadReport:
     """Create or update the declared feeds (idempotent), keeping each feed's cursor and run state.
 
     A new feed is due at once. A feed whose source, format or collection changed loses its cursor, which
@@ -347,12 +349,15 @@ def apply_feeds(session: Session, cfg: FeedsConfig, *, now_us: int) -> LoadRepor
     `public`, `upstream_default_tlp`), since what it withheld before may go now (`rule_reset`).
     Feeds stored but absent from the file are left as they are (and reported):
     disable one with `enabled: false` rather than by deleting its history.
+
+    `declared_by` is "operator" for the feeds file and "coordinator" for a declaration through the
+    admin API or console by a coordinator: a coordinator's feed reaches only public addresses (hub.net).
     """
     report = LoadReport()
-    stored = {f.name: f for f in session.scalars(select(Feed))}
+    stored = {(f.group_slug, f.name): f for f in session.scalars(select(Feed))}
     for fc in cfg.feeds:
-        values = definition(fc)
-        feed = stored.get(fc.name)
+        values = definition(fc) | {"declared_by": declared_by}
+        feed = stored.get((fc.group, fc.name))
         if feed is None:
             session.add(
                 Feed(name=fc.name, **values, next_run_at_us=now_us, cursor=None, failures=0, last_error=None)
@@ -371,8 +376,8 @@ def apply_feeds(session: Session, cfg: FeedsConfig, *, now_us: int) -> LoadRepor
         for k in changed:
             setattr(feed, k, values[k])
         report.updated.append(fc.name)
-    declared = {fc.name for fc in cfg.feeds}
-    report.not_in_file = sorted(set(stored) - declared)
+    declared = {(fc.group, fc.name) for fc in cfg.feeds}
+    report.not_in_file = sorted(name for key, f in stored.items() if key not in declared for name in [f.name])
     session.flush()
     return report
 

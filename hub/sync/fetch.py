@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -9,10 +11,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import httpcore
 import httpx
 import requests
+import urllib3
+
+from hub.net import UNREACHABLE, OutboundGuard, OutboundRefused
+
+log = logging.getLogger(__name__)
 
 MAX_FEED_BYTES = 1024 * 1024 * 1024  # a feed larger than 1 GiB is almost certainly a mistake
+# a coordinator's feed is read on the hub's machine, into memory: a smaller cap
+GUARDED_MAX_FEED_BYTES = 128 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 30.0  # per read (or connect): how long an upstream may stay silent
 CONNECT_TIMEOUT_S = 10.0
 # query parameters that carry a secret: a URL is stored and printed, so it never holds one
@@ -43,8 +53,8 @@ class PeerError(FetchError):
 
 
 def is_url(source: str) -> bool:
-    """True for http:// and https:// sources."""
-    return source.startswith(("http://", "https://"))
+    """True for http:// and https:// sources, whatever the scheme's case (`HTTP://` is a URL too)."""
+    return urlsplit(source.strip()).scheme.lower() in ("http", "https")
 
 
 def credentials_in_url(url: str) -> str | None:
@@ -86,18 +96,59 @@ def timeouts(seconds: float | None) -> httpx.Timeout:
     return httpx.Timeout(t, connect=min(CONNECT_TIMEOUT_S, t))
 
 
+class _GuardedBackend(httpcore.SyncBackend):
+    """httpcore's network backend, connecting only to addresses the guard vetted at connect time."""
+
+    def __init__(self, guard: OutboundGuard):
+        self.guard = guard
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = self.guard.addresses(host, port)
+        except OutboundRefused as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        for address in addresses[:-1]:  # the URL's host name still goes in Host and TLS SNI
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):
+                continue
+        return super().connect_tcp(addresses[-1], port, timeout, local_address, socket_options)
+
+
+def guarded_transport(guard: OutboundGuard) -> httpx.HTTPTransport:
+    """An httpx transport whose every connection (each redirect hop included) the guard vets."""
+    transport = httpx.HTTPTransport(trust_env=False)  # no proxy from the environment: it would be
+    # the proxy's address that is checked, not the target's
+    pool = transport._pool
+    if not isinstance(pool, httpcore.ConnectionPool):  # pragma: no cover - httpx changed its insides
+        raise RuntimeError("httpx's transport has no connection pool to guard")
+    pool._network_backend = _GuardedBackend(guard)
+    return transport
+
+
 def http_client(
     *,
     timeout: float | None = None,
     auth: httpx.Auth | None = None,
     headers: Mapping[str, str] | None = None,
+    guard: OutboundGuard | None = None,
 ) -> httpx.Client:
-    """An httpx client with the hub's User-Agent, connect/read timeouts and redirects followed."""
+    """An httpx client with the hub's User-Agent, connect/read timeouts and redirects followed; with a
+    guard, every connection (every redirect hop) goes only where the guard allows."""
     return httpx.Client(
         timeout=timeouts(timeout),
         follow_redirects=True,
         auth=auth,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
+        transport=guarded_transport(guard) if guard is not None else None,
+        trust_env=guard is None,
     )
 
 
@@ -132,6 +183,8 @@ class Access:
     timeout: float | None = None
     conditional: Conditional | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # a coordinator's feed: public addresses only, a smaller cap, errors that never echo the target
+    guard: OutboundGuard | None = None
 
     def httpx_auth(self) -> httpx.Auth | None:
         """HTTP Basic credentials, unless the password goes in a header of its own."""
@@ -161,7 +214,11 @@ def read_source(
     With `access.conditional`, a 304 answer returns b"" and sets `not_modified`; a 200 answer records
     the new ETag and Last-Modified there.
     """
+    access = access or Access()
+    guard = access.guard
     if not is_url(source):
+        if guard is not None:
+            raise FetchError("a coordinator's feed reads http(s) URLs only, never a file of the hub")
         path = Path(source)
         try:
             size = path.stat().st_size
@@ -170,29 +227,36 @@ def read_source(
         if size > MAX_FEED_BYTES:
             raise FetchError(f"{source}: {size} bytes is over the {MAX_FEED_BYTES}-byte limit for one feed")
         return path.read_bytes()
-    access = access or Access()
     own = client is None
-    http = client or http_client(timeout=access.timeout, auth=access.httpx_auth())
+    http = client or http_client(timeout=access.timeout, auth=access.httpx_auth(), guard=guard)
     cond = access.conditional
+    cap = MAX_FEED_BYTES if guard is None else GUARDED_MAX_FEED_BYTES
+    shown = masked_url(source)
     try:
         with http.stream("GET", source, headers={**access.headers(), **(headers or {})}) as resp:
             if resp.status_code == 304 and cond is not None and cond.headers():
                 cond.not_modified = True
                 return b""
             if resp.status_code != 200:
-                raise FetchError(f"{source}: HTTP {resp.status_code}")
+                raise FetchError(f"{shown}: HTTP {resp.status_code}")
             if cond is not None:
                 cond.etag = resp.headers.get("ETag")
                 cond.last_modified = resp.headers.get("Last-Modified")
-            chunks, size = [], 0
-            for chunk in resp.iter_bytes():
+            declared = resp.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise FetchError(f"{shown}: {declared} bytes is over the {cap}-byte limit for one feed")
+            buf, size = bytearray(), 0
+            for chunk in resp.iter_bytes():  # read as a stream, stopping at the cap
                 size += len(chunk)
-                if size > MAX_FEED_BYTES:
-                    raise FetchError(f"{source}: over the {MAX_FEED_BYTES}-byte limit for one feed")
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{source}: {type(exc).__name__}: {exc}") from None
+                if size > cap:
+                    raise FetchError(f"{shown}: over the {cap}-byte limit for one feed")
+                buf += chunk
+            return bytes(buf)
+    except (httpx.HTTPError, OutboundRefused) as exc:
+        if guard is not None:  # one message for DNS, refused, unreachable and not public: no port scan
+            log.info("coordinator feed %s: %s: %s", shown, type(exc).__name__, exc)
+            raise FetchError(f"{shown}: {UNREACHABLE}") from None
+        raise FetchError(f"{shown}: {type(exc).__name__}: {exc}") from None
     finally:
         if own:
             http.close()
@@ -209,17 +273,54 @@ def misp_feed_loader(
 ) -> tuple[bytes, Callable[[str], bytes]]:
     """A MISP feed's manifest.json and a loader of its event files, from a folder or a base URL."""
     base = source.rstrip("/")
-    plain = Access(access.user, access.password, access.auth_header, access.timeout) if access else None
+    plain = (
+        Access(access.user, access.password, access.auth_header, access.timeout, guard=access.guard)
+        if access
+        else None
+    )
     manifest = read_source(f"{base}/manifest.json", client=client, access=plain)
     return manifest, lambda name: read_source(f"{base}/{name}", client=client, access=plain)
 
 
-class _Timeouts(requests.adapters.HTTPAdapter):
-    """A requests adapter that gives every request a timeout (taxii2-client passes none)."""
+def _guarded_pools(guard: OutboundGuard) -> dict[str, type[urllib3.HTTPConnectionPool]]:
+    """urllib3 connection pools whose connections go only to addresses the guard vetted."""
 
-    def __init__(self, timeout: tuple[float, float]):
+    def new_conn(conn: urllib3.connection.HTTPConnection) -> socket.socket:
+        timeout = conn.timeout if isinstance(conn.timeout, int | float) else None
+        sock = guard.connect(conn._dns_host, conn.port, timeout, conn.source_address)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    class Conn(urllib3.connection.HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return new_conn(self)
+
+    class TlsConn(urllib3.connection.HTTPSConnection):  # the URL's host name still goes in SNI
+        def _new_conn(self) -> socket.socket:
+            return new_conn(self)
+
+    class Pool(urllib3.HTTPConnectionPool):
+        ConnectionCls = Conn
+
+    class TlsPool(urllib3.HTTPSConnectionPool):
+        ConnectionCls = TlsConn
+
+    return {"http": Pool, "https": TlsPool}
+
+
+class _Timeouts(requests.adapters.HTTPAdapter):
+    """A requests adapter that gives every request a timeout (taxii2-client passes none); with a guard,
+    every connection goes only where the guard allows."""
+
+    def __init__(self, timeout: tuple[float, float], guard: OutboundGuard | None = None):
+        self.guard = guard
         super().__init__()
         self.timeout = timeout
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        if self.guard is not None:
+            self.poolmanager.pool_classes_by_scheme = _guarded_pools(self.guard)
 
     def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if kwargs.get("timeout") is None:
@@ -244,6 +345,7 @@ def taxii_pages(
     per_request: int = 1000,
     version: str = "2.1",
     timeout: float | None = None,
+    guard: OutboundGuard | None = None,
 ) -> Iterator[TaxiiPage]:
     """Pull every object of an upstream TAXII 2.1 (or 2.0) collection added after `added_after`.
 
@@ -263,10 +365,15 @@ def taxii_pages(
         return resp
 
     t = timeouts(timeout)
-    adapter = _Timeouts((float(t.connect or CONNECT_TIMEOUT_S), float(t.read or DEFAULT_TIMEOUT_S)))
+    adapter = _Timeouts((float(t.connect or CONNECT_TIMEOUT_S), float(t.read or DEFAULT_TIMEOUT_S)), guard)
+    shown = masked_url(url)
     try:
+        if guard is not None and not is_url(url):
+            raise FetchError("a coordinator's feed reads http(s) URLs only")
         coll = Collection(url, user=user, password=password)
         session = coll._conn.session
+        if guard is not None:
+            session.trust_env = False  # a proxy from the environment would bypass the guard
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         coll._conn.user_agent = USER_AGENT  # taxii2-client sets the header on each request from this
@@ -287,4 +394,10 @@ def taxii_pages(
     except FetchError:
         raise
     except Exception as exc:  # taxii2-client raises requests' errors and its own alike
+        if guard is not None:  # never echo what the target answered, nor how it failed
+            log.info("coordinator feed %s: %s: %s", shown, type(exc).__name__, exc)
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if isinstance(status, int):
+                raise FetchError(f"{shown}: HTTP {status}") from None
+            raise FetchError(f"{shown}: {UNREACHABLE}") from None
         raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None

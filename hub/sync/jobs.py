@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import FeedSettings
+from hub.net import OutboundGuard
 from hub.policy.rules import Destination
 from hub.stix import format_us, timestamp_us
 from hub.sync.feeds import connector_options
@@ -92,6 +93,7 @@ class FeedJob:
     enabled: bool = True
     etag: str | None = None
     last_modified: str | None = None
+    guarded: bool = True  # a coordinator's feed: public addresses only, errors that never echo the source
 
     @classmethod
     def of(cls, feed: Feed) -> FeedJob:
@@ -120,6 +122,7 @@ class FeedJob:
             enabled=feed.enabled,
             etag=feed.etag,
             last_modified=feed.last_modified,
+            guarded=feed.declared_by != "operator",
         )
 
 
@@ -199,16 +202,20 @@ def run_feed(
     control = control or RunControl()
     try:
         _running.active = True
-        password = password_of(job, os.environ if environ is None else environ)
+        env = os.environ if environ is None else environ
+        password = password_of(job, env)
         if job.direction == "push":
             return run_push(sm, job, password=password, control=control)
-        return run_pull(sm, job, password=password, control=control)
+        guard = OutboundGuard.from_environ(env) if job.guarded else None
+        return run_pull(sm, job, password=password, control=control, guard=guard)
     except Exception as exc:  # a worker outlives any one feed's failure; the run records why
         _running.active = False
         known = exc.__class__.__module__.startswith("hub.") or isinstance(exc, ValueError)
         if not known:
             log.exception("feed %s failed", job.name)
         message = str(exc) if known else f"{type(exc).__name__}: {exc}"
+        if job.guarded and not known:  # what an unknown error says may quote the source
+            message = f"{type(exc).__name__} (details in the hub's log)"
         # a push that saved progress before failing keeps it
         return RunOutcome(ok=False, cursor_after=control.saved_cursor or job.cursor, error=message[:4000])
     finally:
@@ -228,12 +235,19 @@ def in_run() -> bool:
 
 
 def run_pull(
-    sm: sessionmaker[Session], job: FeedJob, *, password: str | None, control: RunControl
+    sm: sessionmaker[Session],
+    job: FeedJob,
+    *,
+    password: str | None,
+    control: RunControl,
+    guard: OutboundGuard | None = None,
 ) -> RunOutcome:
     """Import the feed into its collection; TAXII sources pull only what was added after the cursor.
 
     A source that yields no valid record at all is a failed run; so is an upstream cursor that does
-    not parse (what was imported stays, and the cursor stays where it was).
+    not parse (what was imported stays, and the cursor stays where it was). With a `guard` (a
+    coordinator's feed) the source is reached only at addresses the guard allows, and the run's error
+    and notes never quote what the source served (the reasons go to the hub's log instead).
     """
     if job.publish_as is None:
         raise ValueError(f"feed {job.name!r} has no publish_as organisation")
@@ -280,6 +294,7 @@ def run_pull(
         auth_header=job.auth_header,
         timeout=job.timeout_s,
         conditional=conditional,
+        guard=guard,
     )
     cursor = PullCursor(job.cursor)
     results = feed_results(
@@ -312,28 +327,41 @@ def run_pull(
         skipped=report.skipped,
         refused=report.refused,
         cursor_after=cursor.last if taxii and error is None else job.cursor,
-        reasons=report.reasons[:10],
+        reasons=report.reasons[:10] if guard is None else _counted(job, report),
     )
     if conditional is not None:
         if conditional.not_modified:
             outcome.reasons.append("not modified since the last download (conditional GET)")
         outcome.validators = (conditional.etag, conditional.last_modified)
     if error is None and report.normalised == 0 and report.rejected > 0:
-        first = report.reasons[0] if report.reasons else ""
+        first = report.reasons[0] if report.reasons and guard is None else "(reasons in the hub's log)"
         error = (
             f"no valid record in what the source served ({report.rejected} rejected, none normalised): "
             f"{first}"
         )
         outcome.validators = None  # so the next run downloads it again rather than getting a 304
     if error is None and cursor.bad is not None:
+        bad = repr(cursor.bad) if guard is None else "(a value)"
         error = (
-            f"the upstream sent X-TAXII-Date-Added-Last {cursor.bad!r}, which is not a timestamp: "
+            f"the upstream sent X-TAXII-Date-Added-Last {bad}, which is not a timestamp: "
             f"what was read is stored, the cursor stays at {job.cursor or '(start)'}"
         )
         outcome.cursor_after = job.cursor
     if error is not None:
         outcome.ok, outcome.error = False, error[:4000]
     return outcome
+
+
+def _counted(job: FeedJob, report: ImportReport) -> list[str]:
+    """A coordinator's feed's notes: counts only (the reasons quote the source); the log keeps them."""
+    if not report.reasons:
+        return []
+    for reason in report.reasons[:10]:
+        log.info("coordinator feed %s: %s", job.name, reason[:500])
+    return [
+        f"{report.rejected} records rejected, {report.refused} objects refused "
+        "(reasons quote the source: the operator finds them in the hub's log)"
+    ]
 
 
 def run_push(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
@@ -36,7 +37,7 @@ class Feed(Base):
     __tablename__ = "feeds"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(128))  # unique within its group (group_slug)
     direction: Mapped[str] = mapped_column(String(8))
     format: Mapped[str] = mapped_column(String(32))
     # pull: a file, an http(s) URL, a MISP feed base or an upstream TAXII collection URL;
@@ -60,6 +61,9 @@ class Feed(Base):
     schedule: Mapped[str | None] = mapped_column(String(128))  # a cron expression, instead of the interval
     unhealthy_after: Mapped[int] = mapped_column(Integer, server_default="3")
     enabled: Mapped[bool] = mapped_column(Boolean)
+    # "operator" (`hub sync load`, a platform admin) or "coordinator" (the admin API or console): a
+    # coordinator's feed connects only to public addresses and those HUB_OUTBOUND_ALLOW names (hub.net)
+    declared_by: Mapped[str] = mapped_column(String(16), server_default="coordinator")
 
     next_run_at_us: Mapped[int] = mapped_column(BigInteger)
     # TAXII pulls: the upstream's X-TAXII-Date-Added-Last; pushes: the last date_added sent
@@ -79,6 +83,9 @@ class Feed(Base):
 
     __table_args__ = (
         CheckConstraint("direction IN ('pull', 'push')", name="direction"),
+        CheckConstraint("declared_by IN ('operator', 'coordinator')", name="declared_by"),
+        # feed names are a group's own: another group's feed of the same name is none of its business
+        UniqueConstraint("group_slug", "name"),
         # the claim query: enabled feeds in next-run order
         Index("ix_feeds_due", "enabled", "next_run_at_us"),
     )

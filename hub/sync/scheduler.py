@@ -12,7 +12,7 @@ claimable again.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
@@ -111,12 +111,10 @@ def claim_named(session: Session, *, name: str, worker_id: str, now_us: int, lea
     """Claim one feed by name whether due or not (a manual run); refused while another worker holds it."""
     with session.begin():
         begin_write(session)
-        stmt = select(Feed).where(Feed.name == name)
+        stmt = named(name)
         if _is_postgres(session):
             stmt = stmt.with_for_update()  # wait for a claimer mid-transaction: claims are short
-        feed = session.scalar(stmt)
-        if feed is None:
-            raise ClaimError(f"no feed {name!r} (`hub sync list` shows the loaded feeds)")
+        feed = _one(session, stmt, name)
         if not feed.enabled:
             raise ClaimError(
                 f"feed {name!r} is disabled (`enabled: false` in the feeds file): it never runs until "
@@ -132,11 +130,24 @@ def claim_named(session: Session, *, name: str, worker_id: str, now_us: int, lea
     return feed
 
 
-def _named(session: Session, name: str) -> Feed:
-    feed = session.scalar(select(Feed).where(Feed.name == name))
-    if feed is None:
+def named(name: str) -> Select[Any]:
+    """The feed called `name`, or `group/name` (feed names are unique within a group only)."""
+    group, sep, short = name.rpartition("/")
+    stmt = select(Feed).where(Feed.name == short)
+    return stmt.where(Feed.group_slug == group) if sep else stmt
+
+
+def _one(session: Session, stmt: Select[Any], name: str) -> Feed:
+    feeds: list[Feed] = list(session.scalars(stmt.limit(2)))
+    if not feeds:
         raise ClaimError(f"no feed {name!r} (`hub sync list` shows the loaded feeds)")
-    return feed
+    if len(feeds) > 1:
+        raise ClaimError(f"feeds of several groups are called {name!r}: name one as GROUP/{name}")
+    return feeds[0]
+
+
+def _named(session: Session, name: str) -> Feed:
+    return _one(session, named(name), name)
 
 
 def renew_lease(session: Session, *, feed_id: int, worker_id: str, now_us: int, lease_s: int) -> bool:

@@ -80,6 +80,7 @@ def feed_results(
             added_after=added_after,
             version=version,
             timeout=access.timeout,
+            guard=access.guard,
         ):
             if cursor is not None:
                 cursor.follow(page.date_added_last)

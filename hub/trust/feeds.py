@@ -10,6 +10,8 @@ the workers run it.
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, fields
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,11 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
+from hub.net import OutboundGuard
 from hub.sync.feeds import FeedConfig, FeedsConfig, apply_feeds
+from hub.sync.fetch import is_url
 from hub.sync.models import Feed, FeedRun
 from hub.sync.scheduler import now_us
+from hub.sync.sources import TAXII_FORMATS
 from hub.trust.manage import audit, find_group
 from hub.trust.models import Membership, Organisation, TrustGroup
+from hub.trust.reports import feed_counts_shown
 from hub.trust.service import Principal
 
 # the declaration's fields, as FeedConfig names them, and the feeds-table column each is stored in
@@ -47,6 +53,8 @@ def declared(feed: Feed) -> dict[str, Any]:
     out |= {name: getattr(feed, column) for name, column in FIELDS.items()}
     if feed.direction == "pull":
         out["connector"] = dict(feed.options or {})
+        if feed.format in TAXII_FORMATS:  # a TAXII pull has upstream_default_tlp, not tlp
+            out.pop("tlp")
     else:
         for k in ("publish_as", "tlp", "tlp_version"):
             out.pop(k)
@@ -75,8 +83,14 @@ def _check_rights(session: Session, actor: Principal, group: TrustGroup, fc: Fee
         return
     if fc.direction != "pull":
         raise Forbidden("Push feeds send a group's objects out of the hub; the operator declares them.")
-    if not fc.url.lower().startswith(("https://", "http://")):
+    if not is_url(fc.url):
         raise Forbidden("A coordinator's feed pulls from an http(s) URL, never from a file of the hub.")
+    why = OutboundGuard.from_environ(os.environ).check_url(fc.url)
+    if why is not None:
+        raise Unprocessable(
+            f"url: {why}: a coordinator's feed reaches only the public internet and the upstreams "
+            "the operator allows (HUB_OUTBOUND_ALLOW)"
+        )
     if fc.publish_as != actor.org_slug:
         raise Forbidden(f"A coordinator's feed publishes as its own organisation, '{actor.org_slug}'.")
     if fc.user or fc.password_env:
@@ -108,9 +122,11 @@ def declare_feed(session: Session, actor: Principal, group_slug: str, body: dict
     g = find_group(session, actor, group_slug)
     fc = _validate({**body, "group": g.slug})
     _check_rights(session, actor, g, fc)
-    if session.scalar(select(Feed.id).where(Feed.name == fc.name)) is not None:
-        raise Conflict(f"A feed '{fc.name}' already exists (feed names are unique on the hub).")
-    apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us())
+    exists = select(Feed.id).where(Feed.name == fc.name, Feed.group_slug == g.slug)
+    if session.scalar(exists) is not None:  # another group's feed of that name is none of its business
+        raise Conflict(f"'{g.slug}' already has a feed '{fc.name}' (feed names are unique in a group).")
+    by = "operator" if actor.is_admin else "coordinator"
+    apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us(), declared_by=by)
     feed = _feed(session, g, fc.name)
     audit(session, actor, "feed.create", target=f"feed {fc.name}", group_id=g.id, after=declared(feed))
     return feed
@@ -127,7 +143,9 @@ def change_feed(
         raise Forbidden("This feed was declared by the operator; change it in the feeds file.")
     fc = _validate({**before, **changes, "name": feed.name, "group": g.slug})
     _check_rights(session, actor, g, fc)
-    apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us())
+    # a platform admin's change keeps who declared the feed; a coordinator's makes the feed its own
+    by = feed.declared_by if actor.is_admin else "coordinator"
+    apply_feeds(session, FeedsConfig(feeds=[fc]), now_us=now_us(), declared_by=by)
     after = declared(feed)
     if after != before:
         action = "feed.update"
@@ -149,16 +167,54 @@ def run_now(session: Session, actor: Principal, group_slug: str, name: str) -> F
     return feed
 
 
+def errors_shown(session: Session, actor: Principal, group_feeds: list[Feed]) -> dict[int, bool]:
+    """Per feed: may the caller see its last error (which carries counts)? The rule of its runs' counts."""
+    return feed_counts_shown(session, actor, group_feeds)
+
+
+COUNTS = ("read", "created", "new_versions", "unchanged", "rejected", "skipped", "refused", "sent")
+
+
+@dataclass(frozen=True)
+class FeedRunEntry:
+    """A feed run as a reader sees it: its counts and error None where withheld (as the audit log's)."""
+
+    id: int
+    started_us: int
+    finished_us: int
+    worker_id: str
+    status: str
+    read: int | None
+    created: int | None
+    new_versions: int | None
+    unchanged: int | None
+    rejected: int | None
+    skipped: int | None
+    refused: int | None
+    sent: int | None
+    cursor_before: str | None
+    cursor_after: str | None
+    error: str | None
+
+    @classmethod
+    def of(cls, run: FeedRun, *, shown: bool) -> FeedRunEntry:
+        values = {f.name: getattr(run, f.name) for f in fields(cls)}
+        if not shown:
+            values |= dict.fromkeys((*COUNTS, "error"))
+        return cls(**values)
+
+
 def feed_runs(
     session: Session, actor: Principal, group_slug: str, name: str, *, limit: int = 50
-) -> list[FeedRun]:
-    """A feed's run history, newest first."""
+) -> list[FeedRunEntry]:
+    """A feed's run history, newest first; counts withheld where the caller may not see them
+    (a feed into a collection it does not read with clearance RED, and that it does not publish as)."""
     feed = get_feed(session, actor, group_slug, name)
-    return list(
-        session.scalars(
-            select(FeedRun)
-            .where(FeedRun.feed_id == feed.id)
-            .order_by(FeedRun.started_us.desc(), FeedRun.id.desc())
-            .limit(limit)
-        )
+    shown = feed_counts_shown(session, actor, [feed])[feed.id]
+    rows = session.scalars(
+        select(FeedRun)
+        .where(FeedRun.feed_id == feed.id)
+        .order_by(FeedRun.started_us.desc(), FeedRun.id.desc())
+        .limit(limit)
     )
+    return [FeedRunEntry.of(r, shown=shown) for r in rows]

@@ -9,7 +9,7 @@ collections it may read, objects within its clearance there, and its own.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from hub.store.models import AuditEvent, ObjectVersion
 from hub.store.queries import visible
 from hub.trust.access import list_collections, read_clearances
 from hub.trust.manage import coordinated_groups, find_group, find_organisation, tlp_name
-from hub.trust.models import Collection, Membership, Organisation
+from hub.trust.models import Collection, Membership, Organisation, TrustGroup
 from hub.trust.service import Principal
 
 MAX_AUDIT_PAGE = 1000
@@ -96,6 +96,21 @@ class AuditEntry:
 _ENTRY_FIELDS = [f.name for f in fields(AuditEntry)]
 
 
+def counts_readable(session: Session, actor: Principal, collection_ids: Iterable[str]) -> dict[str, bool]:
+    """Per collection: may the actor see counts of objects there (the audit log's and feed runs' rule)?
+
+    A count of objects in a collection may include objects above the reader's clearance ("cert-b pulled
+    50" tells an AMBER reader how many RED objects there are): it is shown to a platform admin, and to
+    an organisation that reads the collection with clearance RED (it could read every object there).
+    Callers add their own organisation's exception (its own events, the feeds it publishes as).
+    """
+    ids = set(collection_ids)
+    if actor.is_admin:
+        return dict.fromkeys(ids, True)
+    clear = read_clearances(session, org_id=actor.org_id, collection_ids=ids)
+    return {cid: clear.get(cid) == Tlp.RED for cid in ids}
+
+
 class _CountPolicy:
     """Decides, per collection and once per collection, whether a reader may see events' counts there."""
 
@@ -112,9 +127,7 @@ class _CountPolicy:
                 if e.collection_id is not None and e.collection_id not in self.full
             }
             if unknown:
-                clear = read_clearances(self.session, org_id=self.actor.org_id, collection_ids=unknown)
-                for cid in unknown:
-                    self.full[cid] = clear.get(cid) == Tlp.RED
+                self.full |= counts_readable(self.session, self.actor, unknown)
         return [self._entry(e) for e in rows]
 
     def _shown(self, e: AuditEvent) -> bool:
@@ -207,6 +220,31 @@ def _iso_day(day: int) -> str:
     return datetime.fromtimestamp(int(day) * 86400, UTC).date().isoformat()
 
 
+def feed_counts_shown(session: Session, actor: Principal, group_feeds: list[Any]) -> dict[int, bool]:
+    """Per feed (by id): may the actor see its runs' counts and errors? Those of a feed the actor's own
+    organisation publishes as, and those of feeds into collections it may see counts of
+    (`counts_readable`); a feed whose collection is gone shows none."""
+    if not group_feeds:
+        return {}
+    slug = group_feeds[0].group_slug
+    colls = list(
+        session.scalars(
+            select(Collection)
+            .join(TrustGroup, TrustGroup.id == Collection.group_id)
+            .where(TrustGroup.slug == slug)
+        )
+    )
+    by_ref = {c.id: c.id for c in colls} | {c.alias: c.id for c in colls if c.alias}
+    readable = counts_readable(session, actor, by_ref.values())
+    own = None if actor.is_admin else actor.org_slug
+    return {
+        f.id: actor.is_admin
+        or (f.direction == "pull" and own is not None and f.publish_as == own)
+        or readable.get(by_ref.get(f.collection, ""), False)
+        for f in group_feeds
+    }
+
+
 def group_stats(session: Session, actor: Principal, group_slug: str, *, days: int = 30) -> GroupStats:
     """A group's objects by TLP, by type and per day (by TLP and type), last push per member, feeds."""
     from hub.sync.models import Feed, FeedRun
@@ -262,7 +300,9 @@ def group_stats(session: Session, actor: Principal, group_slug: str, *, days: in
     ):
         us = last.get(oid)
         out.last_push[slug] = datetime.fromtimestamp(us / 1e6, UTC).isoformat() if us else None
-    for f in session.scalars(select(Feed).where(Feed.group_slug == g.slug).order_by(Feed.name)):
+    group_feeds = list(session.scalars(select(Feed).where(Feed.group_slug == g.slug).order_by(Feed.name)))
+    shown = feed_counts_shown(session, actor, group_feeds)
+    for f in group_feeds:
         run = session.scalar(
             select(FeedRun).where(FeedRun.feed_id == f.id).order_by(FeedRun.started_us.desc()).limit(1)
         )
@@ -272,7 +312,8 @@ def group_stats(session: Session, actor: Principal, group_slug: str, *, days: in
                 "direction": f.direction,
                 "enabled": f.enabled,
                 "failures": f.failures,
-                "last_error": f.last_error,
+                # an error carries counts ("3 rejected", "sent 40"): withheld as the counts are
+                "last_error": f.last_error if shown[f.id] else None,
                 "last_run": datetime.fromtimestamp(run.started_us / 1e6, UTC).isoformat() if run else None,
                 "last_status": run.status if run else None,
                 "healthy": f.failures == 0 and (run is None or run.status == "ok"),

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from tests.admin.conftest import push_red_and_green, set_clearance
+from tests.sync.conftest import web  # noqa: F401  (the loopback feed site fixture)
 
 
 def _events(api, who: str) -> list[dict]:
@@ -85,3 +86,57 @@ def test_named_recipient_collection_counts_are_shown_to_its_owner(client, sm, ap
         1
     ]
     assert _by(events, "push", "cert-b")["count"] is None
+
+
+def _feed_run_as_operator(api, sm, site, publish_as: str) -> None:
+    from hub.sync.worker import run_named
+
+    folder, base = site
+    (folder / "list.txt").write_bytes(b"198.51.100.7\nevil.example\nnot an indicator!\n")
+    body = {"name": "b-list", "format": "text", "url": f"{base}/list.txt", "collection": "indicators",
+            "publish_as": publish_as, "tlp": "red"}  # fmt: skip
+    assert api("admin", "POST", "/groups/africa/feeds", json=body).status_code == 201
+    assert run_named(sm, "b-list", worker_id="w1").outcome.ok
+    (folder / "list.txt").unlink()
+    assert not run_named(sm, "b-list", worker_id="w1").outcome.ok  # last_error: HTTP 404
+
+
+COUNT_FIELDS = ("read", "created", "new_versions", "unchanged", "rejected", "skipped", "refused", "sent")
+
+
+@pytest.mark.parametrize("clearance", ["green", "amber+strict"])
+def test_feed_runs_and_statistics_withhold_counts_of_another_members_feed_as_the_audit_log_does(
+    client,
+    sm,
+    api,
+    admin_world,
+    web,  # noqa: F811
+    clearance,
+):
+    push_red_and_green(client, sm, admin_world)
+    set_clearance(sm, "cert-a", clearance)
+    _feed_run_as_operator(api, sm, web, publish_as="cert-b")
+    runs = api("cert-a", "GET", "/groups/africa/feeds/b-list/runs").json()
+    assert [r["status"] for r in runs] == ["failed", "ok"]
+    for r in runs:
+        assert {k: r[k] for k in (*COUNT_FIELDS, "error")} == dict.fromkeys((*COUNT_FIELDS, "error"))
+    assert api("cert-a", "GET", "/groups/africa/feeds/b-list").json()["last_error"] is None
+    assert api("cert-a", "GET", "/groups/africa/feeds").json()[0]["last_error"] is None
+    health = api("cert-a", "GET", "/groups/africa/stats").json()["feeds"]
+    assert health[0]["name"] == "b-list" and health[0]["last_error"] is None
+    assert health[0]["last_status"] == "failed"  # that it failed is not a count
+    # the platform admin sees them all; so does a coordinator reading the collection at RED
+    seen = api("admin", "GET", "/groups/africa/feeds/b-list/runs").json()
+    assert seen[1]["created"] == 2 and "HTTP 404" in seen[0]["error"]
+    set_clearance(sm, "cert-a", "red")
+    seen = api("cert-a", "GET", "/groups/africa/feeds/b-list/runs").json()
+    assert seen[1]["created"] == 2 and "HTTP 404" in seen[0]["error"]
+    assert "HTTP 404" in api("cert-a", "GET", "/groups/africa/stats").json()["feeds"][0]["last_error"]
+
+
+def test_a_coordinator_sees_the_counts_of_the_feeds_it_publishes_as(client, sm, api, admin_world, web):  # noqa: F811
+    push_red_and_green(client, sm, admin_world)
+    set_clearance(sm, "cert-a", "green")
+    _feed_run_as_operator(api, sm, web, publish_as="cert-a")
+    runs = api("cert-a", "GET", "/groups/africa/feeds/b-list/runs").json()
+    assert runs[1]["created"] == 2 and runs[1]["rejected"] == 1 and "HTTP 404" in runs[0]["error"]

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hub.sync.worker import run_named
-from tests.sync.conftest import web  # noqa: F401  (the loopback feed site fixture)
+from tests.sync.conftest import cli, web  # noqa: F401  (`hub` on the test database, the loopback feed site)
 
 BLOCKLIST = b"# a blocklist\n198.51.100.7\nevil.example\nhttp://bad.example/x\nnot a thing at all!\n"
+
+
+@pytest.fixture(autouse=True)
+def loopback_feed_site_allowed(monkeypatch):
+    """The feed site of these tests is on 127.0.0.1, which the operator allows as an internal upstream."""
+    monkeypatch.setenv("HUB_OUTBOUND_ALLOW", "127.0.0.1")
 
 
 def declare(api, who="cert-a", **extra):
@@ -98,3 +106,24 @@ def test_a_feed_into_an_archived_collection_or_as_a_deactivated_organisation_fai
     assert not done.outcome.ok and "deactivated" in done.outcome.error
     runs = api("admin", "GET", "/groups/africa/feeds/a-list/runs").json()
     assert [r["status"] for r in runs] == ["failed", "failed"]
+
+
+def test_feed_names_are_unique_in_a_group_not_on_the_hub(api, sm, web, cli):  # noqa: F811
+    folder, base = web
+    (folder / "list.txt").write_bytes(BLOCKLIST)
+    body = {"name": "a-list", "format": "text", "url": f"{base}/list.txt", "collection": "indicators",
+            "publish_as": "cert-c", "tlp": "green"}  # fmt: skip
+    assert api("cert-c", "POST", "/groups/asia/feeds", json=body).status_code == 201
+    # the same name in another group: neither refused nor told that the other group has one
+    assert declare(api, url=f"{base}/list.txt").status_code == 201
+    again = declare(api, url=f"{base}/list.txt")
+    assert again.status_code == 409 and "asia" not in again.text and "'africa'" in again.text
+    assert [f["name"] for f in api("cert-a", "GET", "/groups/africa/feeds").json()] == ["a-list"]
+    # the operator names one of them as GROUP/NAME; the bare name is ambiguous
+    ambiguous = cli("sync", "run-once", "--feed", "a-list")
+    assert ambiguous.exit_code != 0 and "GROUP/a-list" in ambiguous.output
+    done = cli("sync", "run-once", "--feed", "africa/a-list")
+    assert done.exit_code == 0, done.output
+    runs = api("cert-a", "GET", "/groups/africa/feeds/a-list/runs").json()
+    assert [r["status"] for r in runs] == ["ok"]
+    assert api("cert-c", "GET", "/groups/asia/feeds/a-list/runs").json() == []

@@ -298,3 +298,33 @@ def test_an_existing_organisation_redeems_its_invitation_signed_in(as_person):
     done = g.post("/console/redeem", data={"csrf": csrf_of(page.text), "token": token})
     assert done.status_code == 200 and "Welcome to asia" in done.text and "hub_" not in done.text
     assert "Asia" in g.get("/console/").text
+
+
+def test_the_feeds_page_withholds_counts_of_another_members_feed_as_the_audit_log_does(as_person, sm):
+    from hub.sync.models import FeedRun
+    from tests.admin.conftest import set_clearance
+
+    set_clearance(sm, "cert-a", "amber")
+    with sm() as session, session.begin():
+        feed = Feed(
+            name="b-list", direction="pull", format="text", url="https://feed.example/list.txt",
+            group_slug="africa", collection="indicators", publish_as="cert-b", tlp="red", tlp_version=2,
+            options={}, interval_s=3600, enabled=True, next_run_at_us=4_102_444_800_000_000, failures=1,
+            last_error="no valid record in what the source served (4321 rejected, none normalised)",
+        )  # fmt: skip
+        session.add(feed)
+        session.flush()
+        session.add(
+            FeedRun(
+                feed_id=feed.id, worker_id="w1", started_us=1, finished_us=2, status="ok", read=9876,
+                created=5432, new_versions=0, unchanged=0, rejected=0, skipped=0, refused=0, sent=0,
+                error=None,
+            )
+        )  # fmt: skip
+    page = as_person("cert-a").get("/console/groups/africa/feeds")
+    assert page.status_code == 200 and "b-list" in page.text
+    assert "9876" not in page.text and "5432" not in page.text and "4321" not in page.text
+    assert "—" in page.text
+    set_clearance(sm, "cert-a", "red")
+    page = as_person("cert-a").get("/console/groups/africa/feeds")
+    assert "9876" in page.text and "4321" in page.text
