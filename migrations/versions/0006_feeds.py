@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_feeds"
-down_revision = "0005_console"
+down_revision = "0006_coord"
 branch_labels = None
 depends_on = None
 
