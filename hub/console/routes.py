@@ -682,6 +682,8 @@ def collections_page(group: str, request: Request, me: Me = Who, session: Sessio
             rows = collections.list_group_collections(session, p, g.slug)
         else:
             rows = collections.owned_collections(session, p, g.slug)
+            if not rows:
+                _group(session, me, group)  # the coordinators' page: 403 to a member that owns nothing here
             owned = {c.collection.id for c in rows}
             request.app.state.audit.flush(timeout=5.0)
             events, _ = reports.audit_page(session, p, reports.AuditQuery(), limit=200)

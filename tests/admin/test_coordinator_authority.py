@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from hub.policy.tlp import Tlp
 from hub.store.models import AuditEvent
 from hub.sync.models import Feed
-from hub.trust.models import Membership, Organisation, TrustGroup
+from hub.trust.models import CollectionRecipient, Membership, Organisation, TrustGroup
 from tests.admin.conftest import set_clearance
 from tests.factories import indicator
 
@@ -30,16 +30,18 @@ def _read(client, world, org, coll_id):
     return client.get(f"/taxii2/africa/collections/{coll_id}/objects/", headers=world.auth(org))
 
 
-def _named_of_cert_b(api, recipients=("cert-c",)):
-    """cert-a (africa's coordinator) makes a named collection owned by cert-b (a contributor), which
-    names its recipients."""
+def _named_of_cert_b(api, sm, recipients=("cert-c",)):
+    """cert-a (africa's coordinator) makes a named collection owned by cert-b (a contributor); its
+    recipients are set as the owner would have them (directly: the owner's PATCH is tested on its own)."""
     body = {"alias": "b-red", "kind": "named", "owner": "cert-b"}
     r = api("cert-a", "POST", "/groups/africa/collections", json=body)
     assert r.status_code == 201, r.text
-    if recipients:
-        path = f"/groups/africa/collections/{r.json()['id']}"
-        assert api("cert-b", "PATCH", path, json={"recipients": list(recipients)}).status_code == 200
-    return r.json()["id"]
+    cid = r.json()["id"]
+    with sm() as s, s.begin():
+        for slug in recipients:
+            oid = s.scalar(select(Organisation.id).where(Organisation.slug == slug))
+            s.add(CollectionRecipient(collection_id=cid, organisation_id=oid))
+    return cid
 
 
 def test_a_coordinator_cannot_name_recipients_of_a_members_new_collection(api):
@@ -54,7 +56,7 @@ def test_a_coordinator_cannot_name_recipients_of_a_members_new_collection(api):
 
 def test_a_coordinator_cannot_add_recipients_to_a_members_named_collection(client, api, world, sm):
     _allow_red(sm)
-    cid = _named_of_cert_b(api)
+    cid = _named_of_cert_b(api, sm)
     assert _post(client, world, "cert-b", cid, [indicator(1, tlp="red")]).status_code == 202
     # the attack: the coordinator adds itself and a GREEN reader
     r = api(
@@ -79,7 +81,7 @@ def test_a_coordinator_cannot_add_recipients_to_a_members_named_collection(clien
 
 def test_the_owner_adds_recipients_and_sees_every_change_to_its_collection(client, api, world, sm):
     _allow_red(sm)
-    cid = _named_of_cert_b(api)
+    cid = _named_of_cert_b(api, sm)
     assert (
         api("cert-a", "PATCH", f"/groups/africa/collections/{cid}", json={"recipients": []}).status_code
         == 200
@@ -101,7 +103,7 @@ def test_the_owner_adds_recipients_and_sees_every_change_to_its_collection(clien
 
 
 def test_a_collection_holding_upstream_amber_gains_no_recipients(client, api, world, sm):
-    cid = _named_of_cert_b(api, recipients=())
+    cid = _named_of_cert_b(api, sm, recipients=())
     with sm() as s, s.begin():
         s.add(
             Feed(
