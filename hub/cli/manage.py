@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from hub.cli.app import app
 from hub.cli.common import console
@@ -392,7 +393,11 @@ def stats(
     if as_json:
         show(out, as_json=True)
         return
-    console.print(f"[bold]{out['group']}[/]: {out['total']} object versions you may read", highlight=False)
+    console.print(
+        f"[bold]{escape(out['group'])}[/]: {out['total']} object versions you may read",
+        highlight=False,
+        markup=True,
+    )
     for title, key in (("by TLP", "by_tlp"), ("by type", "by_type"), ("per day", "per_day")):
         rows = [{title: k, "count": v} for k, v in out[key].items()]
         if rows:
