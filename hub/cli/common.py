@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -88,6 +90,22 @@ def _fail(message: str) -> NoReturn:
     # escaped: messages quote user input and file contents, which may hold [brackets]
     err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False, markup=True)
     raise typer.Exit(2)
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Write a file holding secrets, readable by its owner only: a new file made 0600 by os.open (never
+    wider for a moment, whatever the umask), then renamed over the path, so a file that was there with wider
+    rights is replaced rather than written into."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _safe_url(s: Settings) -> str:

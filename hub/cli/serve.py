@@ -12,7 +12,7 @@ from rich.markup import escape
 from sqlalchemy import select
 
 from hub.cli.app import app
-from hub.cli.common import _fail, _safe_url, _sessions, _settings, console
+from hub.cli.common import _fail, _safe_url, _sessions, _settings, console, write_secret_file
 from hub.cli.trust import _load, _print_keys
 from hub.db import make_engine
 from hub.environment import require_existing_database
@@ -108,7 +108,7 @@ def demo(
     base = s.public_url.rstrip("/") if s.public_url else f"http://{s.host}:{s.port}"
     summary = _demo_summary(s, base, issued)
     if keys_json:
-        keys_json.write_text(json.dumps(summary, indent=2))
+        write_secret_file(keys_json, json.dumps(summary, indent=2))
         console.print(f"wrote {keys_json}")
     console.print(
         f"\n[bold]Discovery:[/] {escape(base)}/taxii2/   (database: {escape(_safe_url(s))})", markup=True
