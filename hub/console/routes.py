@@ -448,7 +448,8 @@ def redeem(
             )
             assert acct is not None  # noqa: S101 - redeeming just made it
             accounts.set_password(session, account=acct, password=password)
-    return render(request, "redeemed.html", me, done=done, user=f"{done.account}@{done.organisation}")
+    # not `done`: base.html shows `done` as the page's notice, which printed this object's repr, key and all
+    return render(request, "redeemed.html", me, redemption=done, user=f"{done.account}@{done.organisation}")
 
 
 # ---------------------------------------------------------------- API keys
