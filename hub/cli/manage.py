@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from hub.cli.app import app
 from hub.cli.common import console
-from hub.cli.remote import JSON, call, show
+from hub.cli.remote import JSON, ascii_lines, call, show
 
 org_app = typer.Typer(
     help="Organisations (remote): list, show, create, update, deactivate.", no_args_is_help=True
@@ -378,7 +378,7 @@ def audit_export(
         output.write_text(text)
         console.print(f"wrote {len(text.splitlines())} events to {output}", highlight=False)
     else:
-        typer.echo(text, nl=False)
+        typer.echo(ascii_lines(text), nl=False)
 
 
 @app.command("stats")

@@ -22,7 +22,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from hub.cli.common import SafeConsole, _fail, console
+from hub.cli.common import SafeConsole, _fail, clean, console
 
 TIMEOUT = 30.0
 
@@ -134,6 +134,18 @@ def show(data: Any, *, as_json: bool, columns: list[str] | None = None, title: s
         return
     for k, v in data.items():
         console.print(Text(f"{k}", style="bold") + Text(f": {_cell(v)}"), highlight=False, soft_wrap=True)
+
+
+def ascii_lines(text: str) -> str:
+    """JSON lines from a hub, for a terminal: each line re-encoded as ASCII JSON (the same values, every
+    control, C1 and bidi character escaped); a line that is not JSON loses its control characters."""
+    out = []
+    for line in text.removesuffix("\n").split("\n") if text else []:  # JSON lines end in \n, nothing else
+        try:
+            out.append(json.dumps(json.loads(line), ensure_ascii=True, separators=(",", ":")))
+        except ValueError:
+            out.append(clean(line))
+    return "".join(f"{line}\n" for line in out)
 
 
 def _cell(v: Any) -> str:

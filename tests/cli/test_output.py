@@ -60,9 +60,15 @@ def test_remote_cli_prints_server_text_without_markup_or_control_characters(hub,
 
 class _Hostile(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = f"upstream says {EVIL}".encode()
-        self.send_response(502)
-        self.send_header("Content-Type", "text/plain")
+        if self.path.startswith("/admin/v1/audit/export"):
+            # JSON may carry C1 and bidi characters raw; a broken line carries anything
+            status, media = 200, "application/x-ndjson"
+            body = (json.dumps({"detail": EVIL}, ensure_ascii=False) + "\n" + EVIL + "\n").encode()
+        else:
+            status, media = 502, "text/plain"
+            body = f"upstream says {EVIL}".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", media)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -100,3 +106,13 @@ def test_local_cli_prints_database_text_without_control_characters(hub, monkeypa
     assert listed.exit_code == 0, listed.output
     assert "[bold red]x[/]" in listed.stdout
     assert_plain(listed.stdout)
+
+
+def test_remote_audit_export_to_a_terminal_is_plain_and_keeps_the_values(hostile, monkeypatch):
+    monkeypatch.delenv("HUB_PROFILE", raising=False)
+    r = CliRunner().invoke(app, ["--url", hostile, "audit", "export"], env={"HUB_API_KEY": "hub_x_y"})
+    assert r.exit_code == 0, r.output
+    assert_plain(r.stdout)
+    first, second = r.stdout.splitlines()
+    assert json.loads(first) == {"detail": EVIL}
+    assert "[bold red]x[/]" in second
