@@ -31,3 +31,16 @@ def test_docs_assets_are_the_vendored_files(client):
     assert hashlib.sha256(bundle).hexdigest() in (ROOT / "hub/console/static/VENDORED.md").read_text()
     for other in ("swagger-ui-LICENSE.txt", "..%2Fapp.py", "..%2F..%2Fapp.py", "routes.py"):
         assert client.get(f"/admin/v1/docs/static/{other}").status_code == 404, other
+
+
+def test_the_wheel_ships_the_docs_files_and_their_licence():
+    import fnmatch
+    import tomllib
+
+    from hub.admin.routes import DOCS_FILES
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = patterns["hub.admin"]
+    for name in [*DOCS_FILES, "swagger-ui-LICENSE.txt", "swagger-ui-NOTICE.txt"]:
+        assert (ROOT / "hub/admin/static" / name).is_file(), name
+        assert any(fnmatch.fnmatch(f"static/{name}", p) for p in shipped), name
