@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from hub.console import accounts
 from hub.db import begin_write
 from hub.trust.models import Account, Organisation
-from tests.console.conftest import csrf_of, sign_in
+from tests.console.conftest import PASSWORD, csrf_of, sign_in
 from tests.console.test_auth import freeze_totp
 
 WRONG = "wrong wrong wrong"
@@ -108,3 +108,37 @@ def test_the_device_cookie_is_signed_httponly_strict_and_names_no_one(browsers):
     for _ in range(5):
         sign_in(browsers(), "person@cert-a", password=WRONG)
     assert sign_in(forged, "person@cert-a").status_code == 429  # a forged cookie is a stranger's
+
+
+def test_every_failure_costs_the_same_work(browsers, sm, monkeypatch):
+    """Same timing class: one argon2 verification and one audit event, whatever part was wrong."""
+    from sqlalchemy import func, select
+
+    from hub.store.models import AuditEvent
+
+    secret = turn_on_totp(sm)
+    with sm() as session:
+        from hub.console.models import ConsoleCredential
+
+        q = select(ConsoleCredential.totp_last_step).where(ConsoleCredential.totp_last_step.is_not(None))
+        used = session.scalars(q).one()
+    replay = pyotp.TOTP(secret).generate_otp(used)  # the enrolment code: right, but used already
+    verifies: list[int] = []
+    real = accounts._verify
+    monkeypatch.setattr(accounts, "_verify", lambda h, p: verifies.append(1) or real(h, p))
+
+    def failed_events() -> int:
+        with sm() as session:
+            q = select(func.count()).where(AuditEvent.action == "console.sign-in-failed")
+            return int(session.scalar(q) or 0)
+
+    for user, password, code in [
+        ("nobody@cert-a", WRONG, ""),
+        ("person@cert-a", WRONG, ""),
+        ("person@cert-a", WRONG, "123456"),
+        ("person@cert-a", PASSWORD, "123456"),
+        ("person@cert-a", PASSWORD, replay),
+    ]:
+        before_verify, before_events = len(verifies), failed_events()
+        assert sign_in(browsers(), user, password=password, code=code).status_code == 401
+        assert (len(verifies) - before_verify, failed_events() - before_events) == (1, 1), (user, code)
