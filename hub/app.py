@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
             "HUB_PUBLIC_URL and HUB_ALLOWED_HOSTS are unset: discovery links use the Host header of "
             "each request. Set one of them when the hub is reachable under names you do not control."
         )
-    app.add_middleware(HardeningMiddleware, allowed=allowed)
+    app.add_middleware(HardeningMiddleware, allowed=allowed, public_url=settings.public_url)
     app.include_router(taxii_router)
     app.include_router(admin_router)
     app.include_router(admin_v1_router)

@@ -43,7 +43,9 @@ class Unauthorized(HubError):
         description: str = "Send an API key as 'Authorization: Bearer <key>' or as the "
         "password of HTTP Basic authentication.",
     ):
-        super().__init__(description, headers={"WWW-Authenticate": 'Bearer realm="hub", Basic realm="hub"'})
+        # Basic is accepted but not offered: a challenge naming it makes a browser ask for a password and
+        # then send it with every request, also with forms other sites post (README, "Cross-site requests")
+        super().__init__(description, headers={"WWW-Authenticate": 'Bearer realm="hub"'})
 
 
 class Forbidden(HubError):

@@ -31,6 +31,25 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("hub_req
 
 access_log = logging.getLogger("hub.access")
 
+# Secrets a caller may paste where the hub logs text (a URL path, an error message): API keys
+# (hub_<16 hex id>_<secret>), invitation tokens (inv_<id>_<secret>) keep their public id; a bare secret or
+# console session token (43 URL-safe characters, from secrets.token_urlsafe(32)) and any longer run of
+# them goes whole. A run holding "--" is a STIX id (mutex--<uuid> is 43 characters) and one of hex digits
+# only a hash value or a request id: neither is a secret, and both help reading a log.
+_PREFIXED_SECRET = re.compile(r"\b(hub|inv)_([0-9a-f]{16})_[A-Za-z0-9_-]+", re.IGNORECASE)
+_BARE_SECRET = re.compile(
+    r"(?<![A-Za-z0-9_-])(?![A-Za-z0-9_-]*--)(?![0-9a-fA-F]+(?![A-Za-z0-9_-]))[A-Za-z0-9_-]{40,}(?![A-Za-z0-9_-])"
+)
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """The text with anything shaped like a key, invitation token or session token replaced."""
+    if len(text) < 40:
+        return text
+    text = _PREFIXED_SECRET.sub(lambda m: f"{m[1]}_{m[2]}_{REDACTED}", text)
+    return _BARE_SECRET.sub(REDACTED, text)
+
 
 def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
@@ -48,9 +67,9 @@ class ObservabilityMiddleware:
     """Gives each request an id (a sane incoming X-Request-ID, or a new one) echoed in the response,
     counts and times it by route template, counts 401s, and writes one access-log line.
 
-    The access log has the method, the path (never the query string), the status, the duration, the
-    caller's organisation slug (set by the authentication dependency on `request.state`) and the request
-    id; never a key or an Authorization header.
+    The access log has the method, the path (never the query string; anything shaped like a secret
+    redacted), the status, the duration, the caller's organisation slug (set by the authentication
+    dependency on `request.state`) and the request id; never a key or an Authorization header.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -91,15 +110,16 @@ class ObservabilityMiddleware:
                 reason = "rejected" if _has_credentials(scope) else "missing"
                 metrics.AUTH_FAILURES.labels(reason=reason).inc()
             org = scope["state"].get("organisation")
+            path = redact(str(scope.get("path", "")))
             access_log.info(
                 "%s %s %s %.1f ms",
                 method,
-                scope.get("path", ""),
+                path,
                 status,
                 elapsed * 1000,
                 extra={
                     "method": method,
-                    "path": scope.get("path", ""),
+                    "path": path,
                     "route": route,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
@@ -128,6 +148,18 @@ class _TextFormatter(logging.Formatter):
         return f"{line} [{rid}]" if rid else line
 
 
+class _Redacting(logging.Formatter):
+    """Wraps a formatter: every line it writes (message, extra fields, traceback) passes `redact`, so an
+    error logged with a URL or an exception text holding a pasted key does not keep the secret."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))
+
+
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stderr is when a record is emitted (test runners swap it)."""
 
@@ -149,15 +181,14 @@ def log_handler(fmt: str = "auto", stream: Any = None) -> logging.Handler:
         fmt = "text" if getattr(handler.stream, "isatty", lambda: False)() else "json"
     handler.addFilter(_RequestIdFilter())
     if fmt == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                ["asctime", "levelname", "name", "message"],
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                datefmt="%Y-%m-%dT%H:%M:%S%z",
-            )
+        formatter: logging.Formatter = JsonFormatter(
+            ["asctime", "levelname", "name", "message"],
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
         )
     else:
-        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        formatter = _TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(_Redacting(formatter))
     return handler
 
 

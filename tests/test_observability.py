@@ -211,3 +211,33 @@ def test_an_unexpected_error_is_logged_and_answered_with_the_request_id(app, cap
     assert logged and logged[0].exc_info
     access = [rec for rec in caplog.records if rec.name == "hub.access"]
     assert access[-1].status == 500 and access[-1].request_id == "trace-500"
+
+
+def test_access_and_error_logs_redact_a_key_pasted_in_the_url(client, world, capsys):
+    from hub.observability import configure_logging
+
+    key = world.keys["cert-b"]
+    _prefix, key_id, secret = key.split("_", 2)
+    undo = configure_logging("json", "info")  # the production set-up: the root handler on stderr
+    try:
+        capsys.readouterr()
+        client.post(f"/admin/v1/organisations/cert-b/keys/{key}/rotate", headers=world.auth("cert-b"))
+        client.get(f"/taxii2/{key}/", headers=world.auth("cert-b"))
+        client.get(f"/console/redeem/inv_{key_id}_{secret}")
+        logging.getLogger("hub").error("unhandled error on POST /admin/v1/keys/%s/rotate", key)
+        logging.getLogger("hub").warning("a bare secret %s, a session %s", secret, "s" * 43)
+    finally:
+        undo()
+    lines = capsys.readouterr().err.splitlines()
+    access = [json.loads(line) for line in lines if '"hub.access"' in line]
+    assert len(access) == 3
+    assert all(secret not in line for line in lines), lines
+    assert "s" * 43 not in "\n".join(lines)
+    assert f"/keys/hub_{key_id}_[redacted]/rotate" in access[0]["message"]  # the public id stays
+    assert access[0]["path"] == f"/admin/v1/organisations/cert-b/keys/hub_{key_id}_[redacted]/rotate"
+    assert f"inv_{key_id}_[redacted]" in access[2]["path"]
+    # STIX ids, UUIDs and hex digests are not secrets and stay readable
+    from hub.observability import redact
+
+    kept = "/objects/mutex--0b2c4a3e-9d7e-4f10-8b2a-1c5e7d9f0a11/ " + "ab" * 32 + " " + "0" * 32
+    assert redact(kept) == kept

@@ -2,19 +2,53 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
+from rich.segment import Segment
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from hub.settings import Settings
 
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional embeddings, overrides and
+# isolates (which reorder what a terminal shows, "Trojan Source"): a terminal acts on them, so text from a
+# server or a database must not carry them there (fake styling, OSC 8 hyperlinks, screen clears)
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """The text without the control characters a terminal would act on."""
+    return _CONTROLS.sub("", text)
+
+
+class SafeConsole(Console):
+    """A rich console for text that comes from a hub, a file or a database: markup is off unless a call
+    asks for it (with the data in it escaped), and every piece of text it renders loses its control
+    characters; only rich's own control segments (its styles are added after this) reach the terminal."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("markup", False)
+        super().__init__(**kwargs)
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        """Rich's rendering, with control characters removed from each text segment."""
+        for seg in super().render(renderable, options):
+            if seg.control is None and _CONTROLS.search(seg.text):
+                yield Segment(clean(seg.text), seg.style)
+            else:
+                yield seg
+
+
 # soft wrap: lines are never cut at 80 columns when the output is a pipe or a file (ids and URLs stay whole)
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+console = SafeConsole(soft_wrap=True)
+err = SafeConsole(stderr=True, soft_wrap=True)
 
 
 def _settings(**overrides: object) -> Settings:
@@ -54,8 +88,24 @@ def _dispose() -> None:
 
 def _fail(message: str) -> NoReturn:
     # escaped: messages quote user input and file contents, which may hold [brackets]
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False, markup=True)
     raise typer.Exit(2)
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Write a file holding secrets, readable by its owner only: a new file made 0600 by os.open (never
+    wider for a moment, whatever the umask), then renamed over the path, so a file that was there with wider
+    rights is replaced rather than written into."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _safe_url(s: Settings) -> str:

@@ -181,7 +181,7 @@ def import_(
     if dry_run:
         import orjson
 
-        console.print("[bold]dry run:[/] nothing was stored")
+        console.print("[bold]dry run:[/] nothing was stored", markup=True)
         for obj in report.sample:
             console.print(
                 orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode(), highlight=False, markup=False

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from hub.cli.app import app
 from hub.cli.common import console
-from hub.cli.remote import JSON, call, show
+from hub.cli.remote import JSON, ascii_lines, call, show
 
 org_app = typer.Typer(
     help="Organisations (remote): list, show, create, update, deactivate.", no_args_is_help=True
@@ -391,7 +392,7 @@ def audit_export(
         output.write_text(text)
         console.print(f"wrote {len(text.splitlines())} events to {output}", highlight=False)
     else:
-        typer.echo(text, nl=False)
+        typer.echo(ascii_lines(text), nl=False)
 
 
 @app.command("stats")
@@ -406,7 +407,11 @@ def stats(
     if as_json:
         show(out, as_json=True)
         return
-    console.print(f"[bold]{out['group']}[/]: {out['total']} object versions you may read", highlight=False)
+    console.print(
+        f"[bold]{escape(out['group'])}[/]: {out['total']} object versions you may read",
+        highlight=False,
+        markup=True,
+    )
     for title, key in (("by TLP", "by_tlp"), ("by type", "by_type"), ("per day", "per_day")):
         rows = [{title: k, "count": v} for k, v in out[key].items()]
         if rows:

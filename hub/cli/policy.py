@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from sqlalchemy import select
 
 from hub.cli.app import app
@@ -48,5 +49,9 @@ def policy_explain(
         except ExplainError as exc:
             _fail(str(exc))
     for a in answers:
-        console.print(f"[bold]{a.group}/{a.collection}[/] (version {a.version})", highlight=False)
+        console.print(
+            f"[bold]{escape(a.group)}/{escape(a.collection)}[/] (version {a.version})",
+            highlight=False,
+            markup=True,
+        )
         console.print(a.text, soft_wrap=True, highlight=False, markup=False)

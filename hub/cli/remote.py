@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from hub.cli.common import _fail, console
+from hub.cli.common import SafeConsole, _fail, clean, console
 
 TIMEOUT = 30.0
 
@@ -111,7 +111,10 @@ def _answer(resp: httpx.Response) -> Any:
 def show(data: Any, *, as_json: bool, columns: list[str] | None = None, title: str | None = None) -> None:
     """Print JSON for scripts, or a table (a list) or key: value lines (one record) for people."""
     if as_json:
-        console.print_json(json.dumps(data)) if data is not None else None
+        if data is not None:
+            # ASCII JSON: every control, C1 and bidi character is a \u escape, so the value stays exact and
+            # nothing in it reaches the terminal as a control
+            typer.echo(json.dumps(data, indent=2, ensure_ascii=True))
         return
     if data is None:
         return
@@ -126,11 +129,23 @@ def show(data: Any, *, as_json: bool, columns: list[str] | None = None, title: s
         for row in data:
             table.add_row(*(_cell(row.get(c)) for c in cols))
         # piped or captured output keeps whole rows, for grep; a terminal gets rich's fitting
-        wide = console if console.is_terminal else Console(width=250)
+        wide = console if console.is_terminal else SafeConsole(width=250)
         wide.print(table)
         return
     for k, v in data.items():
-        console.print(f"[bold]{k}[/]: {_cell(v)}", highlight=False, soft_wrap=True)
+        console.print(Text(f"{k}", style="bold") + Text(f": {_cell(v)}"), highlight=False, soft_wrap=True)
+
+
+def ascii_lines(text: str) -> str:
+    """JSON lines from a hub, for a terminal: each line re-encoded as ASCII JSON (the same values, every
+    control, C1 and bidi character escaped); a line that is not JSON loses its control characters."""
+    out = []
+    for line in text.removesuffix("\n").split("\n") if text else []:  # JSON lines end in \n, nothing else
+        try:
+            out.append(json.dumps(json.loads(line), ensure_ascii=True, separators=(",", ":")))
+        except ValueError:
+            out.append(clean(line))
+    return "".join(f"{line}\n" for line in out)
 
 
 def _cell(v: Any) -> str:

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 from sqlalchemy import select
 
 from hub.cli.app import app
-from hub.cli.common import _fail, _safe_url, _sessions, _settings, console
+from hub.cli.common import _fail, _safe_url, _sessions, _settings, console, write_secret_file
 from hub.cli.trust import _load, _print_keys
 from hub.db import make_engine
 from hub.environment import require_existing_database
@@ -107,9 +108,11 @@ def demo(
     base = s.public_url.rstrip("/") if s.public_url else f"http://{s.host}:{s.port}"
     summary = _demo_summary(s, base, issued)
     if keys_json:
-        keys_json.write_text(json.dumps(summary, indent=2))
+        write_secret_file(keys_json, json.dumps(summary, indent=2))
         console.print(f"wrote {keys_json}")
-    console.print(f"\n[bold]Discovery:[/] {base}/taxii2/   (database: {_safe_url(s)})")
+    console.print(
+        f"\n[bold]Discovery:[/] {escape(base)}/taxii2/   (database: {escape(_safe_url(s))})", markup=True
+    )
     _print_keys(issued)
     _print_collections(summary)
     _print_console(s, base, issued)
@@ -138,7 +141,7 @@ def _print_console(s: Settings, base: str, issued: list[IssuedKey]) -> None:
             .order_by(Organisation.slug)
             .limit(1)
         )
-    console.print(f"\n[bold]Web console:[/] {base}/console/", highlight=False)
+    console.print(f"\n[bold]Web console:[/] {escape(base)}/console/", highlight=False, markup=True)
     if org is None:
         return
     password = secrets.token_urlsafe(12)
@@ -151,7 +154,7 @@ def _print_collections(summary: dict[str, Any]) -> None:
     for org in summary["organisations"].values():
         for group, root in org["api_roots"].items():
             seen.setdefault(group, {}).update(root["collections"])
-    console.print("[bold]Collections[/] (group/alias: id, for the objects URL):")
+    console.print("[bold]Collections[/] (group/alias: id, for the objects URL):", markup=True)
     for group in sorted(seen):
         for alias, cid in sorted(seen[group].items()):
             console.print(f"  {group}/{alias}: {cid}", highlight=False, markup=False)

@@ -89,7 +89,7 @@ def _print_keys(issued: list[IssuedKey]) -> None:
     if not issued:
         console.print("No new API keys (every account already has one; `hub key create` issues more).")
         return
-    console.print("[bold]API keys created now[/] (shown once; only their hashes are stored):")
+    console.print("[bold]API keys created now[/] (shown once; only their hashes are stored):", markup=True)
     width = max(len(f"{k.organisation}/{k.account}") for k in issued)
     for k in issued:
         console.print(

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.console import accounts, charts
+from hub.console import accounts, charts, signin
 from hub.console import lookup as lookup_pages
 from hub.console.web import (
     HERE,
@@ -48,18 +48,13 @@ from hub.console.web import (
     templates,
 )
 from hub.db import begin_write
-from hub.errors import Conflict, Forbidden, TooManyRequests, Unprocessable
+from hub.errors import Conflict, Forbidden, Unprocessable
 from hub.policy.rules import Reader
 from hub.policy.tlp import Tlp
 from hub.trust import collections, feeds, invitations, keys, manage, reports
-from hub.trust.auth import AuthGuard
 from hub.trust.explain import ExplainError, explain
 from hub.trust.models import Organisation, TrustGroup
 from hub.web.deps import db_session
-
-SIGN_IN_WINDOW = 300.0
-SIGN_IN_LIMIT_ACCOUNT = 5  # failed sign-ins per account per window
-SIGN_IN_LIMIT_ADDRESS = 50  # failed sign-ins per address per window (offices share addresses)
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Db = Depends(db_session)
@@ -84,10 +79,7 @@ DONE = {
 
 def install(app: FastAPI) -> None:
     """Mount the console on an app: its pages, static files, headers and sign-in redirect."""
-    app.state.console_guards = (
-        AuthGuard(limit=SIGN_IN_LIMIT_ACCOUNT, window=SIGN_IN_WINDOW),
-        AuthGuard(limit=SIGN_IN_LIMIT_ADDRESS, window=SIGN_IN_WINDOW),
-    )
+    app.state.console_limits = signin.SignInLimits()
     templates.globals["STATIC_VERSION"] = static_version()
     app.include_router(router)
     app.include_router(lookup_pages.router)
@@ -203,43 +195,51 @@ def _pre_checked(request: Request, key: bytes, form: dict[str, str]) -> None:
         raise Forbidden("The form's security token is missing or out of date; reload the page and retry.")
 
 
+# one answer for every failure (unknown name, wrong password, wrong or replayed code), after the same work
+# (one argon2 verification and one audit event), so no failure tells which part was wrong
+WRONG = "The name, password or code is wrong."
+
+
+def _too_many(request: Request, key: bytes, wait: int, user: str) -> Response:
+    return _sign_in_form(
+        request,
+        key,
+        error=f"Too many failed sign-ins for this account or address. Wait {wait} seconds and try again.",
+        status=429,
+        user=user,
+    )
+
+
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in(
     request: Request, form: dict[str, str] = Form, session: Session = Db, key: bytes = Depends(console_key)
 ) -> Response:
-    """Check a name, password and code; open a session. Failures are throttled per account and address."""
+    """Check a name, password and code; open a session. Failures are throttled without letting strangers
+    lock an account's owner out (hub.console.signin)."""
     _pre_checked(request, key, form)
     user = form.get("user", "").strip()[:200]
+    code = form.get("code", "")
     address = _address(request)
-    by_account, by_address = request.app.state.console_guards
-    subjects_a, subjects_b = [f"user:{user.lower()}"], [f"addr:{address}"]
-    try:
-        by_address.begin(subjects_b)
-        try:
-            by_account.begin(subjects_a)
-        except TooManyRequests:
-            by_address.end(subjects_b, failed=False)
-            raise
-    except TooManyRequests as exc:
-        return _sign_in_form(
-            request,
-            key,
-            error="Too many failed sign-ins for this account or address. "
-            f"Wait {exc.headers.get('Retry-After', '60')} seconds and try again.",
-            status=429,
-            user=user,
-        )
-    ok = False
-    try:
-        with session.begin():
-            check = accounts.check_sign_in(
-                session, user=user, password=form.get("password", ""), code=form.get("code", "")
+    limits: signin.SignInLimits = request.app.state.console_limits
+    device = signin.device_known(key, request.cookies.get(signin.DEVICE_COOKIE), user)
+    gate = limits.gate(user=user, address=address, device=device, code=code)
+    if gate.wait is not None and not gate.checked:
+        return _too_many(request, key, gate.wait, user)
+    with session.begin():
+        check = accounts.check_sign_in(session, user=user, password=form.get("password", ""), code=code)
+    account = check.account
+    if account is not None and not gate.open and check.totp_step is None:
+        account = None  # past a limit only a right password *and* a right code pass
+    token = ""
+    if account is not None:
+        with _write(session):
+            replayed = check.totp_step is not None and not accounts.claim_totp_step(
+                session, account_id=account.id, step=check.totp_step
             )
-        ok = check.account is not None
-    finally:
-        by_account.end(subjects_a, failed=not ok)
-        by_address.end(subjects_b, failed=not ok)
-    if check.account is None:
+            if not replayed:
+                token = accounts.create_session(session, account=account, address=address)
+    if not token:
+        limits.failed(user=user, address=address, device=device, gate=gate)
         with _write(session):
             from hub.store.audit import record
 
@@ -249,20 +249,9 @@ def sign_in(
                 organisation_id=check.org.id if check.org is not None else None,
                 detail=f"console sign-in failed for {user[:100]!r} from {address or 'an unknown address'}",
             )
-        message = (
-            "The name, password or code is wrong."
-            if not check.needs_code
-            else "The name, password or code is wrong (this account asks for a code)."
-        )
-        return _sign_in_form(request, key, error=message, status=401, user=user)
-    with _write(session):
-        replayed = check.totp_step is not None and not accounts.claim_totp_step(
-            session, account_id=check.account.id, step=check.totp_step
-        )
-        token = "" if replayed else accounts.create_session(session, account=check.account, address=address)
-    if replayed:
-        message = "That code was used already; wait for the next one."
-        return _sign_in_form(request, key, error=message, status=401, user=user)
+        if gate.wait is not None:
+            return _too_many(request, key, gate.wait, user)
+        return _sign_in_form(request, key, error=WRONG, status=401, user=user)
     response = redirect(_safe_next(form.get("next")))
     set_cookie(
         request,
@@ -271,6 +260,9 @@ def sign_in(
         sign_token(key, token),
         max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
     )
+    # this browser is now known for this account: strangers' failures no longer count against it
+    device_value = signin.device_cookie(key, user)
+    set_cookie(request, response, signin.DEVICE_COOKIE, device_value, max_age=signin.DEVICE_LIFETIME)
     clear_cookie(request, response, PRE_COOKIE)
     return response
 
@@ -450,7 +442,8 @@ def redeem(
             )
             assert acct is not None  # noqa: S101 - redeeming just made it
             accounts.set_password(session, account=acct, password=password)
-    return render(request, "redeemed.html", me, done=done, user=f"{done.account}@{done.organisation}")
+    # not `done`: base.html shows `done` as the page's notice, which printed this object's repr, key and all
+    return render(request, "redeemed.html", me, redemption=done, user=f"{done.account}@{done.organisation}")
 
 
 # ---------------------------------------------------------------- API keys
