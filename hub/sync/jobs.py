@@ -371,7 +371,9 @@ def run_push(
             audited = r.sent
         control.checkpoint()
 
-    with sm() as session, session.begin():  # one read snapshot for the whole push
+    # no session.begin(): outbound() reads each page in a transaction of its own, so a long push holds
+    # no snapshot (a held one keeps SQLite's WAL from being reset)
+    with sm() as session:
         coll, grp = source_collection(session, group=job.group, collection=job.collection)
         dest = destination_for(session, to_group=None, peer_community=job.peer_community, name=job.url)
         after = timestamp_us(job.cursor, "cursor") if job.cursor else None
