@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import FeedSettings
+from hub.db import end_read
 from hub.policy.rules import Destination
 from hub.stix import format_us, timestamp_us
 from hub.sync.feeds import connector_options
@@ -382,6 +383,9 @@ def run_push(
             password=password, added_after_us=after, timeout=job.timeout_s, tlp_version=job.tlp_version,
             on_envelope=on_envelope,
         )  # fmt: skip
+        # end the last read by committing it, not by close()'s rollback: a session joined to a shared
+        # connection (the test suite's) would otherwise roll back the progress recorded meanwhile
+        end_read(session)
     return RunOutcome(
         ok=report.error is None,
         error=report.error,
