@@ -243,7 +243,8 @@ class SqliteCheckpointer:
     overlaps and the file grows without end. So once the WAL passes `limit_bytes`, a TRUNCATE
     checkpoint waits up to `wait_ms` (its busy timeout) for the readers of older snapshots to finish,
     then copies the rest and truncates the file to zero. New writers queue behind it for at most that
-    wait; new readers go on. Reads that stream (hub.db.end_read) keep every snapshot short, so the wait
+    wait (after a failed reset the next is tried rounds later, doubling up to a minute); new readers
+    go on. Reads that stream (hub.db.end_read) keep every snapshot short, so the wait
     is short too. A WAL still over the limit `lag_warning_s` seconds later is logged as a warning.
     """
 
@@ -263,6 +264,8 @@ class SqliteCheckpointer:
         self.lag_warning_s = lag_warning_s
         self.state = CheckpointState()
         self._warned_at = 0.0
+        self._streak = 0  # resets failed in a row
+        self._next_reset = 0.0  # time.monotonic() before which no reset is tried
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
 
@@ -289,20 +292,30 @@ class SqliteCheckpointer:
             _busy, st.log_frames, st.checkpointed_frames = conn.execute(
                 "PRAGMA wal_checkpoint(PASSIVE)"
             ).fetchone()
-            if self.wal_bytes() > self.limit_bytes:
+            if self.wal_bytes() > self.limit_bytes and time.monotonic() >= self._next_reset:
                 busy, st.log_frames, st.checkpointed_frames = conn.execute(
                     "PRAGMA wal_checkpoint(TRUNCATE)"
                 ).fetchone()
-                if busy:
-                    st.reset_failures += 1
-                else:
-                    st.resets += 1
-                    st.last_reset_at = time.time()
+                self._reset_done(not busy)
         except sqlite3.Error:
-            st.reset_failures += 1  # busy or locked past the wait: the next round tries again
+            self._reset_done(False)  # busy or locked past the wait: a later round tries again
         st.wal_bytes = self.wal_bytes()
         self._watch_lag(st)
         return st
+
+    def _reset_done(self, ok: bool) -> None:
+        st = self.state
+        if ok:
+            st.resets += 1
+            st.last_reset_at = time.time()
+            self._streak = 0
+            return
+        st.reset_failures += 1
+        # writers wait while a reset waits for old readers: after a failure, try again less often
+        # (2, 4, 8 ... rounds, at most a minute apart) so a reader stuck on an old snapshot does not
+        # stall every write for `wait_ms` out of every round
+        self._streak += 1
+        self._next_reset = time.monotonic() + min(60.0, self.interval * 2**self._streak)
 
     def _watch_lag(self, st: CheckpointState) -> None:
         now = time.monotonic()

@@ -40,7 +40,7 @@ def test_checkpoint_resets_the_wal_past_its_limit_while_readers_come_and_go(tmp_
     engine = make_engine(f"sqlite:///{path}", background_checkpoints=True, sqlite_wal_limit_mb=1)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (x BLOB)"))
-    checkpointer = SqliteCheckpointer(str(path), limit_bytes=limit, wait_ms=200)
+    checkpointer = SqliteCheckpointer(str(path), interval=0.01, limit_bytes=limit, wait_ms=200)
     cp = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
 
     def write(rows: int = 400) -> None:
@@ -58,8 +58,11 @@ def test_checkpoint_resets_the_wal_past_its_limit_while_readers_come_and_go(tmp_
     assert time.monotonic() - started < 5
     assert state.resets == 0 and state.reset_failures == 1
     assert checkpointer.wal_bytes() > limit
+    checkpointer.checkpoint(cp)  # at once again: no second wait, writers are not stalled round after round
+    assert state.reset_failures == 1
     old.execute("COMMIT")
     old.close()
+    time.sleep(0.05)  # the back-off after one failure (two rounds) has passed
 
     # readers that each hold a snapshot briefly, and a writer, while the checkpointer runs its rounds
     stop = threading.Event()
