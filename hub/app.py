@@ -66,14 +66,21 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
         checkpointer = None
         if sessionmaker is None:
             engine = make_engine(
-                settings.database_url, pool_size=settings.pool_size, background_checkpoints=True
+                settings.database_url,
+                pool_size=settings.pool_size,
+                background_checkpoints=True,
+                sqlite_cache_mb=settings.sqlite_cache_mb,
+                sqlite_wal_limit_mb=settings.sqlite_wal_limit_mb,
             )
             check_schema(engine)
             metrics.POOLS.watch(engine)
             app.state.sessionmaker = make_sessionmaker(engine)
             path = engine.url.database if engine.dialect.name == "sqlite" else None
             if path and path != ":memory:":
-                checkpointer = SqliteCheckpointer(path).start()
+                checkpointer = SqliteCheckpointer(
+                    path, limit_bytes=settings.sqlite_wal_limit_mb * 1024 * 1024
+                ).start()
+                metrics.WAL.watch(checkpointer)
         try:
             yield
         finally:

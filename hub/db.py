@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
+import time
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransactionOrigin, sessionmaker
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -45,7 +48,52 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, autocheckpoint: int = 50_000) -> None:
+#: The total SQLite page cache of one engine, divided among its connections (HUB_SQLITE_CACHE_MB).
+DEFAULT_SQLITE_CACHE_MB = 256
+#: The WAL size past which the checkpointer resets it, and the size a reset WAL is cut back to
+#: (PRAGMA journal_size_limit; HUB_SQLITE_WAL_LIMIT_MB).
+DEFAULT_SQLITE_WAL_LIMIT_MB = 256
+
+
+@dataclass(frozen=True)
+class SqliteTuning:
+    """The per-connection SQLite settings an engine's pool and its memory budget give."""
+
+    cache_kib: int  # PRAGMA cache_size=-cache_kib
+    journal_size_limit: int  # bytes
+    autocheckpoint: int  # pages
+
+
+def sqlite_tuning(
+    *,
+    pool_size: int,
+    cache_mb: int = DEFAULT_SQLITE_CACHE_MB,
+    wal_limit_mb: int = DEFAULT_SQLITE_WAL_LIMIT_MB,
+    background_checkpoints: bool = False,
+) -> SqliteTuning:
+    """Per-connection cache from the engine's total budget: `cache_mb` over the most connections its
+    pool may open (`pool_size` pooled plus as many overflow), so the whole page cache stays within the
+    budget however many requests run at once."""
+    connections = max(1, sqlite_pool(pool_size)[0] + sqlite_pool(pool_size)[1])
+    return SqliteTuning(
+        cache_kib=max(2048, cache_mb * 1024 // connections),
+        journal_size_limit=wal_limit_mb * 1024 * 1024,
+        autocheckpoint=200_000 if background_checkpoints else 50_000,
+    )
+
+
+def sqlite_pool(pool_size: int) -> tuple[int, int]:
+    """(pooled, overflow) connections of a SQLite engine: at most 5 pooled, as many overflow.
+
+    One writer at a time and readers that each hold a connection only for a short transaction need few
+    connections; each one costs a page cache, and on a two-core host more than a handful only queue
+    on the GIL.
+    """
+    pooled = max(1, min(pool_size, 5))
+    return pooled, pooled
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, tuning: SqliteTuning) -> None:
     # take transaction control from pysqlite (SQLAlchemy's documented recipe) so that BEGIN and
     # SAVEPOINT behave as on PostgreSQL; `_sqlite_begin` then opens each transaction
     dbapi_connection.isolation_level = None
@@ -55,11 +103,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, autocheckpoint: int 
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
-    # checkpoint the WAL every ~200 MB rather than every 4 MB, with a 128 MB page cache: each
-    # envelope touches ~1,000 random pages of the id index, and frequent checkpoints wrote them back
-    # again and again inside requests (measured: 1M-object ingest 10.6k/s before, ~20k/s after)
-    cur.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
-    cur.execute("PRAGMA cache_size=-131072")
+    # checkpoint the WAL every ~200 MB rather than every 4 MB: each envelope touches ~1,000 random
+    # pages of the id index, and frequent checkpoints wrote them back again and again inside requests
+    # (measured: 1M-object ingest 10.6k/s before, ~20k/s after); the server's SqliteCheckpointer does
+    # it from its own thread and resets the WAL past HUB_SQLITE_WAL_LIMIT_MB
+    cur.execute(f"PRAGMA wal_autocheckpoint={int(tuning.autocheckpoint)}")
+    # a reset WAL is cut back to this size, so a burst never leaves a large file behind
+    cur.execute(f"PRAGMA journal_size_limit={int(tuning.journal_size_limit)}")
+    # this connection's share of the engine's page-cache budget (sqlite_tuning)
+    cur.execute(f"PRAGMA cache_size=-{int(tuning.cache_kib)}")
     cur.close()
 
 
@@ -96,17 +148,33 @@ def _sqlite_end(conn: Any) -> None:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, background_checkpoints: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    background_checkpoints: bool = False,
+    sqlite_cache_mb: int = DEFAULT_SQLITE_CACHE_MB,
+    sqlite_wal_limit_mb: int = DEFAULT_SQLITE_WAL_LIMIT_MB,
 ) -> Engine:
     """Create an engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3).
 
     `background_checkpoints`: a `SqliteCheckpointer` runs beside this engine (the server does), so its
-    connections checkpoint only as a safety net, at ~800 MB of WAL.
+    connections checkpoint only as a safety net, at ~800 MB of WAL. `sqlite_cache_mb` is the page cache
+    of all the engine's connections together (`sqlite_tuning`).
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
-        autocheckpoint = 200_000 if background_checkpoints else 50_000
-        event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=autocheckpoint))
+        tuning = sqlite_tuning(
+            pool_size=pool_size,
+            cache_mb=sqlite_cache_mb,
+            wal_limit_mb=sqlite_wal_limit_mb,
+            background_checkpoints=background_checkpoints,
+        )
+        pooled, overflow = sqlite_pool(pool_size)
+        kwargs: dict[str, Any] = {}
+        if ":memory:" not in url and url.rstrip("/") not in ("sqlite:", "sqlite+pysqlite:"):
+            kwargs = {"pool_size": pooled, "max_overflow": overflow}
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **kwargs)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, tuning=tuning))
         event.listen(engine, "begin", _sqlite_begin)
         if STRICT_WRITES:  # nothing on the statement path of a production engine
             event.listen(engine, "before_cursor_execute", _sqlite_guard)
@@ -132,19 +200,72 @@ def make_sessionmaker(bind: Any) -> sessionmaker[Session]:
     return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
 
 
+def end_read(session: Session) -> None:
+    """End a read transaction the session began on its own, between the pages of a long read.
+
+    A stream (a device download, a push to a peer, an export) reads in keyset pages; ending the
+    transaction after each page means no snapshot lives longer than one page, so SQLite's checkpointer
+    can reset the WAL and PostgreSQL's vacuum can clean up behind it. A transaction the caller opened
+    with `session.begin()` is the caller's: it is left alone (then the whole read is one snapshot).
+    """
+    txn = session.get_transaction()
+    if txn is not None and txn.origin is SessionTransactionOrigin.AUTOBEGIN:
+        session.commit()  # read-only: ends the snapshot and returns the connection to the pool
+
+
+log = logging.getLogger("hub.db")
+
+
+@dataclass
+class CheckpointState:
+    """What the checkpointer last saw, for metrics and the lag warning (read from other threads)."""
+
+    wal_bytes: int = 0
+    log_frames: int = 0  # frames in the WAL at the last checkpoint
+    checkpointed_frames: int = 0  # of which copied back into the database
+    resets: int = 0  # checkpoints that restarted the WAL at its start (TRUNCATE)
+    reset_failures: int = 0  # TRUNCATE checkpoints that gave up after their bounded wait
+    last_reset_at: float = 0.0  # time.time() of the last reset, 0 before any
+    over_limit_since: float | None = None  # time.monotonic() since which the WAL has been over the limit
+
+
 class SqliteCheckpointer:
-    """Checkpoints a SQLite database's WAL from a thread of its own, every `interval` seconds.
+    """Checkpoints a SQLite database's WAL from a thread of its own, every `interval` seconds, and keeps
+    the WAL's size bounded.
 
     SQLite otherwise checkpoints inside whichever commit crosses the threshold, so one request in a
     dozen paid for writing back the pages of the others. PASSIVE never blocks readers or the writer;
     sqlite3 releases the GIL while it works, so on a two-core machine it runs beside the requests
     (measured over HTTP at 1M objects: 21.5k objects/s with a 2 s interval, 16.9k with 0.5 s, 17.9k with
     SQLite's own checkpoints).
+
+    PASSIVE copies frames back but never rewinds the WAL: under a steady load some reader always
+    overlaps and the file grows without end. So once the WAL passes `limit_bytes`, a TRUNCATE
+    checkpoint waits up to `wait_ms` (its busy timeout) for the readers of older snapshots to finish,
+    then copies the rest and truncates the file to zero. New writers queue behind it for at most that
+    wait (after a failed reset the next is tried rounds later, doubling up to a minute); new readers
+    go on. Reads that stream (hub.db.end_read) keep every snapshot short, so the wait
+    is short too. A WAL still over the limit `lag_warning_s` seconds later is logged as a warning.
     """
 
-    def __init__(self, path: str, interval: float = 2.0):
+    def __init__(
+        self,
+        path: str,
+        interval: float = 2.0,
+        *,
+        limit_bytes: int = DEFAULT_SQLITE_WAL_LIMIT_MB * 1024 * 1024,
+        wait_ms: int = 2000,
+        lag_warning_s: float = 60.0,
+    ):
         self.path = path
         self.interval = interval
+        self.limit_bytes = limit_bytes
+        self.wait_ms = wait_ms
+        self.lag_warning_s = lag_warning_s
+        self.state = CheckpointState()
+        self._warned_at = 0.0
+        self._streak = 0  # resets failed in a row
+        self._next_reset = 0.0  # time.monotonic() before which no reset is tried
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
 
@@ -156,14 +277,74 @@ class SqliteCheckpointer:
         self._stop.set()
         self._thread.join(10)
 
+    def wal_bytes(self) -> int:
+        """The WAL file's size now (0 when there is none)."""
+        try:
+            return os.path.getsize(self.path + "-wal")
+        except OSError:
+            return 0
+
+    def checkpoint(self, conn: sqlite3.Connection) -> CheckpointState:
+        """One round: PASSIVE, then TRUNCATE if the WAL is over the limit; updates and returns `state`."""
+        st = self.state
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(self.wait_ms)}")
+            _busy, st.log_frames, st.checkpointed_frames = conn.execute(
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            ).fetchone()
+            if self.wal_bytes() > self.limit_bytes and time.monotonic() >= self._next_reset:
+                busy, st.log_frames, st.checkpointed_frames = conn.execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).fetchone()
+                self._reset_done(not busy)
+        except sqlite3.Error:
+            self._reset_done(False)  # busy or locked past the wait: a later round tries again
+        st.wal_bytes = self.wal_bytes()
+        self._watch_lag(st)
+        return st
+
+    def _reset_done(self, ok: bool) -> None:
+        st = self.state
+        if ok:
+            st.resets += 1
+            st.last_reset_at = time.time()
+            self._streak = 0
+            return
+        st.reset_failures += 1
+        # writers wait while a reset waits for old readers: after a failure, try again less often
+        # (2, 4, 8 ... rounds, at most a minute apart) so a reader stuck on an old snapshot does not
+        # stall every write for `wait_ms` out of every round
+        self._streak += 1
+        self._next_reset = time.monotonic() + min(60.0, self.interval * 2**self._streak)
+
+    def _watch_lag(self, st: CheckpointState) -> None:
+        now = time.monotonic()
+        if st.wal_bytes <= self.limit_bytes:
+            st.over_limit_since = None
+            return
+        if st.over_limit_since is None:
+            st.over_limit_since = now
+        lagging = now - st.over_limit_since
+        if lagging >= self.lag_warning_s and now - self._warned_at >= self.lag_warning_s:
+            self._warned_at = now
+            log.warning(
+                "the SQLite WAL has been over its limit for %.0f s: %d MB (limit %d MB); some read "
+                "transaction is holding an old snapshot",
+                lagging,
+                st.wal_bytes // (1024 * 1024),
+                self.limit_bytes // (1024 * 1024),
+            )
+
+    def lagging(self) -> bool:
+        """The WAL has been over its limit for longer than `lag_warning_s`."""
+        since = self.state.over_limit_since
+        return since is not None and time.monotonic() - since >= self.lag_warning_s
+
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute(f"PRAGMA journal_size_limit={int(self.limit_bytes)}")
             while not self._stop.wait(self.interval):
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    continue  # busy or locked: the next round will do it (the safety net stays)
+                self.checkpoint(conn)
         finally:
             conn.close()

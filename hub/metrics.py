@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -128,6 +128,58 @@ class PoolCollector(Collector):
 
 POOLS = PoolCollector()
 REGISTRY.register(POOLS)
+
+
+class WalCollector(Collector):
+    """The SQLite WAL's size and the checkpointer's progress (hub.db.SqliteCheckpointer), at scrape time."""
+
+    def __init__(self) -> None:
+        self._checkpointers: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def watch(self, checkpointer: Any) -> None:
+        """Report this checkpointer until it is garbage collected."""
+        self._checkpointers.add(checkpointer)
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        cps = list(self._checkpointers)
+        if not cps:
+            return
+        size = GaugeMetricFamily("hub_sqlite_wal_bytes", "Size of the SQLite write-ahead log file.")
+        limit = GaugeMetricFamily(
+            "hub_sqlite_wal_limit_bytes",
+            "WAL size past which the checkpointer resets it (HUB_SQLITE_WAL_LIMIT_MB).",
+        )
+        frames = GaugeMetricFamily(
+            "hub_sqlite_checkpoint_frames",
+            "WAL frames at the last checkpoint: `log` (in the WAL), `checkpointed` (copied back).",
+            labels=["state"],
+        )
+        resets = CounterMetricFamily(
+            "hub_sqlite_wal_resets",
+            "Checkpoints that reset the WAL (`done`), or gave up waiting for old readers (`busy`).",
+            labels=["outcome"],
+        )
+        last = GaugeMetricFamily(
+            "hub_sqlite_wal_last_reset_timestamp_seconds", "When the WAL was last reset (0: not yet)."
+        )
+        lagging = GaugeMetricFamily(
+            "hub_sqlite_checkpoint_lagging", "1 when the WAL has been over its limit for over a minute."
+        )
+        for cp in cps:
+            st = cp.state
+            size.add_metric([], cp.wal_bytes())
+            limit.add_metric([], cp.limit_bytes)
+            frames.add_metric(["log"], st.log_frames)
+            frames.add_metric(["checkpointed"], st.checkpointed_frames)
+            resets.add_metric(["done"], st.resets)
+            resets.add_metric(["busy"], st.reset_failures)
+            last.add_metric([], st.last_reset_at)
+            lagging.add_metric([], 1 if cp.lagging() else 0)
+        yield from (size, limit, frames, resets, last, lagging)
+
+
+WAL = WalCollector()
+REGISTRY.register(WAL)
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> Any:

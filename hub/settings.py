@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     title: str = "CIRT sharing hub"
     contact: str = ""
     pool_size: int = 10
+    sqlite_cache_mb: int = Field(
+        default=256,
+        ge=8,
+        description="SQLite: the page cache of all the database connections together, in MB (each of the "
+        "at most 10 connections gets its share)",
+    )
+    sqlite_wal_limit_mb: int = Field(
+        default=256,
+        ge=4,
+        description="SQLite: the write-ahead log is reset (checkpointed and truncated) once it passes this "
+        "size, in MB; a warning is logged when it stays over it for a minute",
+    )
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="json: one JSON object a line; text: plain; auto: text on a terminal"
     )

@@ -32,7 +32,8 @@ def _outbound_args(
 
     sm = _sessions(s.database_url)
     session = sm()
-    session.begin()  # one read transaction for the whole run: a consistent snapshot where supported
+    # no session.begin(): outbound() reads each keyset page in a transaction of its own, so a long
+    # export or push holds no snapshot (each version still goes once: the pages follow date added)
     try:
         coll, grp = source_collection(session, group=group, collection=collection)
         dest = destination_for(session, to_group=to_group, peer_community=peer, name=name)

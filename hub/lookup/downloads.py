@@ -21,6 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hub.db import end_read
 from hub.lookup import reads
 from hub.lookup.values import HASH_ALGORITHMS, TYPES_OF_KIND, Value, values_of
 from hub.policy.tlp import Tlp
@@ -128,10 +129,11 @@ def scope(
     return accesses
 
 
-def _query(acc: access.CollectionAccess, principal: Principal, f: DownloadFilters) -> Any:
+def _query(acc: access.CollectionAccess, principal: Principal, f: DownloadFilters, upto_seq: int) -> Any:
     stmt = reads.visible_rows(
         (OV.seq, OV.collection_id, OV.stix_id, OV.type, OV.tlp, OV.redact_tlp, OV.date_added_us, OV.body),
         collection_ids=[acc.collection.id], reader_org_id=principal.org_id, clearance=acc.clearance,
+        upto_seq=upto_seq,
     )  # fmt: skip
     stmt = q.added_after(stmt, f.added_after_us)
     stmt = q.match_type(stmt, f.row_types())
@@ -145,12 +147,19 @@ def _query(acc: access.CollectionAccess, principal: Principal, f: DownloadFilter
 def rows(
     session: Session, principal: Principal, accesses: list[access.CollectionAccess], f: DownloadFilters
 ) -> Iterator[ExportRow]:
-    """The latest visible versions in each collection, in date-added order, a keyset page at a time."""
+    """The latest visible versions in each collection, in date-added order, a keyset page at a time.
+
+    Each page is read in a transaction of its own, ended before its rows go to a client however slow
+    (hub.db.end_read), so a download never holds a snapshot for long. The versions are those stored
+    when the download started (up to its first sequence number): one written meanwhile neither adds
+    a second copy of an object already sent nor removes one not yet sent.
+    """
     now = time.time_ns() // 1000
+    upto = session.scalar(select(func.max(OV.seq))) or 0
     for acc in accesses:
         # a device cleared lower than its organisation gets optional content above its ceiling removed
         clearance = acc.clearance if f.tlp_max is None else min(acc.clearance, f.tlp_max)
-        base = _query(acc, principal, f)
+        base = _query(acc, principal, f, upto)
         position: tuple[int, int] | None = None
         while True:
             page = list(session.execute(q.page(q.after_token(base, position), PAGE_SIZE)))
@@ -158,6 +167,7 @@ def rows(
                 break
             batch = page[:PAGE_SIZE]
             received = reads.as_received(session, batch, clearance_of={acc.collection.id: Tlp(clearance)})
+            out: list[ExportRow] = []
             for r in batch:
                 got = received[r.seq]
                 if got is None or (f.valid and not _valid(got.obj, now)):
@@ -166,7 +176,9 @@ def rows(
                     session, tlp=r.tlp, obj=got.obj, collection_id=acc.collection.id,
                     default=acc.group.default_tlp,
                 )  # fmt: skip
-                yield ExportRow(acc, r.stix_id, r.type, tlp, r.date_added_us, got.obj, got.body)
+                out.append(ExportRow(acc, r.stix_id, r.type, tlp, r.date_added_us, got.obj, got.body))
+            end_read(session)
+            yield from out
             if len(page) <= PAGE_SIZE:
                 break
             position = (batch[-1].date_added_us, batch[-1].seq)

@@ -91,13 +91,19 @@ def visible_rows(
     reader_org_id: int,
     clearance: int,
     versions: Sequence[str | int] = ("last",),
+    upto_seq: int | None = None,
 ) -> Select[Any]:
-    """TAXII's read query (hub.store.objects._read) over several collections read at one clearance."""
+    """TAXII's read query (hub.store.objects._read) over several collections read at one clearance;
+    with `upto_seq`, over the versions stored up to that sequence only (q.match_version)."""
     stmt = select(*columns).where(
         OV.collection_id.in_(list(collection_ids)),
         q.visible(reader_org_id=reader_org_id, clearance=clearance),
     )
-    return q.match_version(stmt, list(versions), reader_org_id=reader_org_id, clearance=clearance)
+    if upto_seq is not None:
+        stmt = stmt.where(OV.seq <= upto_seq)
+    return q.match_version(
+        stmt, list(versions), reader_org_id=reader_org_id, clearance=clearance, upto_seq=upto_seq
+    )
 
 
 @dataclass(frozen=True)

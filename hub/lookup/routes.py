@@ -144,8 +144,9 @@ def _download(
     ]
 
     def body() -> Iterator[bytes]:
-        # a session of its own: the request's closes when the handler returns, before the stream ends
-        with sm() as s, s.begin():
+        # a session of its own: the request's closes when the handler returns, before the stream ends;
+        # no s.begin(): the stream ends its read transaction after each page (downloads.rows)
+        with sm() as s:
             accs = downloads.scope(s, who, group, collection)
             if what == "bundle":
                 yield from downloads.bundle(

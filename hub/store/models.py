@@ -68,6 +68,25 @@ class ObjectVersion(Base):
     )
 
 
+class ObjectCount(Base):
+    """How many shared object versions a collection holds per day added, TLP, type and publisher.
+
+    Kept in the transaction that inserts or deletes the versions (hub.store.counts), so statistics sum
+    a few rows per day instead of counting millions; `last_added_us` is the latest date added among
+    them (a member's last push). Private versions are never counted: statistics never show them.
+    """
+
+    __tablename__ = "object_counts"
+
+    collection_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # date added // one day, UTC
+    tlp: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(250), primary_key=True)
+    producer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    last_added_us: Mapped[int] = mapped_column(BigInteger)
+
+
 PRIVATE_TLP = 100  # the `tlp` of a private row: no clearance reaches it, only its publisher reads it
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import delete, func, select, text, tuple_
+from sqlalchemy import Select, delete, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
+from hub.store import counts
 from hub.store import queries as q
 from hub.store.models import ObjectOwner
 from hub.store.models import ObjectVersion as OV
@@ -89,7 +90,9 @@ def delete_versions(
     session: Session, *, collection_id: str, reader: Reader, filters: Filters, producer_id: int | None
 ) -> int:
     """Delete the visible versions that match; only the producer's when `producer_id` is given."""
-    stmt = select(OV.seq).where(
+    # what each deleted version counted for (hub.store.counts), read with it
+    columns = (OV.seq, OV.collection_id, OV.date_added_us, OV.tlp, OV.type, OV.producer_id, OV.private_to)
+    stmt: Select[Any] = select(*columns).where(  # type: ignore[assignment]
         OV.collection_id == collection_id, q.visible(reader_org_id=reader.org_id, clearance=reader.clearance)
     )
     stmt = q.match_id(stmt, filters.ids)
@@ -97,9 +100,11 @@ def delete_versions(
     stmt = q.match_version(stmt, filters.versions, reader_org_id=reader.org_id, clearance=reader.clearance)
     if producer_id is not None:
         stmt = stmt.where(OV.producer_id == producer_id)
-    seqs = list(session.scalars(stmt))
+    found = list(session.execute(stmt))
+    seqs = [r.seq for r in found]
     for i in range(0, len(seqs), 1000):
         session.execute(delete(OV).where(OV.seq.in_(seqs[i : i + 1000])))
+    counts.removed(session, found)
     session.flush()
     return len(seqs)
 
@@ -259,9 +264,11 @@ def insert_versions(
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return _pg_insert(session, rows, fresh)
-    return _sqlite_insert(session, rows, fresh)
+    new_rows = (
+        _pg_insert(session, rows, fresh) if dialect == "postgresql" else _sqlite_insert(session, rows, fresh)
+    )
+    counts.added(session, new_rows)  # statistics' counts move in the same transaction
+    return {(r.stix_id, r.version_us) for r in new_rows}
 
 
 _COLUMNS = NewVersion._fields
@@ -285,7 +292,7 @@ def _stored_candidates(rows: list[NewVersion], fresh: frozenset[str]) -> dict[st
     return {coll: sorted(ids) for coll, ids in found.items()}
 
 
-def _sqlite_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) -> set[tuple[str, int]]:
+def _sqlite_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) -> list[NewVersion]:
     """SQLite: the versions already stored are looked up, the others inserted by the driver's executemany.
 
     The caller holds SQLite's one write lock (`begin_write`: BEGIN IMMEDIATE), so nothing can insert
@@ -298,17 +305,15 @@ def _sqlite_insert(session: Session, rows: list[NewVersion], fresh: frozenset[st
         found = conn.exec_driver_sql(_SQLITE_STORED, (coll, orjson.dumps(ids).decode()))
         stored.update((coll, *k) for k in found)
     new_rows: list[NewVersion] = []
-    inserted: set[tuple[str, int]] = set()
     for r in rows:
         key = (r.collection_id, r.stix_id, r.version_us, r.private_to)
         if key in stored:
             continue
         stored.add(key)  # a second copy in the same batch is "already stored", as on PostgreSQL
         new_rows.append(r)
-        inserted.add((r.stix_id, r.version_us))
     if new_rows:
         conn.exec_driver_sql(_SQLITE_INSERT, new_rows)
-    return inserted
+    return new_rows
 
 
 _PG_STORED = (
@@ -333,7 +338,7 @@ class StatisticsWatch:
 _watch = StatisticsWatch()
 
 
-def _pg_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) -> set[tuple[str, int]]:
+def _pg_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) -> list[NewVersion]:
     """PostgreSQL: the versions already stored are looked up, the others COPied straight into the table.
 
     The caller holds the advisory lock of each collection it writes (`lock_collection`), which every
@@ -344,7 +349,6 @@ def _pg_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) 
     dbapi: Any = session.connection().connection.driver_connection
     stored: set[tuple[str, str, int, int]] = set()
     new_rows: list[NewVersion] = []
-    inserted: set[tuple[str, int]] = set()
     with dbapi.cursor() as cur:
         for coll, ids in _stored_candidates(rows, fresh).items():
             cur.execute(_PG_STORED, (coll, orjson.dumps(ids).decode()))
@@ -355,7 +359,6 @@ def _pg_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) 
                 continue
             stored.add(key)  # a second copy in the same batch is "already stored"
             new_rows.append(r)
-            inserted.add((r.stix_id, r.version_us))
         if new_rows:
             with cur.copy(f"COPY object_versions ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(list(_PG_TYPES))
@@ -367,7 +370,7 @@ def _pg_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) 
         _watch.copies += 1
         if _watch.inserted >= _watch.look_at or _watch.copies >= 16:
             _keep_statistics(cur, _watch)
-    return inserted
+    return new_rows
 
 
 ANALYZE_AFTER = 5000  # rows changed before the first ANALYZE of a new table

@@ -41,12 +41,19 @@ def match_spec_version(stmt: Select[Any], versions: Sequence[str] | None) -> Sel
 
 
 def match_version(
-    stmt: Select[Any], spec: Sequence[str | int], *, reader_org_id: int, clearance: int
+    stmt: Select[Any],
+    spec: Sequence[str | int],
+    *,
+    reader_org_id: int,
+    clearance: int,
+    upto_seq: int | None = None,
 ) -> Select[Any]:
     """TAXII `match[version]`: `first`, `last`, `all` and exact timestamps (µs), any of them.
 
     `first` and `last` are judged among the versions this reader may see, so a hidden newer version
-    neither hides an older visible one nor reveals that it exists.
+    neither hides an older visible one nor reveals that it exists. With `upto_seq` they are judged
+    among the versions stored up to that sequence: a read spread over several transactions then sees
+    the latest versions as they were when it started, each object once.
     """
     if "all" in spec:
         return stmt
@@ -68,6 +75,7 @@ def match_version(
                     # publisher's copy never stands in for this one
                     or_(OV.type.not_in(sorted(SCO_TYPES)), other.producer_id == OV.producer_id),
                     visible(reader_org_id=reader_org_id, clearance=clearance, table=other),
+                    *(() if upto_seq is None else (other.seq <= upto_seq,)),
                 )
             )
         else:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import FeedSettings
+from hub.db import end_read
 from hub.net import OutboundGuard
 from hub.policy.rules import Destination
 from hub.stix import format_us, timestamp_us
@@ -399,7 +400,9 @@ def run_push(
             audited = r.sent
         control.checkpoint()
 
-    with sm() as session, session.begin():  # one read snapshot for the whole push
+    # no session.begin(): outbound() reads each page in a transaction of its own, so a long push holds
+    # no snapshot (a held one keeps SQLite's WAL from being reset)
+    with sm() as session:
         coll, grp = source_collection(session, group=job.group, collection=job.collection)
         dest = destination_for(session, to_group=None, peer_community=job.peer_community, name=job.url)
         after = timestamp_us(job.cursor, "cursor") if job.cursor else None
@@ -408,6 +411,9 @@ def run_push(
             password=password, added_after_us=after, timeout=job.timeout_s, tlp_version=job.tlp_version,
             on_envelope=on_envelope,
         )  # fmt: skip
+        # end the last read by committing it, not by close()'s rollback: a session joined to a shared
+        # connection (the test suite's) would otherwise roll back the progress recorded meanwhile
+        end_read(session)
     return RunOutcome(
         ok=report.error is None,
         error=report.error,

@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import ColumnElement, exists, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
+from hub.db import end_read
 from hub.policy.granular import redact
 from hub.policy.rules import Destination, redistribution_ceiling
 from hub.policy.tlp import (
@@ -130,6 +131,7 @@ def outbound(
     here) leaves with an explicit TLP marking of its stored level, so no peer reads it lower than we do.
     The marking definitions an object references (TLP ones included) go just before it, once a run. A
     version with a later version above the ceiling (a reclassified object) does not leave at all.
+    Each page is read in a transaction of its own (hub.db.end_read), unless the caller holds one.
     """
     ceiling = int(redistribution_ceiling(group_policy(group), destination))
     version: Literal[1, 2] = 1 if tlp_version == 1 else 2
@@ -152,6 +154,9 @@ def outbound(
         # stored definitions are read only for refs that are not the built-in TLP ones
         custom = {ref for refs in refs_of for ref in refs[1] if ref not in TLP_LEVEL_BY_ID}
         markings = marking_index(session, collection_id=collection.id, refs=custom) if custom else _BUILT_IN
+        # the page is read: end its transaction before a slow peer or disk takes the items
+        end_read(session)
+        out: list[Outbound] = []
         for r, obj, (own, every) in zip(rows, parsed, refs_of, strict=True):
             changed = False
             if r.redact_tlp is not None and r.redact_tlp > ceiling:
@@ -174,8 +179,9 @@ def outbound(
                     sent_markings.add(ref)
                     md = _definition_of(ref) or (dict(markings[ref]) if ref in markings else None)
                     if md is not None:
-                        yield Outbound(orjson.dumps(md), r.date_added_us, marking=True)
-            yield Outbound(orjson.dumps(obj) if changed else r.body, r.date_added_us)
+                        out.append(Outbound(orjson.dumps(md), r.date_added_us, marking=True))
+            out.append(Outbound(orjson.dumps(obj) if changed else r.body, r.date_added_us))
+        yield from out
         position = (rows[-1].date_added_us, rows[-1].seq)
 
 

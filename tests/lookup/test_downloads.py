@@ -186,3 +186,28 @@ def test_fingerprint_ignores_changes_the_reader_cannot_see(client, sm, world):
     assert etag("vendor") == before["vendor"]
     assert etag("cert-c") != before["cert-c"]
     assert before["vendor"] != before["cert-c"]
+
+
+def test_download_reads_in_short_transactions_and_returns_each_object_once(client, world, sm, monkeypatch):
+    """A download spans many page transactions (none open while its rows go out), yet with writes
+    landing between pages it returns each object once: the versions stored when it started."""
+    monkeypatch.setattr(downloads, "PAGE_SIZE", 3)
+    first = [pattern_indicator(f"[ipv4-addr:value = '198.51.100.{i}']") for i in range(10)]
+    post(client, world, first)
+    ids: list[str] = []
+    open_between: list[bool] = []
+    with sm() as s:  # no s.begin(): the download ends its own read transactions
+        who = principal_of(sm, world, "cert-c")
+        accs = downloads.scope(s, who, "africa")
+        for n, row in enumerate(downloads.rows(s, who, accs, DownloadFilters(types=("indicator",)))):
+            open_between.append(s.in_transaction())
+            ids.append(row.stix_id)
+            if n in (1, 4):
+                # a new version of an object already sent, and of one not sent yet, plus a new object
+                post(client, world, [
+                    {**first[0], "modified": f"2024-02-0{n}T00:00:00.000Z"},
+                    {**first[9], "modified": f"2024-02-0{n}T00:00:00.000Z"},
+                    pattern_indicator(f"[ipv4-addr:value = '192.0.2.{n}']"),
+                ])  # fmt: skip
+    assert sorted(ids) == sorted(o["id"] for o in first)
+    assert not any(open_between)

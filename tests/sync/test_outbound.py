@@ -193,3 +193,29 @@ def test_another_members_copy_of_an_sco_never_stops_yours_leaving(cli, client, w
     post(client, world, [dict(sco, object_marking_refs=[TLP["amber"]], x_note="mine")], org="cert-b")
     out = bundle_of(cli, tmp_path, "--to-group", "asia")
     assert out[sco["id"]]["object_marking_refs"] == [TLP["green"]]
+
+
+def test_outbound_reads_each_page_in_its_own_transaction_and_sends_each_version_once(client, world, sm):
+    """An export or push holds no snapshot while a peer or disk takes the items; versions added meanwhile
+    come after the position, so none is sent twice."""
+    from hub.policy.rules import Destination
+    from hub.sync.outbound import outbound, source_collection
+
+    first = [indicator(100 + n, tlp="clear") for n in range(7)]
+    post(client, world, first)
+    sent: list[str] = []
+    open_between: list[bool] = []
+    with sm() as s:
+        coll, grp = source_collection(s, group="africa", collection="indicators")
+        items = outbound(
+            s, collection=coll, group=grp, destination=Destination(kind="export", name="x"), page=2
+        )
+        for n, item in enumerate(items):
+            open_between.append(s.in_transaction())
+            if not item.marking:
+                sent.append(orjson.loads(item.body)["id"])
+            if n == 2:
+                post(client, world, [indicator(200, tlp="clear")])
+    assert not any(open_between)
+    assert len(sent) == len(set(sent)) == 8
+    assert set(sent) == {o["id"] for o in first} | {indicator(200, tlp="clear")["id"]}

@@ -1,0 +1,358 @@
+"""Soak: the mixed load of issue 22 against a hub this script starts, for a given time, minute by minute.
+
+```
+.venv/bin/python bench/bench_soak.py --db sqlite|postgresql --minutes 20 [--writers 2] [--readers 2]
+```
+
+The mix: `--writers` threads post envelopes of `--envelope` indicators (half domain, half IPv4 patterns;
+TLP GREEN, CLEAR or AMBER) as cert-a and cert-b without pause; `--readers` TAXII readers (cert-c) page
+the collection with `added_after` and `limit=1000` without pause, restarting from the beginning when
+they catch up; a device downloads `blocklist.txt?kind=domain` every `--device-every` seconds; a
+coordinator (cert-a) reads the group's statistics and the audit log every `--coordinator-every`
+seconds. Each minute prints the WAL size (SQLite) or the database and object table sizes (PostgreSQL),
+the server's RSS, the median and p95 of each kind of request in that minute, and the errors. At the
+end, nothing lost is checked: every acknowledged object is stored. Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import (
+    ROOT,
+    TAXII,
+    TLP2,
+    bench_db_name,
+    machine,
+    pg_drop,
+    prepare_hub_database,
+    start_hub,
+    tempdir,
+    wait_http,
+)
+
+SOAK_SIZE = 22  # names the database: hub_bench_<prefix>22
+KINDS = ("post", "page", "download", "stats", "audit")
+
+
+class Recorder:
+    """Durations and errors per kind of request, taken and reset once a minute."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._times: dict[str, list[float]] = defaultdict(list)
+        self._errors: dict[str, int] = defaultdict(int)
+        self.error_samples: list[str] = []
+        self.acknowledged = 0
+        self.downloaded_lines = 0
+
+    def took(self, kind: str, seconds: float) -> None:
+        with self._lock:
+            self._times[kind].append(seconds)
+
+    def failed(self, kind: str, what: str) -> None:
+        with self._lock:
+            self._errors[kind] += 1
+            if len(self.error_samples) < 20:
+                self.error_samples.append(f"{kind}: {what[:300]}")
+
+    def take(self) -> tuple[dict[str, list[float]], dict[str, int]]:
+        with self._lock:
+            times, errors = dict(self._times), dict(self._errors)
+            self._times.clear()
+            self._errors.clear()
+        return times, errors
+
+
+def envelope(rng_seed: int, n: int) -> bytes:
+    """`n` new indicators, half with a domain pattern and half with an IPv4 one."""
+    created = "2024-01-01T00:00:00.000Z"
+    levels = ([TLP2["green"]],) * 7 + ([TLP2["clear"]],) * 2 + ([TLP2["amber"]],)
+    objs = []
+    for i in range(n):
+        k = rng_seed * n + i
+        if i % 2:
+            pattern = f"[domain-name:value = 'c2-{k}.soak.example']"
+        else:
+            pattern = f"[ipv4-addr:value = '10.{k >> 16 & 255}.{k >> 8 & 255}.{k & 255}']"
+        objs.append(
+            {
+                "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}",
+                "created": created, "modified": created, "name": f"soak {k}",
+                "indicator_types": ["malicious-activity"], "pattern": pattern, "pattern_type": "stix",
+                "valid_from": created, "object_marking_refs": levels[k % len(levels)],
+            }
+        )  # fmt: skip
+    return orjson.dumps({"objects": objs})
+
+
+def writer(
+    base: str, key: str, objects_url: str, size: int, seeds: Any, rec: Recorder, stop: threading.Event
+) -> None:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": TAXII, "Accept": TAXII}
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+        while not stop.is_set():
+            body = envelope(next(seeds), size)
+            t = time.perf_counter()
+            try:
+                r = c.post(objects_url, content=body)
+                took = time.perf_counter() - t
+                doc = r.json() if r.status_code == 202 else {}
+                if r.status_code != 202 or doc.get("success_count") != size:
+                    rec.failed("post", f"{r.status_code} {r.text[:200]}")
+                    continue
+                rec.took("post", took)
+                with rec._lock:
+                    rec.acknowledged += size
+            except httpx.HTTPError as exc:
+                rec.failed("post", repr(exc))
+
+
+def reader(base: str, key: str, objects_url: str, rec: Recorder, stop: threading.Event) -> None:
+    headers = {"Authorization": f"Bearer {key}", "Accept": TAXII}
+    after: str | None = None
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+        while not stop.is_set():
+            params = {"limit": "1000"}
+            if after:
+                params["added_after"] = after
+            t = time.perf_counter()
+            try:
+                r = c.get(objects_url, params=params)
+                took = time.perf_counter() - t
+                if r.status_code != 200:
+                    rec.failed("page", f"{r.status_code} {r.text[:200]}")
+                    continue
+                rec.took("page", took)
+                doc = r.json()
+                if doc.get("objects") and doc.get("more"):
+                    after = r.headers.get("X-TAXII-Date-Added-Last") or after
+                else:
+                    after = None  # caught up: page the collection again from its start
+            except httpx.HTTPError as exc:
+                rec.failed("page", repr(exc))
+
+
+def every(seconds: float, stop: threading.Event, fn: Any) -> None:
+    while not stop.is_set():
+        started = time.monotonic()
+        fn()
+        stop.wait(max(0.0, seconds - (time.monotonic() - started)))
+
+
+def device(base: str, key: str, rec: Recorder, stop: threading.Event, period: float) -> None:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as c:
+
+        def once() -> None:
+            t = time.perf_counter()
+            try:
+                r = c.get("/console/downloads/africa/blocklist.txt", params={"kind": "domain"})
+                if r.status_code != 200:
+                    rec.failed("download", f"{r.status_code} {r.text[:200]}")
+                    return
+                rec.took("download", time.perf_counter() - t)
+                rec.downloaded_lines = r.content.count(b"\n")
+            except httpx.HTTPError as exc:
+                rec.failed("download", repr(exc))
+
+        every(period, stop, once)
+
+
+def coordinator(base: str, key: str, rec: Recorder, stop: threading.Event, period: float) -> None:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
+
+        def once() -> None:
+            for kind, path, params in (
+                ("stats", "/admin/v1/groups/africa/stats", {}),
+                ("audit", "/admin/v1/audit", {"group": "africa", "limit": "100"}),
+            ):
+                t = time.perf_counter()
+                try:
+                    r = c.get(path, params=params)
+                    if r.status_code != 200:
+                        rec.failed(kind, f"{r.status_code} {r.text[:200]}")
+                        continue
+                    rec.took(kind, time.perf_counter() - t)
+                except httpx.HTTPError as exc:
+                    rec.failed(kind, repr(exc))
+
+        every(period, stop, once)
+
+
+def sizes(kind: str, url: str) -> dict[str, float]:
+    """SQLite: the WAL and database files, in MB; PostgreSQL: the database and object_versions (with its
+    indexes), in MB."""
+    if kind == "sqlite":
+        path = url.removeprefix("sqlite:///")
+        wal = Path(path + "-wal")
+        return {
+            "wal_mb": (wal.stat().st_size if wal.exists() else 0) / 2**20,
+            "db_mb": Path(path).stat().st_size / 2**20,
+        }
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            db = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+            ov = conn.execute(text("SELECT pg_total_relation_size('object_versions')")).scalar_one()
+            dead = conn.execute(
+                text("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'object_versions'")
+            ).scalar()
+    finally:
+        eng.dispose()
+    return {"db_mb": db / 2**20, "objects_mb": ov / 2**20, "dead_rows": float(dead or 0)}
+
+
+def stored(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM object_versions")).scalar_one())
+    finally:
+        eng.dispose()
+
+
+def fmt_minute(minute: int, times: dict[str, list[float]], errors: dict[str, int], extra: dict[str, float],
+               rss: float, acknowledged: int) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    cells = [f"{minute:>3}", f"{acknowledged:>10,}"]
+    cells += [f"{v:,.0f}" for v in extra.values()]
+    cells.append(f"{rss:,.0f}")
+    row: dict[str, Any] = {"minute": minute, "acknowledged": acknowledged, "rss_mb": rss, **extra}
+    for kind in KINDS:
+        vals = times.get(kind, [])
+        med = statistics.median(vals) * 1000 if vals else float("nan")
+        cells.append(f"{med:,.0f} ({len(vals)})" if vals else "-")
+        row[f"{kind}_median_ms"] = med if vals else None
+        row[f"{kind}_count"] = len(vals)
+    n_err = sum(errors.values())
+    cells.append(str(n_err))
+    row["errors"] = dict(errors)
+    return "| " + " | ".join(cells) + " |", row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--writers", type=int, default=2)
+    ap.add_argument("--readers", type=int, default=2)
+    ap.add_argument("--envelope", type=int, default=200, help="indicators per posted envelope")
+    ap.add_argument("--device-every", type=float, default=2.0)
+    ap.add_argument("--coordinator-every", type=float, default=1.0)
+    args = ap.parse_args()
+
+    tmp = tempdir()
+    world = prepare_hub_database(args.db, SOAK_SIZE, tmp)
+    srv, base = start_hub(world.url, tmp / "hub.log")
+    stop = threading.Event()
+    rec = Recorder()
+    threads: list[threading.Thread] = []
+    rows: list[dict[str, Any]] = []
+    try:
+        wait_http(base + "/healthz", srv.proc, log=srv.log)
+        print("## Soak:", args.db, f"{args.minutes:g} min,", f"{args.writers} writers x {args.envelope},",
+              f"{args.readers} readers, device every {args.device_every:g} s, coordinator every "
+              f"{args.coordinator_every:g} s\n")  # fmt: skip
+        for k, v in machine().items():
+            print(f"- {k}: {v}")
+        print()
+        objects_url = f"/taxii2/africa/collections/{world.collection}/objects/"
+        seeds = iter(range(10**9))
+        seed_lock = threading.Lock()
+
+        class Seeds:
+            def __iter__(self) -> Seeds:
+                return self
+
+            def __next__(self) -> int:
+                with seed_lock:
+                    return next(seeds)
+
+        shared_seeds = Seeds()
+        for i in range(args.writers):
+            who = ("cert-a", "cert-b")[i % 2]
+            work = (base, world.keys[who], objects_url, args.envelope, shared_seeds, rec, stop)
+            threads.append(threading.Thread(target=writer, args=work))
+        for _ in range(args.readers):
+            threads.append(
+                threading.Thread(target=reader, args=(base, world.keys["cert-c"], objects_url, rec, stop))
+            )
+        threads.append(
+            threading.Thread(target=device, args=(base, world.keys["cert-c"], rec, stop, args.device_every))
+        )
+        threads.append(threading.Thread(target=coordinator, args=(base, world.keys["cert-a"], rec, stop,
+                                                                  args.coordinator_every)))  # fmt: skip
+        extra_cols = ["WAL MB", "DB MB"] if args.db == "sqlite" else ["DB MB", "objects MB", "dead rows"]
+        head = [
+            "min",
+            "acknowledged",
+            *extra_cols,
+            "RSS MB",
+            *(f"{k} median ms (n)" for k in KINDS),
+            "errors",
+        ]
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for t in threads:
+            t.start()
+        started = time.monotonic()
+        minute = 0
+        total_minutes = max(1, round(args.minutes))
+        while minute < total_minutes:
+            minute += 1
+            time.sleep(max(0.0, started + 60 * minute * args.minutes / total_minutes - time.monotonic()))
+            times, errors = rec.take()
+            line, row = fmt_minute(
+                minute, times, errors, sizes(args.db, world.url), srv.rss_mb(), rec.acknowledged
+            )
+            print(line, flush=True)
+            rows.append(row)
+        stop.set()
+        for t in threads:
+            t.join(600)
+        have = stored(world.url)
+        print(f"\nacknowledged {rec.acknowledged:,} objects; stored {have:,}; "
+              f"last blocklist {rec.downloaded_lines:,} domains")  # fmt: skip
+        if have < rec.acknowledged:
+            print(f"LOST: {rec.acknowledged - have:,} acknowledged objects are not stored")
+        for sample in rec.error_samples:
+            print("error:", sample)
+        out = ROOT / "bench" / "results"
+        out.mkdir(exist_ok=True)
+        name = f"soak_{args.db}_{time.strftime('%Y%m%dT%H%M%S')}.json"
+        result = {"args": vars(args), "minutes": rows, "acknowledged": rec.acknowledged, "stored": have}
+        (out / name).write_text(json.dumps(result, indent=1))
+    finally:
+        stop.set()
+        srv.stop()
+        if args.db == "postgresql":
+            with contextlib.suppress(Exception):
+                pg_drop(bench_db_name(SOAK_SIZE))
+        if os.environ.get("HUB_BENCH_KEEP") != "1":
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
