@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.lookup import reads
-from hub.lookup.values import HASH_ALGORITHMS, TYPES_OF_KIND, Value, values_of
+from hub.lookup.values import HASH_ALGORITHMS, TYPES_OF_KIND, Value, problem, values_of
 from hub.policy.tlp import Tlp
 from hub.stix import format_us, timestamp_us
 from hub.store import queries as q
@@ -212,7 +212,11 @@ def bundle(
 
 
 def _wanted(v: Value, f: DownloadFilters) -> bool:
+    """Does `v` go in this download: of the asked kind and algorithm, and fit for a device list
+    (hub.lookup.values.problem: checked again here, whatever is already stored)."""
     if f.kind is not None and v.kind != f.kind:
+        return False
+    if problem(v) is not None:
         return False
     if v.kind == "email" and f.kind is None:
         return True
@@ -234,7 +238,7 @@ def blocklist(
     lines: list[str] = []
     for row in rows(session, principal, accesses, f):
         for v in values_of(row.obj, simple_only=True):
-            if not _wanted(v, f) or v.value in seen or "\n" in v.value or "\r" in v.value:
+            if v.value in seen or not _wanted(v, f):
                 continue
             seen.add(v.value)
             lines.append(v.value)
