@@ -4,7 +4,8 @@ Three formats: a STIX 2.1 bundle (the latest versions, redacted like TAXII), a p
 a line, for firewalls and resolvers) and CSV. Rows are read in keyset pages of the TAXII read query
 (date added, sequence), so memory holds one page at a time; a blocklist also keeps the set of values it
 has written, to write each once. Values come from observables and from indicator patterns simple enough
-to block on (hub.lookup.values.values_of with `simple_only`): equality comparisons joined by OR.
+to block on (hub.lookup.values.values_of with `simple_only`): equality comparisons joined by OR, and an
+address paired with a port or protocol (its address).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ __all__ = [
 BlocklistKind = Literal["ip", "domain", "url", "hash"]
 BLOCKLIST_KINDS: tuple[BlocklistKind, ...] = ("ip", "domain", "url", "hash")
 PAGE_SIZE = 1000
-CSV_HEADER = ("value", "type", "tlp", "first_seen", "object_id", "collection")
+# `port` last, so consumers reading the first six columns by position keep working
+CSV_HEADER = ("value", "type", "tlp", "first_seen", "object_id", "collection", "port")
 _BUNDLE_NAMESPACE = uuid.UUID("5f0a8a52-3c1e-4f0e-9a55-2b5f3d1f8e21")
 
 
@@ -259,20 +261,21 @@ def blocklist_csv(
     *,
     counter: Counter | None = None,
 ) -> Iterator[bytes]:
-    """CSV of value, type, tlp, first_seen (date added), object id and collection: one line a value."""
+    """CSV of value, type, tlp, first_seen (date added), object id, collection and port (of a pattern
+    pairing an address with one): one line a value."""
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_HEADER)
     for row in rows(session, principal, accesses, f):
-        written: set[tuple[str, str]] = set()
+        written: set[tuple[str, str, int | None]] = set()
         for v in values_of(row.obj, simple_only=True):
-            if not _wanted(v, f) or (v.stix_type, v.value) in written:
+            if not _wanted(v, f) or (v.stix_type, v.value, v.port) in written:
                 continue
-            written.add((v.stix_type, v.value))
+            written.add((v.stix_type, v.value, v.port))
             vtype = f"{v.stix_type}:hashes.{v.algorithm}" if v.algorithm else v.stix_type
             out.writerow(
                 (_cell(v.value), vtype, row.tlp.label, format_us(row.date_added_us), row.stix_id,
-                 row.access.collection.alias)
+                 row.access.collection.alias, "" if v.port is None else v.port)
             )  # fmt: skip
             if counter is not None:
                 counter.add(row.access.collection.id)

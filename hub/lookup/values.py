@@ -105,6 +105,7 @@ class Value:
     value: str
     algorithm: str | None = None
     in_pattern: bool = False
+    port: int | None = None  # a pattern pairing an address with a port (Feodo Tracker's C2 rows)
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,16 @@ _ONE_COMPARISON = re.compile(
     r"^\[(ipv4-addr|ipv6-addr|domain-name|url|email-addr|file|artifact):"
     r"(value|hashes\.(?:'[A-Za-z0-9-]+'|[A-Za-z0-9]+)) ?= ?'((?:[^'\\]|\\['\\])*)'\]$"
 )
+# an address paired with a port or protocol, one network-traffic observation: the form Feodo Tracker's
+# rows take through our connectors and MISP's ip-dst|port attributes through misp-stix. The address is
+# what a device blocks (blocking it blocks no more than the pattern describes, on the port and beyond);
+# patterns joining different observables stay skipped.
+_PAIRED = re.compile(
+    r"^\[network-traffic:(?P<dir>dst|src)_ref\.type ?= ?'(?P<type>ipv4-addr|ipv6-addr|domain-name)'"
+    r" AND network-traffic:(?P=dir)_ref\.value ?= ?'(?P<value>(?:[^'\\]|\\['\\])*)'"
+    r"(?: AND network-traffic:(?P=dir)_port ?= ?(?P<q>'?)(?P<port>[0-9]{1,5})(?P=q))?"
+    r"(?: AND network-traffic:protocols\[\*\] ?= ?'(?P<protocol>[a-z0-9-]{1,32})')?\]$"
+)
 _KEYWORDS_OUTSIDE_QUOTES = re.compile(r"\b(?:AND|FOLLOWEDBY|NOT|WITHIN|REPEATS|START|STOP)\b")
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")
 
@@ -258,7 +269,27 @@ def pattern_values(pattern: str, *, simple_only: bool = False) -> tuple[Value, .
     if m is not None:
         stype, path, raw = m.groups()
         return tuple(_comparison(stype, path.split(".", 1), "=", raw))
+    paired = _paired(pattern)
+    if paired is not None:
+        return paired
     return _parsed_values(pattern, simple_only)
+
+
+def _paired(pattern: str) -> tuple[Value, ...] | None:
+    """The address of a network-traffic pattern naming it (alone, or with a port or protocol), or None
+    for any other pattern."""
+    if not pattern.startswith("[network-traffic:"):
+        return None
+    m = _PAIRED.match(pattern)
+    if m is None:
+        return None
+    port = int(m["port"]) if m["port"] is not None else None
+    if port is not None and port > 65535:
+        return None
+    return tuple(
+        Value(v.kind, v.stix_type, v.value, in_pattern=True, port=port)
+        for v in _comparison(m["type"], ["value"], "=", m["value"])
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -420,10 +451,11 @@ def door_problem(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> str
         found = values_of(obj)
     elif stype == "indicator" and obj.get("pattern_type") == "stix" and isinstance(obj.get("pattern"), str):
         m = _ONE_COMPARISON.match(obj["pattern"])
-        if m is None:
-            return None
-        ptype, path, raw = m.groups()
-        found = list(_comparison(ptype, path.split(".", 1), "=", raw))
+        if m is not None:
+            ptype, path, raw = m.groups()
+            found = list(_comparison(ptype, path.split(".", 1), "=", raw))
+        else:
+            found = list(_paired(obj["pattern"]) or ())
     else:
         return None
     for v in found:

@@ -184,3 +184,9 @@ def test_door_judges_one_comparison_patterns_only():
         is None
     )
     assert door_problem({"type": "note", "content": "0.0.0.0/0"}) is None
+    feodo = (
+        "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '{}'"
+        " AND network-traffic:dst_port = 443]"
+    )
+    assert "broader than /12" in (door_problem(pattern_indicator(feodo.format("0.0.0.0/0"))) or "")
+    assert door_problem(pattern_indicator(feodo.format("192.0.2.1"))) is None
