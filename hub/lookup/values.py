@@ -54,6 +54,9 @@ _ALGORITHM_LENGTHS = {"MD5": 32, "SHA-1": 40, "SHA-256": 64, "SHA-512": 128}
 # C0 and C1 controls (tab, line feed, vertical tab, NEL U+0085, ...) and the Unicode line and paragraph
 # separators: a line-based consumer would split a value holding one into lines of its own
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# a canonical dotted-quad IPv4 address (no leading zeros): the common value, judged without ipaddress
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"^{_OCTET}(?:\.{_OCTET}){{3}}\Z")
 _ASCII_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 URL_SCHEMES = ("http", "ftp", "https")
 
@@ -177,6 +180,8 @@ def normalise(kind: Kind, value: str) -> str:
         local, _, domain = value.rpartition("@")
         return f"{local}@{domain.lower()}"
     if kind == "ip":
+        if _CANONICAL_V4.match(value):
+            return value
         ip = _ip_or_network(value)
         if ip is None:
             return value
@@ -370,6 +375,8 @@ def problem(v: Value, limits: Limits = DEFAULT_LIMITS) -> str | None:
     a host; a hash is hex of its algorithm's length. No value holds a control character or a Unicode
     line or paragraph separator.
     """
+    if v.kind == "ip" and v.stix_type != "ipv6-addr" and _CANONICAL_V4.match(v.value):
+        return None  # the common case, without ipaddress
     shown = _show(v.value)
     if _CONTROL.search(v.value):
         return f"{shown} holds a control character or a line separator"
