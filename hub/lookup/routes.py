@@ -62,7 +62,9 @@ def _filters(request: Request, what: str) -> tuple[str | None, DownloadFilters]:
         raise BadRequest("'algorithm' goes with kind=hash.")
     if tlp_min is not None and tlp_max is not None and tlp_min > tlp_max:
         raise BadRequest("'tlp_min' is above 'tlp_max'.")
-    valid = params.get("valid", "false").strip().lower()
+    # a device blocks what it is given until the next fetch: revoked and expired indicators stay out
+    # unless the download asks for them (valid=false)
+    valid = params.get("valid", "true").strip().lower()
     if valid not in ("true", "false", "1", "0", "yes", "no"):
         raise BadRequest("'valid' is true or false.")
     types: tuple[str, ...] = ()

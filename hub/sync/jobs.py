@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors import FeedSettings
 from hub.policy.rules import Destination
 from hub.stix import format_us, timestamp_us
-from hub.sync.feeds import connector_options
+from hub.sync.feeds import connector_options, seen_at
 from hub.sync.fetch import Access, Conditional, RunInterrupted, is_url
 from hub.sync.importer import ImportReport, Target, producer_of, resolve_submission, run_import
 from hub.sync.models import Feed
@@ -247,6 +247,8 @@ def run_pull(
             ) from None
     producer_id, producer_name = producer_of(sm, job.publish_as)
     options = dict(job.options)
+    if options.get("lifetime"):
+        options["seen_at"] = seen_at(int(options["lifetime"]), time.time())
     settings = FeedSettings(
         producer_id=producer_id,
         producer_name=producer_name,

@@ -190,3 +190,22 @@ def test_door_judges_one_comparison_patterns_only():
     )
     assert "broader than /12" in (door_problem(pattern_indicator(feodo.format("0.0.0.0/0"))) or "")
     assert door_problem(pattern_indicator(feodo.format("192.0.2.1"))) is None
+
+
+def test_observation_3_device_downloads_leave_out_revoked_and_expired_by_default(client, world):
+    past = "2024-06-01T00:00:00Z"
+    post(client, world, [
+        pattern_indicator("[ipv4-addr:value = '203.0.113.20']", tlp="clear"),
+        pattern_indicator("[ipv4-addr:value = '203.0.113.21']", tlp="clear", revoked=True),
+        pattern_indicator("[ipv4-addr:value = '203.0.113.22']", tlp="clear", valid_until=past),
+    ])  # fmt: skip
+    assert _download(client, world, "ip") == ["203.0.113.20"]
+    r = client.get(
+        f"{BASE}/africa/blocklist.csv?kind=ip", headers={"Authorization": f"Bearer {world.keys['vendor']}"}
+    )
+    assert "203.0.113.21" not in r.text and "203.0.113.22" not in r.text
+    r = client.get(
+        f"{BASE}/africa/blocklist.txt?kind=ip&valid=false",
+        headers={"Authorization": f"Bearer {world.keys['vendor']}"},
+    )
+    assert sorted(r.text.splitlines()) == ["203.0.113.20", "203.0.113.21", "203.0.113.22"]

@@ -33,3 +33,67 @@ def test_observation_4_feodo_addresses_reach_the_ip_blocklist_search_and_csv_por
     with sm() as s:
         found = search(s, principal_of(sm, world, "vendor"), "198.51.100.23")
     assert [h.matched for h in found.hits] == ["198.51.100.23"] and found.hits[0].in_pattern
+
+
+def _load(sm, *feeds) -> None:
+    from hub.db import begin_write
+    from hub.sync.feeds import FeedsConfig, apply_feeds
+
+    with sm() as s, s.begin():
+        begin_write(s)
+        apply_feeds(s, FeedsConfig.model_validate({"feeds": list(feeds)}), now_us=0)
+
+
+def _stored(sm, world) -> dict[str, dict]:
+    import orjson
+    from sqlalchemy import select
+
+    from hub.store.models import ObjectVersion as OV
+
+    with sm() as s:
+        bodies = s.scalars(select(OV.body).where(OV.collection_id == world.collections["africa/indicators"]))
+        objs = [orjson.loads(b) for b in bodies]
+    return {o["pattern"]: o for o in objs if o["type"] == "indicator"}
+
+
+def test_feed_lifetime_sets_valid_until_from_last_seen_and_reimports_are_identical(
+    cli, client, sm, world, web
+):
+    folder, base = web
+    (folder / "feodo.csv").write_bytes(FEODO.read_bytes())
+    (folder / "list.txt").write_bytes(b"203.0.113.40\nlisted.example\n")
+    common = {"group": "africa", "collection": "indicators", "publish_as": "cert-b", "tlp": "clear"}
+    _load(
+        sm,
+        {
+            "name": "feodo",
+            "format": "feodo-csv",
+            "url": f"{base}/feodo.csv",
+            "connector": {"lifetime": "7d"},
+            **common,
+        },
+        {
+            "name": "plain",
+            "format": "text",
+            "url": f"{base}/list.txt",
+            "connector": {"lifetime": "7d"},
+            **common,
+        },
+    )
+    r = cli("sync", "run-once")
+    assert r.exit_code == 0, r.output
+    stored = _stored(sm, world)
+    qakbot = next(o for p, o in stored.items() if "'192.0.2.10'" in p)
+    assert qakbot["valid_until"] == "2024-03-11T00:00:00.000Z"  # last_online 2024-03-04 + 7 days
+    plain = next(o for p, o in stored.items() if "'203.0.113.40'" in p)
+    assert "valid_until" in plain and plain["valid_until"] > plain["modified"]
+    # the same sources again: nothing new, byte for byte
+    for name in ("feodo", "plain"):
+        assert cli("sync", "reset-cursor", name).exit_code == 0
+        r = cli("sync", "run-once", "--feed", name)
+        assert "new 0" in r.output, r.output
+    # Feodo's rows were last seen in March 2024: expired, off the default device list; the plain
+    # list's entries were seen now and stay on it
+    lines = _get(client, world, "blocklist.txt?kind=ip").splitlines()
+    assert "203.0.113.40" in lines and "192.0.2.10" not in lines
+    assert "192.0.2.10" in _get(client, world, "blocklist.txt?kind=ip&valid=false").splitlines()
