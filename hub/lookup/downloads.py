@@ -23,9 +23,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.lookup import reads
-from hub.lookup.values import HASH_ALGORITHMS, TYPES_OF_KIND, Value, problem, values_of
+from hub.lookup.values import HASH_ALGORITHMS, TYPES_OF_KIND, Value, lifecycle, problem, values_of
 from hub.policy.tlp import Tlp
-from hub.stix import format_us, timestamp_us
+from hub.stix import format_us
 from hub.store import queries as q
 from hub.store.models import ObjectVersion as OV
 from hub.trust import access
@@ -175,15 +175,7 @@ def rows(
 
 
 def _valid(obj: dict[str, Any], now_us: int) -> bool:
-    if obj.get("revoked") is True:
-        return False
-    until = obj.get("valid_until")
-    if isinstance(until, str):
-        try:
-            return timestamp_us(until, "valid_until") > now_us
-        except ValueError:
-            return False
-    return True
+    return lifecycle(obj, now_us) is None
 
 
 def bundle(

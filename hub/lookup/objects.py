@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.lookup import reads
+from hub.lookup.values import lifecycle
 from hub.policy.explain import explain_read
 from hub.policy.rules import Reader, Role, may_read, read_clearance
 from hub.policy.tlp import Tlp
@@ -96,6 +97,11 @@ class ObjectView:
     versions: list[VersionInfo]
     collections: list[Placement]
     audience: list[Audience]
+
+    @property
+    def state(self) -> str | None:
+        """ "revoked" or "expired" (hub.lookup.values.lifecycle): left out of device lists."""
+        return lifecycle(self.object)
 
 
 @dataclass(frozen=True)

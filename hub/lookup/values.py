@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -493,3 +494,20 @@ def listing_reasons(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> 
         else:
             out.append(f"{_show(v.value)} is not on any device list: {why}.")
     return out
+
+
+def lifecycle(obj: Mapping[str, Any], now_us: int | None = None) -> Literal["revoked", "expired"] | None:
+    """Whether an object is revoked, or an indicator past its `valid_until` (an unreadable one counts
+    as past); None for a live object. Device downloads leave out both unless asked (valid=false)."""
+    if obj.get("revoked") is True:
+        return "revoked"
+    until = obj.get("valid_until")
+    if until is None:
+        return None
+    from hub.stix import timestamp_us
+
+    now = time.time_ns() // 1000 if now_us is None else now_us
+    try:
+        return None if timestamp_us(until, "valid_until") > now else "expired"
+    except ValueError:
+        return "expired"
