@@ -51,6 +51,8 @@ class ConnectorOptions(Strict):
     allow_sharing_groups: bool = False
     # how long an indicator stays valid after the source last listed it ("7d"): stored as seconds
     lifetime: int | None = Field(default=None, ge=60)
+    # the source lists everything current: what it stops listing gets a revoked version (hub.sync.snapshot)
+    snapshot: bool = False
 
     @field_validator("lifetime", mode="before")
     @classmethod

@@ -53,7 +53,10 @@ def _stored(sm, world) -> dict[str, dict]:
     with sm() as s:
         bodies = s.scalars(select(OV.body).where(OV.collection_id == world.collections["africa/indicators"]))
         objs = [orjson.loads(b) for b in bodies]
-    return {o["pattern"]: o for o in objs if o["type"] == "indicator"}
+    latest: dict[str, dict] = {}
+    for o in sorted((o for o in objs if o["type"] == "indicator"), key=lambda o: o["modified"]):
+        latest[o["pattern"]] = o  # the latest version of each
+    return latest
 
 
 def test_feed_lifetime_sets_valid_until_from_last_seen_and_reimports_are_identical(
@@ -97,3 +100,32 @@ def test_feed_lifetime_sets_valid_until_from_last_seen_and_reimports_are_identic
     lines = _get(client, world, "blocklist.txt?kind=ip").splitlines()
     assert "203.0.113.40" in lines and "192.0.2.10" not in lines
     assert "192.0.2.10" in _get(client, world, "blocklist.txt?kind=ip&valid=false").splitlines()
+
+
+def test_snapshot_feed_revokes_what_the_source_stops_listing(cli, client, sm, world, web):
+    folder, base = web
+    (folder / "list.txt").write_bytes(b"203.0.113.50\n203.0.113.51\n")
+    _load(sm, {"name": "snap", "format": "text", "url": f"{base}/list.txt", "group": "africa",
+               "collection": "indicators", "publish_as": "cert-b", "tlp": "clear",
+               "connector": {"snapshot": True}})  # fmt: skip
+    assert cli("sync", "run-once").exit_code == 0
+    assert sorted(_get(client, world, "blocklist.txt?kind=ip").splitlines()) == [
+        "203.0.113.50",
+        "203.0.113.51",
+    ]
+    (folder / "list.txt").write_bytes(b"203.0.113.50\n")
+    assert cli("sync", "reset-cursor", "snap").exit_code == 0
+    r = cli("sync", "run-once", "--feed", "snap")
+    assert (
+        r.exit_code == 0 and "snapshot: 1 indicator(s) no longer listed by the source revoked" in r.output
+    ), r.output
+    assert _get(client, world, "blocklist.txt?kind=ip").splitlines() == ["203.0.113.50"]
+    gone = next(o for p, o in _stored(sm, world).items() if "'203.0.113.51'" in p)
+    assert gone["revoked"] is True and gone["created_by_ref"] == world.identities["cert-b"]
+    # the same shorter source again: nothing more is revoked or stored
+    assert cli("sync", "reset-cursor", "snap").exit_code == 0
+    r = cli("sync", "run-once", "--feed", "snap")
+    assert "new 0" in r.output and "snapshot" not in r.output, r.output
+    # an unchanged source answered 304 revokes nothing
+    r = cli("sync", "run-once", "--feed", "snap")
+    assert "not modified" in r.output and "snapshot" not in r.output
