@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.lookup import reads
+from hub.lookup.benign import benign_list
 from hub.lookup.values import HASH_ALGORITHMS, TYPES_OF_KIND, Value, lifecycle, problem, values_of
 from hub.policy.tlp import Tlp
 from hub.stix import format_us
@@ -63,6 +64,7 @@ class DownloadFilters:
     kind: BlocklistKind | None = None  # blocklists: the kind of value; CSV: None for every kind
     algorithm: str | None = None  # hash blocklists: one algorithm (MD5, SHA-1, SHA-256, SHA-512)
     types: tuple[str, ...] = ()  # restrict rows to these STIX types (derived from `kind` when empty)
+    include_flagged: bool = False  # also values on a known-benign list (hub.lookup.benign)
 
     def row_types(self) -> tuple[str, ...]:
         if self.types:
@@ -81,6 +83,7 @@ class DownloadFilters:
                 self.kind,
                 self.algorithm,
                 self.types,
+                self.include_flagged,
             )
         )
 
@@ -211,6 +214,8 @@ def _wanted(v: Value, f: DownloadFilters) -> bool:
     if f.kind is not None and v.kind != f.kind:
         return False
     if problem(v) is not None:
+        return False
+    if not f.include_flagged and benign_list(v) is not None:
         return False
     if v.kind == "email" and f.kind is None:
         return True

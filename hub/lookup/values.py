@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -473,8 +473,13 @@ def door_problem(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> str
     return None
 
 
-def listing_reasons(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> list[str]:
-    """Plain words on which of an object's values go on device lists, and why the others do not."""
+def listing_reasons(
+    obj: Mapping[str, Any],
+    limits: Limits = DEFAULT_LIMITS,
+    benign: Callable[[Value], str | None] | None = None,
+) -> list[str]:
+    """Plain words on which of an object's values go on device lists, and why the others do not
+    (`benign` names the known-benign list holding a value)."""
     if obj.get("type") == "indicator" and obj.get("pattern_type") == "stix":
         every = values_of(obj)
         simple = values_of(obj, simple_only=True)
@@ -489,7 +494,13 @@ def listing_reasons(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> 
     out = []
     for v in simple:
         why = problem(v, limits)
-        if why is None:
+        listed = benign(v) if benign is not None and why is None else None
+        if listed is not None:
+            out.append(
+                f"{_show(v.value)} is on the known-benign list '{listed}': device lists leave it out "
+                "unless a download asks include_flagged=true."
+            )
+        elif why is None:
             out.append(f"{_show(v.value)} goes on the {v.kind} device list.")
         else:
             out.append(f"{_show(v.value)} is not on any device list: {why}.")

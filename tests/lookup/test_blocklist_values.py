@@ -209,3 +209,30 @@ def test_observation_3_device_downloads_leave_out_revoked_and_expired_by_default
         headers={"Authorization": f"Bearer {world.keys['vendor']}"},
     )
     assert sorted(r.text.splitlines()) == ["203.0.113.20", "203.0.113.21", "203.0.113.22"]
+
+
+def test_observation_2_known_benign_values_are_stored_but_left_off_device_lists(client, world):
+    benign = {
+        "ip": ["8.8.8.8", "1.1.1.1", "127.0.0.1", "192.168.1.1"],
+        "domain": ["google.com", "www.microsoft.com"],
+        "hash": [MD5],
+    }
+    objs = [pattern_indicator(f"[ipv4-addr:value = '{v}']", tlp="clear") for v in benign["ip"]]
+    objs += [pattern_indicator(f"[domain-name:value = '{v}']", tlp="clear") for v in benign["domain"]]
+    objs += [pattern_indicator(f"[file:hashes.MD5 = '{MD5}']", tlp="clear")]
+    objs += [pattern_indicator("[url:value = 'https://docs.google.com/evil']", tlp="clear")]
+    objs += [pattern_indicator("[ipv4-addr:value = '203.0.113.60']", tlp="clear")]
+    status = post(client, world, objs)  # flagged, not refused: every object is stored
+    assert status["success_count"] == len(objs)
+    assert _download(client, world, "ip") == ["203.0.113.60"]
+    assert _download(client, world, "domain") == [] and _download(client, world, "hash") == []
+    assert _download(client, world, "url") == []
+    auth = {"Authorization": f"Bearer {world.keys['vendor']}"}
+    r = client.get(f"{BASE}/africa/blocklist.txt?kind=ip&include_flagged=true", headers=auth)
+    assert sorted(r.text.splitlines()) == sorted([*benign["ip"], "203.0.113.60"])
+    r = client.get(
+        "/admin/api/groups/africa/policy/explain",
+        params={"object": objs[0]["id"], "reader": "vendor"},
+        headers=world.auth("cert-a"),
+    )
+    assert "known-benign list 'MISP warninglist public-dns-v4'" in r.json()["answers"][0]["text"]
