@@ -455,12 +455,16 @@ def door_problem(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> str
     whose pattern is one comparison; None for anything else (complex patterns are judged on the way
     out only)."""
     stype = obj.get("type")
+    if stype == "ipv4-addr" and isinstance(obj.get("value"), str) and _CANONICAL_V4.match(obj["value"]):
+        return None  # the common observable, fit as it is: no Value built (ingest runs this per object)
     if stype in VALUE_TYPES or stype in HASHED_TYPES:
         found = values_of(obj)
     elif stype == "indicator" and obj.get("pattern_type") == "stix" and isinstance(obj.get("pattern"), str):
         m = _ONE_COMPARISON.match(obj["pattern"])
         if m is not None:
             ptype, path, raw = m.groups()
+            if ptype == "ipv4-addr" and path == "value" and _CANONICAL_V4.match(raw):
+                return None  # the common indicator, likewise
             found = list(_comparison(ptype, path.split(".", 1), "=", raw))
         else:
             found = list(_paired(obj["pattern"]) or ())
