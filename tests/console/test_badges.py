@@ -20,3 +20,13 @@ def test_console_shows_revoked_and_expired_badges_on_search_and_object_pages(cli
                 assert f'class="badge {badge.lower()}">{badge}</span>' in html
             else:
                 assert 'class="badge' not in html
+
+
+def test_console_names_the_known_benign_list_on_search_and_object_pages(client, world, as_person):
+    resolver = pattern_indicator("[ipv4-addr:value = '8.8.8.8']", tlp="clear")
+    post(client, world, [resolver])
+    c = as_person("cert-c")
+    page = c.get(f"/console/objects/{resolver['id']}").text
+    assert "On the known-benign list 'MISP warninglist public-dns-v4'" in page
+    found = c.get("/console/search", params={"q": "8.8.8.8"}).text
+    assert "KNOWN-BENIGN: MISP warninglist public-dns-v4" in found
