@@ -24,7 +24,7 @@ from hub.sync.fetch import Access, Conditional, RunInterrupted, is_url
 from hub.sync.importer import ImportReport, Target, producer_of, resolve_submission, run_import
 from hub.sync.models import Feed
 from hub.sync.outbound import OutboundReport, destination_for, push_to_peer, source_collection
-from hub.sync.snapshot import listed, revoke_unlisted
+from hub.sync.snapshot import flagged, listed, revoke_unlisted
 from hub.sync.sources import TAXII_FORMATS, PullCursor, feed_results, valid_cursor
 from hub.sync.upstream import upstream_screen
 
@@ -297,11 +297,12 @@ def run_pull(
     report = ImportReport()
     error = None
     ids: set[str] = set()
+    hits: dict[str, int] = {}
     try:
         run_import(
             sm,
             target=target,
-            results=listed(results, ids) if snapshot else results,
+            results=flagged(listed(results, ids) if snapshot else results, hits),
             screen=screen,
             progress=lambda _n: control.checkpoint(),
             report=report,
@@ -336,6 +337,12 @@ def run_pull(
             f"what was read is stored, the cursor stays at {job.cursor or '(start)'}"
         )
         outcome.cursor_after = job.cursor
+    if hits:
+        outcome.reasons.append(
+            f"known-benign: {sum(hits.values())} value(s) flagged, left off device lists ("
+            + ", ".join(f"{name}: {n}" for name, n in sorted(hits.items()))
+            + ")"
+        )
     if error is None and snapshot and report.normalised > 0:
         # only after a full download that held records: a 304, an empty or a failed one revokes nothing
         revoked = revoke_unlisted(

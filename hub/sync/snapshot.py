@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import Normalised, Rejected
 from hub.lookup import reads
+from hub.lookup.benign import benign_list
+from hub.lookup.values import values_of
 from hub.policy.tlp import Tlp
 from hub.stix import format_us, timestamp_us
 from hub.store.models import ObjectVersion as OV
@@ -28,6 +30,20 @@ def listed(results: Iterable[Normalised | Rejected], ids: set[str]) -> Iterator[
     for r in results:
         if isinstance(r, Normalised) and r.obj.get("type") == "indicator":
             ids.add(str(r.obj.get("id")))
+        yield r
+
+
+def flagged(
+    results: Iterable[Normalised | Rejected], hits: dict[str, int]
+) -> Iterator[Normalised | Rejected]:
+    """Pass a connector's results through, counting their values on known-benign lists, per list (a
+    feed run's notes say how many of its values device lists will leave out)."""
+    for r in results:
+        if isinstance(r, Normalised):
+            for v in values_of(r.obj, simple_only=True):
+                name = benign_list(v)
+                if name is not None:
+                    hits[name] = hits.get(name, 0) + 1
         yield r
 
 

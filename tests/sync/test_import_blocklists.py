@@ -129,3 +129,14 @@ def test_snapshot_feed_revokes_what_the_source_stops_listing(cli, client, sm, wo
     # an unchanged source answered 304 revokes nothing
     r = cli("sync", "run-once", "--feed", "snap")
     assert "not modified" in r.output and "snapshot" not in r.output
+
+
+def test_feed_run_notes_count_known_benign_values(cli, sm, world, web):
+    folder, base = web
+    (folder / "list.txt").write_bytes(b"8.8.8.8\n1.1.1.1\ngoogle.com\n203.0.113.70\n")
+    _load(sm, {"name": "noisy", "format": "text", "url": f"{base}/list.txt", "group": "africa",
+               "collection": "indicators", "publish_as": "cert-b", "tlp": "clear"})  # fmt: skip
+    r = cli("sync", "run-once")
+    assert r.exit_code == 0, r.output
+    assert "known-benign: 3 value(s) flagged" in r.output, r.output
+    assert "MISP warninglist public-dns-v4: 2" in r.output and "MISP warninglist google: 1" in r.output
