@@ -56,6 +56,11 @@ class FeedSettings:
     allow_org_only: bool = False
     allow_sharing_groups: bool = False
     misp_fast_path: bool = True
+    # seconds an indicator stays valid after its source last saw it: valid_until = last seen + lifetime,
+    # where last seen is the record's own date, else `seen_at` (when the hub fetched the source,
+    # quantised by the caller so re-imports in one step give the same bytes), else `created`
+    lifetime: int | None = None
+    seen_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not _IDENTITY_ID.match(self.producer_id):
@@ -72,6 +77,10 @@ class FeedSettings:
             raise ValueError("indicator_types must name at least one type")
         if self.valid_from is not None and self.valid_from.tzinfo is None:
             raise ValueError("valid_from must be timezone-aware")
+        if self.lifetime is not None and self.lifetime < 1:
+            raise ValueError(f"lifetime must be at least 1 second, got {self.lifetime!r}")
+        if self.seen_at is not None and self.seen_at.tzinfo is None:
+            raise ValueError("seen_at must be timezone-aware")
 
     @property
     def source_name(self) -> str:

@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -543,6 +543,12 @@ def build(draft: Draft, settings: FeedSettings, *, pattern: str | None = None) -
     base = created
     if draft.last_seen is not None and draft.last_seen > created:
         base = draft.last_seen
+    valid_until = draft.valid_until
+    if valid_until is None and settings.lifetime is not None:
+        seen = draft.last_seen or settings.seen_at or created
+        # a later sighting is a later version: `modified` follows the last-seen date it is made from
+        base = max(base, seen)
+        valid_until = seen + timedelta(seconds=settings.lifetime)
     markings = [marking_ref(draft.tlp or settings.tlp, settings.tlp_version)]
     created_text = format_time(created)
     indicator: dict[str, Any] = {
@@ -560,8 +566,8 @@ def build(draft: Draft, settings: FeedSettings, *, pattern: str | None = None) -
     indicator["pattern_type"] = "stix"
     indicator["pattern_version"] = "2.1"
     indicator["valid_from"] = created_text
-    if draft.valid_until is not None and draft.valid_until > created:
-        indicator["valid_until"] = format_time(draft.valid_until)
+    if valid_until is not None and valid_until > created:
+        indicator["valid_until"] = format_time(valid_until)
     labels = _unique((*settings.labels, *draft.labels))
     if labels:
         indicator["labels"] = labels

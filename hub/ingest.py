@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from hub import metrics
+from hub.lookup.values import door_problem
 from hub.policy.rules import (
     CollectionPolicy,
     Destination,
@@ -160,6 +161,10 @@ def prepare(objects: list[Any]) -> Prepared:
             continue
         except (orjson.JSONEncodeError, TypeError) as exc:
             prepared.refuse(obj, f"the object cannot be stored as JSON: {exc}")
+            continue
+        refused_value = door_problem(obj)
+        if refused_value is not None:
+            prepared.refuse(obj, refused_value)
             continue
         prepared.candidates.append(Candidate(obj, sid, stype, spec, version, version_us, body))
     return prepared

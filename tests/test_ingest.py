@@ -110,7 +110,9 @@ def test_a_refused_definition_classifies_nothing_and_its_objects_are_refused(cli
 def test_only_the_first_publisher_adds_versions(client, world):
     mine = indicator(10, tlp="green")
     post(client, world, [mine])
-    takeover = indicator(10, tlp="green", modified="2025-01-01T00:00:00.000Z", pattern="[url:value = 'x']")
+    takeover = indicator(
+        10, tlp="green", modified="2025-01-01T00:00:00.000Z", pattern="[url:value = 'http://x.example/']"
+    )
     st = post(client, world, [takeover], org="cert-b")
     assert "only its publisher adds versions" in messages(st)[mine["id"]]
     for reader in ("cert-a", "cert-b", "cert-c", "vendor"):

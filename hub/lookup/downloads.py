@@ -4,7 +4,8 @@ Three formats: a STIX 2.1 bundle (the latest versions, redacted like TAXII), a p
 a line, for firewalls and resolvers) and CSV. Rows are read in keyset pages of the TAXII read query
 (date added, sequence), so memory holds one page at a time; a blocklist also keeps the set of values it
 has written, to write each once. Values come from observables and from indicator patterns simple enough
-to block on (hub.lookup.values.values_of with `simple_only`): equality comparisons joined by OR.
+to block on (hub.lookup.values.values_of with `simple_only`): equality comparisons joined by OR, and an
+address paired with a port or protocol (its address).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from hub.db import end_read
 from hub.lookup import reads
-from hub.lookup.values import HASH_ALGORITHMS, TYPES_OF_KIND, Value, values_of
+from hub.lookup.benign import benign_list
+from hub.lookup.values import HASH_ALGORITHMS, TYPES_OF_KIND, Value, lifecycle, problem, values_of
 from hub.policy.tlp import Tlp
-from hub.stix import format_us, timestamp_us
+from hub.stix import format_us
 from hub.store import queries as q
 from hub.store.models import ObjectVersion as OV
 from hub.trust import access
@@ -47,7 +49,8 @@ __all__ = [
 BlocklistKind = Literal["ip", "domain", "url", "hash"]
 BLOCKLIST_KINDS: tuple[BlocklistKind, ...] = ("ip", "domain", "url", "hash")
 PAGE_SIZE = 1000
-CSV_HEADER = ("value", "type", "tlp", "first_seen", "object_id", "collection")
+# `port` last, so consumers reading the first six columns by position keep working
+CSV_HEADER = ("value", "type", "tlp", "first_seen", "object_id", "collection", "port")
 _BUNDLE_NAMESPACE = uuid.UUID("5f0a8a52-3c1e-4f0e-9a55-2b5f3d1f8e21")
 
 
@@ -62,6 +65,7 @@ class DownloadFilters:
     kind: BlocklistKind | None = None  # blocklists: the kind of value; CSV: None for every kind
     algorithm: str | None = None  # hash blocklists: one algorithm (MD5, SHA-1, SHA-256, SHA-512)
     types: tuple[str, ...] = ()  # restrict rows to these STIX types (derived from `kind` when empty)
+    include_flagged: bool = False  # also values on a known-benign list (hub.lookup.benign)
 
     def row_types(self) -> tuple[str, ...]:
         if self.types:
@@ -80,6 +84,7 @@ class DownloadFilters:
                 self.kind,
                 self.algorithm,
                 self.types,
+                self.include_flagged,
             )
         )
 
@@ -185,15 +190,7 @@ def rows(
 
 
 def _valid(obj: dict[str, Any], now_us: int) -> bool:
-    if obj.get("revoked") is True:
-        return False
-    until = obj.get("valid_until")
-    if isinstance(until, str):
-        try:
-            return timestamp_us(until, "valid_until") > now_us
-        except ValueError:
-            return False
-    return True
+    return lifecycle(obj, now_us) is None
 
 
 def bundle(
@@ -224,7 +221,13 @@ def bundle(
 
 
 def _wanted(v: Value, f: DownloadFilters) -> bool:
+    """Does `v` go in this download: of the asked kind and algorithm, and fit for a device list
+    (hub.lookup.values.problem: checked again here, whatever is already stored)."""
     if f.kind is not None and v.kind != f.kind:
+        return False
+    if problem(v) is not None:
+        return False
+    if not f.include_flagged and benign_list(v) is not None:
         return False
     if v.kind == "email" and f.kind is None:
         return True
@@ -246,7 +249,7 @@ def blocklist(
     lines: list[str] = []
     for row in rows(session, principal, accesses, f):
         for v in values_of(row.obj, simple_only=True):
-            if not _wanted(v, f) or v.value in seen or "\n" in v.value or "\r" in v.value:
+            if v.value in seen or not _wanted(v, f):
                 continue
             seen.add(v.value)
             lines.append(v.value)
@@ -267,20 +270,21 @@ def blocklist_csv(
     *,
     counter: Counter | None = None,
 ) -> Iterator[bytes]:
-    """CSV of value, type, tlp, first_seen (date added), object id and collection: one line a value."""
+    """CSV of value, type, tlp, first_seen (date added), object id, collection and port (of a pattern
+    pairing an address with one): one line a value."""
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_HEADER)
     for row in rows(session, principal, accesses, f):
-        written: set[tuple[str, str]] = set()
+        written: set[tuple[str, str, int | None]] = set()
         for v in values_of(row.obj, simple_only=True):
-            if not _wanted(v, f) or (v.stix_type, v.value) in written:
+            if not _wanted(v, f) or (v.stix_type, v.value, v.port) in written:
                 continue
-            written.add((v.stix_type, v.value))
+            written.add((v.stix_type, v.value, v.port))
             vtype = f"{v.stix_type}:hashes.{v.algorithm}" if v.algorithm else v.stix_type
             out.writerow(
                 (_cell(v.value), vtype, row.tlp.label, format_us(row.date_added_us), row.stix_id,
-                 row.access.collection.alias)
+                 row.access.collection.alias, "" if v.port is None else v.port)
             )  # fmt: skip
             if counter is not None:
                 counter.add(row.access.collection.id)

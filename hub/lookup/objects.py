@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.lookup import reads
+from hub.lookup.benign import benign_list
+from hub.lookup.values import lifecycle, values_of
 from hub.policy.explain import explain_read
 from hub.policy.rules import Reader, Role, may_read, read_clearance
 from hub.policy.tlp import Tlp
@@ -96,6 +98,17 @@ class ObjectView:
     versions: list[VersionInfo]
     collections: list[Placement]
     audience: list[Audience]
+
+    @property
+    def flagged(self) -> list[str]:
+        """The known-benign lists holding the values this object would put on device lists."""
+        found = (benign_list(v) for v in values_of(self.object, simple_only=True))
+        return sorted({name for name in found if name is not None})
+
+    @property
+    def state(self) -> str | None:
+        """ "revoked" or "expired" (hub.lookup.values.lifecycle): left out of device lists."""
+        return lifecycle(self.object)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ STIX_BUNDLE = "application/stix+json;version=2.1"
 CACHE_CONTROL = "private, no-store"
 _COMMON = frozenset({"collection", "tlp_min", "tlp_max", "added_after", "valid"})
 ALLOWED = {
-    "txt": _COMMON | {"kind", "algorithm"},
-    "csv": _COMMON | {"kind", "algorithm"},
+    "txt": _COMMON | {"kind", "algorithm", "include_flagged"},
+    "csv": _COMMON | {"kind", "algorithm", "include_flagged"},
     "bundle": _COMMON | {"type"},
 }
 Stream = Callable[..., Iterator[bytes]]
@@ -62,9 +62,14 @@ def _filters(request: Request, what: str) -> tuple[str | None, DownloadFilters]:
         raise BadRequest("'algorithm' goes with kind=hash.")
     if tlp_min is not None and tlp_max is not None and tlp_min > tlp_max:
         raise BadRequest("'tlp_min' is above 'tlp_max'.")
-    valid = params.get("valid", "false").strip().lower()
+    # a device blocks what it is given until the next fetch: revoked and expired indicators stay out
+    # unless the download asks for them (valid=false)
+    valid = params.get("valid", "true").strip().lower()
     if valid not in ("true", "false", "1", "0", "yes", "no"):
         raise BadRequest("'valid' is true or false.")
+    flagged = params.get("include_flagged", "false").strip().lower()
+    if flagged not in ("true", "false", "1", "0", "yes", "no"):
+        raise BadRequest("'include_flagged' is true or false.")
     types: tuple[str, ...] = ()
     if "type" in params:
         types = tuple(t.strip() for t in params["type"].split(",") if t.strip())[:50]
@@ -74,6 +79,7 @@ def _filters(request: Request, what: str) -> tuple[str | None, DownloadFilters]:
         tlp_min=tlp_min,
         tlp_max=tlp_max,
         valid=valid in ("true", "1", "yes"),
+        include_flagged=flagged in ("true", "1", "yes"),
         kind=kind,
         algorithm=algorithm,
         types=types,

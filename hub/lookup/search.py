@@ -17,7 +17,8 @@ from sqlalchemy import ColumnElement, and_, or_, tuple_
 from sqlalchemy.orm import Session
 
 from hub.lookup import reads
-from hub.lookup.values import Kind, Query, matches, parse_query, values_of
+from hub.lookup.benign import benign_list
+from hub.lookup.values import Kind, Query, lifecycle, matches, parse_query, values_of
 from hub.policy.tlp import Tlp
 from hub.stix import format_us
 from hub.store.models import ObjectVersion as OV
@@ -48,6 +49,8 @@ class SearchHit:
     version: str  # the object's modified (created; date first added for an observable)
     date_added: str
     private: bool  # a version only its publisher reads (hub.ingest)
+    state: str | None = None  # "revoked" or "expired" (hub.lookup.values.lifecycle): off device lists
+    flagged: str | None = None  # the known-benign list holding the matched value (hub.lookup.benign)
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ def _search_at(
                 object_id=r.stix_id, type=r.type, matched=value.value, matched_kind=value.kind,
                 in_pattern=value.in_pattern, tlp=tlp, publisher=name, publisher_slug=slug,
                 version=r.version, date_added=format_us(r.date_added_us), private=r.private_to != 0,
+                state=lifecycle(got.obj), flagged=benign_list(value),
             )  # fmt: skip
             out.append((r.date_added_us, r.seq, hit))
         if len(rows) < _BATCH:

@@ -3,13 +3,17 @@
 A value is what a firewall, a resolver or an analyst looks up: an IP address or network, a domain name,
 a URL, an email address or a file hash. Values come from cyber-observables (`ipv4-addr.value`,
 `file.hashes`, ...) and from the comparisons of STIX indicator patterns.
+
+`problem` says why a value may not go on a device list (ingest refuses such SCOs and single-comparison
+indicators at the door, and downloads skip them on the way out, whatever is already stored).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -47,6 +51,15 @@ _ALGORITHM_NAMES = {
     "sha-512": "SHA-512",
 }
 MAX_QUERY_LENGTH = 2048
+_ALGORITHM_LENGTHS = {"MD5": 32, "SHA-1": 40, "SHA-256": 64, "SHA-512": 128}
+# C0 and C1 controls (tab, line feed, vertical tab, NEL U+0085, ...) and the Unicode line and paragraph
+# separators: a line-based consumer would split a value holding one into lines of its own
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# a canonical dotted-quad IPv4 address (no leading zeros): the common value, judged without ipaddress
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"^{_OCTET}(?:\.{_OCTET}){{3}}\Z")
+_ASCII_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+URL_SCHEMES = ("http", "ftp", "https")
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
@@ -63,6 +76,26 @@ _DEFANGS = (
 )
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The broadest networks a device list takes, as prefix lengths (a firewall blocking 0.0.0.0/1
+    blocks half of the internet). Defaults: IPv4 /12 (about a million addresses: the broadest networks
+    of Spamhaus DROP and the OASIS APT1 example's /15s pass), IPv6 /32 (a whole ISP's allocation); never
+    broader than IPv4 /9 or IPv6 /16 whatever a group sets."""
+
+    min_prefix_v4: int = 12
+    min_prefix_v6: int = 32
+
+    def prefix(self, version: int) -> int:
+        """The broadest prefix length allowed for an IP version."""
+        if version == 4:
+            return max(9, min(32, self.min_prefix_v4))
+        return max(16, min(128, self.min_prefix_v6))
+
+
+DEFAULT_LIMITS = Limits()
+
+
 class QueryError(ValueError):
     """The searched text is no value the hub can look up; the message says what it takes."""
 
@@ -76,6 +109,7 @@ class Value:
     value: str
     algorithm: str | None = None
     in_pattern: bool = False
+    port: int | None = None  # a pattern pairing an address with a port (Feodo Tracker's C2 rows)
 
 
 @dataclass(frozen=True)
@@ -147,6 +181,8 @@ def normalise(kind: Kind, value: str) -> str:
         local, _, domain = value.rpartition("@")
         return f"{local}@{domain.lower()}"
     if kind == "ip":
+        if _CANONICAL_V4.match(value):
+            return value
         ip = _ip_or_network(value)
         if ip is None:
             return value
@@ -193,7 +229,7 @@ def values_of(obj: Mapping[str, Any], *, simple_only: bool = False) -> list[Valu
         v = obj.get("value")
         if not isinstance(v, str) or not _text(v):
             return []
-        return [Value(VALUE_TYPES[stype], stype, normalise(VALUE_TYPES[stype], v))]
+        return [Value(VALUE_TYPES[stype], stype, _normalised(VALUE_TYPES[stype], v))]
     if stype in HASHED_TYPES:
         return list(_hashes(stype, obj.get("hashes")))
     if stype == "indicator" and obj.get("pattern_type") == "stix" and isinstance(obj.get("pattern"), str):
@@ -211,13 +247,23 @@ def _hashes(stype: str, hashes: Any, *, in_pattern: bool = False) -> Iterator[Va
     for name, h in hashes.items():
         alg = algorithm_name(str(name))
         if alg is not None and _text(h):
-            yield Value("hash", stype, h.strip().lower(), alg, in_pattern)
+            yield Value("hash", stype, _normalised("hash", h), alg, in_pattern)
 
 
 # a pattern of one equality comparison, the form most feeds and our connectors write: no parser needed
 _ONE_COMPARISON = re.compile(
     r"^\[(ipv4-addr|ipv6-addr|domain-name|url|email-addr|file|artifact):"
     r"(value|hashes\.(?:'[A-Za-z0-9-]+'|[A-Za-z0-9]+)) ?= ?'((?:[^'\\]|\\['\\])*)'\]$"
+)
+# an address paired with a port or protocol, one network-traffic observation: the form Feodo Tracker's
+# rows take through our connectors and MISP's ip-dst|port attributes through misp-stix. The address is
+# what a device blocks (blocking it blocks no more than the pattern describes, on the port and beyond);
+# patterns joining different observables stay skipped.
+_PAIRED = re.compile(
+    r"^\[network-traffic:(?P<dir>dst|src)_ref\.type ?= ?'(?P<type>ipv4-addr|ipv6-addr|domain-name)'"
+    r" AND network-traffic:(?P=dir)_ref\.value ?= ?'(?P<value>(?:[^'\\]|\\['\\])*)'"
+    r"(?: AND network-traffic:(?P=dir)_port ?= ?(?P<q>'?)(?P<port>[0-9]{1,5})(?P=q))?"
+    r"(?: AND network-traffic:protocols\[\*\] ?= ?'(?P<protocol>[a-z0-9-]{1,32})')?\]$"
 )
 _KEYWORDS_OUTSIDE_QUOTES = re.compile(r"\b(?:AND|FOLLOWEDBY|NOT|WITHIN|REPEATS|START|STOP)\b")
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")
@@ -229,7 +275,27 @@ def pattern_values(pattern: str, *, simple_only: bool = False) -> tuple[Value, .
     if m is not None:
         stype, path, raw = m.groups()
         return tuple(_comparison(stype, path.split(".", 1), "=", raw))
+    paired = _paired(pattern)
+    if paired is not None:
+        return paired
     return _parsed_values(pattern, simple_only)
+
+
+def _paired(pattern: str) -> tuple[Value, ...] | None:
+    """The address of a network-traffic pattern naming it (alone, or with a port or protocol), or None
+    for any other pattern."""
+    if not pattern.startswith("[network-traffic:"):
+        return None
+    m = _PAIRED.match(pattern)
+    if m is None:
+        return None
+    port = int(m["port"]) if m["port"] is not None else None
+    if port is not None and port > 65535:
+        return None
+    return tuple(
+        Value(v.kind, v.stix_type, v.value, in_pattern=True, port=port)
+        for v in _comparison(m["type"], ["value"], "=", m["value"])
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -267,11 +333,17 @@ def _comparison(stype: str, path: list[str], op: str, raw: str) -> Iterator[Valu
         return
     if stype in VALUE_TYPES and path == ["value"]:
         if op == "=" or (op == "ISSUBSET" and VALUE_TYPES[stype] == "ip"):
-            yield Value(VALUE_TYPES[stype], stype, normalise(VALUE_TYPES[stype], value), in_pattern=True)
+            yield Value(VALUE_TYPES[stype], stype, _normalised(VALUE_TYPES[stype], value), in_pattern=True)
     elif stype in HASHED_TYPES and len(path) == 2 and path[0] == "hashes" and op == "=":
         alg = algorithm_name(path[1])
         if alg is not None:
-            yield Value("hash", stype, value.strip().lower(), alg, True)
+            yield Value("hash", stype, _normalised("hash", value), alg, True)
+
+
+def _normalised(kind: Kind, raw: str) -> str:
+    # normalising strips the ends, and with them a trailing vertical tab or NEL: a value holding a
+    # control character is kept as it came, so that `problem` sees it and no list carries it
+    return raw if _CONTROL.search(raw) else normalise(kind, raw)
 
 
 def matches(query: Query, value: Value) -> bool:
@@ -290,3 +362,167 @@ def matches(query: Query, value: Value) -> bool:
             and query.network.subnet_of(net)  # type: ignore[arg-type]
         )
     return query.kind == "email" and value.value.lower() == query.text.lower()
+
+
+# ---------------------------------------------------------------- what a device list may carry
+
+
+def problem(v: Value, limits: Limits = DEFAULT_LIMITS) -> str | None:
+    """Why `v` may not be a line of a device list, or None when it may.
+
+    An IP value is an address or CIDR of its SCO type's version, no broader than `limits`; a domain is
+    IDNA-valid, has a dot and is not a public suffix (the Public Suffix List shipped with the
+    `publicsuffixlist` package, ICANN and private sections); a URL has an http, https or ftp scheme and
+    a host; a hash is hex of its algorithm's length. No value holds a control character or a Unicode
+    line or paragraph separator.
+    """
+    if v.kind == "ip" and v.stix_type != "ipv6-addr" and _CANONICAL_V4.match(v.value):
+        return None  # the common case, without ipaddress
+    shown = _show(v.value)
+    if _CONTROL.search(v.value):
+        return f"{shown} holds a control character or a line separator"
+    if v.kind == "ip":
+        return _ip_problem(v, shown, limits)
+    if v.kind == "domain":
+        return _domain_problem(v.value, shown)
+    if v.kind == "url":
+        return _url_problem(v.value, shown)
+    if v.kind == "hash":
+        want = _ALGORITHM_LENGTHS.get(v.algorithm or "")
+        if want is None or len(v.value) != want or not _HEX.match(v.value):
+            return f"{shown} is not an {v.algorithm} hash ({want} hexadecimal digits)"
+        return None
+    return None
+
+
+def _show(value: str) -> str:
+    return repr(value[:80] + ("..." if len(value) > 80 else ""))
+
+
+def _ip_problem(v: Value, shown: str, limits: Limits) -> str | None:
+    version = 6 if v.stix_type == "ipv6-addr" else 4
+    ip = _ip_or_network(v.value) if "%" not in v.value else None
+    if ip is None or ip.version != version:
+        return f"{shown} is not an IPv{version} address or network (CIDR)"
+    if isinstance(ip, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        floor = limits.prefix(version)
+        if ip.prefixlen < floor:
+            return (
+                f"{shown} is a network broader than /{floor}, the broadest an IPv{version} value on a "
+                "device list may be"
+            )
+    return None
+
+
+@lru_cache(maxsize=1)
+def _public_suffixes() -> Any:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()  # the list bundled with the package: nothing is fetched
+
+
+def _domain_problem(domain: str, shown: str) -> str | None:
+    if len(domain) > 253 or "." not in domain.strip("."):
+        return f"{shown} is not a domain name with at least one dot"
+    if domain.isascii():
+        ascii_name = domain
+    else:
+        import idna
+
+        try:
+            ascii_name = idna.encode(domain, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            return f"{shown} is not a valid internationalised domain name ({str(exc)[:100]})"
+    if not all(_ASCII_LABEL.match(label) for label in ascii_name.split(".")):
+        return f"{shown} is not a valid domain name (letters, digits and hyphens, labels of 1-63)"
+    if _public_suffixes().is_public(ascii_name):
+        return f"{shown} is a public suffix: blocking it would block every domain under it"
+    return None
+
+
+def _url_problem(url: str, shown: str) -> str | None:
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower() not in URL_SCHEMES:
+        return f"{shown} is not a URL with an http, https or ftp scheme"
+    host = url_host(url)
+    if not host or any(c.isspace() for c in host):
+        return f"{shown} is not a URL with a host"
+    return None
+
+
+def door_problem(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> str | None:
+    """Why ingest refuses `obj` for its value: an SCO's value or hashes, or the value of an indicator
+    whose pattern is one comparison; None for anything else (complex patterns are judged on the way
+    out only)."""
+    stype = obj.get("type")
+    if stype == "ipv4-addr" and isinstance(obj.get("value"), str) and _CANONICAL_V4.match(obj["value"]):
+        return None  # the common observable, fit as it is: no Value built (ingest runs this per object)
+    if stype in VALUE_TYPES or stype in HASHED_TYPES:
+        found = values_of(obj)
+    elif stype == "indicator" and obj.get("pattern_type") == "stix" and isinstance(obj.get("pattern"), str):
+        m = _ONE_COMPARISON.match(obj["pattern"])
+        if m is not None:
+            ptype, path, raw = m.groups()
+            if ptype == "ipv4-addr" and path == "value" and _CANONICAL_V4.match(raw):
+                return None  # the common indicator, likewise
+            found = list(_comparison(ptype, path.split(".", 1), "=", raw))
+        else:
+            found = list(_paired(obj["pattern"]) or ())
+    else:
+        return None
+    for v in found:
+        why = problem(v, limits)
+        if why is not None:
+            return f"value refused: {why} (members' firewalls and resolvers block what device lists carry)"
+    return None
+
+
+def listing_reasons(
+    obj: Mapping[str, Any],
+    limits: Limits = DEFAULT_LIMITS,
+    benign: Callable[[Value], str | None] | None = None,
+) -> list[str]:
+    """Plain words on which of an object's values go on device lists, and why the others do not
+    (`benign` names the known-benign list holding a value)."""
+    if obj.get("type") == "indicator" and obj.get("pattern_type") == "stix":
+        every = values_of(obj)
+        simple = values_of(obj, simple_only=True)
+        if every and not simple:
+            return [
+                "Its pattern is not a plain comparison of values (AND, FOLLOWEDBY, qualifiers or other "
+                "operators): none of its values goes on a device list, since blocking one side would "
+                "block more than the pattern describes."
+            ]
+    else:
+        simple = values_of(obj)
+    out = []
+    for v in simple:
+        why = problem(v, limits)
+        listed = benign(v) if benign is not None and why is None else None
+        if listed is not None:
+            out.append(
+                f"{_show(v.value)} is on the known-benign list '{listed}': device lists leave it out "
+                "unless a download asks include_flagged=true."
+            )
+        elif why is None:
+            out.append(f"{_show(v.value)} goes on the {v.kind} device list.")
+        else:
+            out.append(f"{_show(v.value)} is not on any device list: {why}.")
+    return out
+
+
+def lifecycle(obj: Mapping[str, Any], now_us: int | None = None) -> Literal["revoked", "expired"] | None:
+    """Whether an object is revoked, or an indicator past its `valid_until` (an unreadable one counts
+    as past); None for a live object. Device downloads leave out both unless asked (valid=false)."""
+    if obj.get("revoked") is True:
+        return "revoked"
+    until = obj.get("valid_until")
+    if until is None:
+        return None
+    from hub.stix import timestamp_us
+
+    now = time.time_ns() // 1000 if now_us is None else now_us
+    try:
+        return None if timestamp_us(until, "valid_until") > now else "expired"
+    except ValueError:
+        return "expired"

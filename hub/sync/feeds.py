@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +49,20 @@ class ConnectorOptions(Strict):
     indicator_types: list[str] = Field(default_factory=lambda: ["malicious-activity"], min_length=1)
     allow_org_only: bool = False
     allow_sharing_groups: bool = False
+    # how long an indicator stays valid after the source last listed it ("7d"): stored as seconds
+    lifetime: int | None = Field(default=None, ge=60)
+    # the source lists everything current: what it stops listing gets a revoked version (hub.sync.snapshot)
+    snapshot: bool = False
+
+    @field_validator("lifetime", mode="before")
+    @classmethod
+    def _lifetime(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            m = INTERVAL.match(v.strip())
+            if not m:
+                raise ValueError(f"{v!r} is not a lifetime: seconds, or a number with s, m, h or d")
+            return int(m.group(1)) * UNITS[m.group(2)]
+        return v
 
     @field_validator("columns")
     @classmethod
@@ -391,6 +406,15 @@ def next_cron_us(schedule: str, after_us: int) -> int:
     start = datetime.fromtimestamp(after_us / 1_000_000, tz=UTC)
     nxt: datetime = croniter(schedule, start).get_next(datetime)
     return int(nxt.timestamp() * 1_000_000)
+
+
+def seen_at(lifetime: int, now_s: float) -> datetime:
+    """The last-seen time a fetch gives records whose source states none: now, rounded down to a step
+    of half the lifetime (at least an hour). Re-imports within one step write the same bytes; a record
+    still listed gets a later valid_until, as a new version, once a step, and never expires while
+    listed (valid_until stays at least half a lifetime ahead)."""
+    step = max(3600, lifetime // 2)
+    return datetime.fromtimestamp(int(now_s) // step * step, tz=UTC)
 
 
 def connector_options(feed: Feed) -> dict[str, Any]:

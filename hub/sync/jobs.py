@@ -21,11 +21,12 @@ from hub.db import end_read
 from hub.net import OutboundGuard
 from hub.policy.rules import Destination
 from hub.stix import format_us, timestamp_us
-from hub.sync.feeds import connector_options
+from hub.sync.feeds import connector_options, seen_at
 from hub.sync.fetch import Access, Conditional, RunInterrupted, is_url
 from hub.sync.importer import ImportReport, Target, producer_of, resolve_submission, run_import
 from hub.sync.models import Feed
 from hub.sync.outbound import OutboundReport, destination_for, push_to_peer, source_collection
+from hub.sync.snapshot import flagged, listed, revoke_unlisted
 from hub.sync.sources import TAXII_FORMATS, PullCursor, feed_results, valid_cursor
 from hub.sync.upstream import upstream_screen
 
@@ -262,6 +263,9 @@ def run_pull(
             ) from None
     producer_id, producer_name = producer_of(sm, job.publish_as)
     options = dict(job.options)
+    snapshot = bool(options.pop("snapshot", False)) and not taxii
+    if options.get("lifetime"):
+        options["seen_at"] = seen_at(int(options["lifetime"]), time.time())
     settings = FeedSettings(
         producer_id=producer_id,
         producer_name=producer_name,
@@ -308,11 +312,13 @@ def run_pull(
     )
     report = ImportReport()
     error = None
+    ids: set[str] = set()
+    hits: dict[str, int] = {}
     try:
         run_import(
             sm,
             target=target,
-            results=results,
+            results=flagged(listed(results, ids) if snapshot else results, hits),
             screen=screen,
             progress=lambda _n: control.checkpoint(),
             report=report,
@@ -348,6 +354,19 @@ def run_pull(
             f"what was read is stored, the cursor stays at {job.cursor or '(start)'}"
         )
         outcome.cursor_after = job.cursor
+    if hits:
+        outcome.reasons.append(
+            f"known-benign: {sum(hits.values())} value(s) flagged, left off device lists ("
+            + ", ".join(f"{name}: {n}" for name, n in sorted(hits.items()))
+            + ")"
+        )
+    if error is None and snapshot and report.normalised > 0:
+        # only after a full download that held records: a 304, an empty or a failed one revokes nothing
+        revoked = revoke_unlisted(
+            sm, target=target, producer_id=producer_id, ids=ids, now_us=time.time_ns() // 1000
+        )
+        if revoked:
+            outcome.reasons.append(f"snapshot: {revoked} indicator(s) no longer listed by the source revoked")
     if error is not None:
         outcome.ok, outcome.error = False, error[:4000]
     return outcome

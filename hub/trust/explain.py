@@ -9,6 +9,8 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.lookup.benign import benign_list
+from hub.lookup.values import listing_reasons
 from hub.policy.explain import explain_read, explain_redistribute
 from hub.policy.rules import Destination, Reader, may_read
 from hub.policy.tlp import Tlp
@@ -142,7 +144,9 @@ def explain(
                 group=group.slug,
                 collection=coll.alias,
                 version=ov.version,
-                text=_provenance(session, ov, obj) + " " + text,
+                text=" ".join(
+                    [_provenance(session, ov, obj), text, *listing_reasons(obj, benign=benign_list)]
+                ),
             )
         )
     return answers

@@ -60,8 +60,10 @@ def test_downloads_in_the_browser_and_urls_for_devices(as_person, shared):
     c = as_person("vendor")
     page = c.get("/console/downloads")
     assert "/console/downloads/africa/blocklist.txt?kind=ip" in page.text
-    got = c.get("/console/download/africa/blocklist.txt", params={"kind": "ip"})
+    # the test world's addresses are RFC 1918 ones, on a known-benign list: asked for with include_flagged
+    got = c.get("/console/download/africa/blocklist.txt", params={"kind": "ip", "include_flagged": "true"})
     assert got.status_code == 200 and got.text.split() == ["10.0.0.0", "10.0.0.1"]
+    assert c.get("/console/download/africa/blocklist.txt", params={"kind": "ip"}).text == ""
     csv = c.get("/console/download/africa/blocklist.csv")
     assert csv.headers["content-type"].startswith("text/csv") and "10.0.0.2" not in csv.text
     bundle = c.get("/console/download/africa/bundle.json").json()

@@ -89,9 +89,12 @@ def test_domain_url_and_hash_blocklists(sm, world, loaded):
     assert _lines(_run(sm, world, "cert-c", downloads.blocklist, DownloadFilters(kind="url"))) == [
         "http://evil.example/a"
     ]
+    # MD5 here is the empty file's hash, on the known-benign list: asked for with include_flagged
     hashes = _lines(_run(sm, world, "cert-c", downloads.blocklist, DownloadFilters(kind="hash")))
-    assert sorted(hashes) == sorted([SHA256, MD5])
-    md5 = DownloadFilters(kind="hash", algorithm="MD5")
+    assert hashes == [SHA256]
+    everything = DownloadFilters(kind="hash", include_flagged=True)
+    assert sorted(_lines(_run(sm, world, "cert-c", downloads.blocklist, everything))) == sorted([SHA256, MD5])
+    md5 = DownloadFilters(kind="hash", algorithm="MD5", include_flagged=True)
     assert _lines(_run(sm, world, "cert-c", downloads.blocklist, md5)) == [MD5]
 
 

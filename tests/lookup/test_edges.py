@@ -69,7 +69,8 @@ def test_group_bundle_spans_every_collection_the_reader_may_read(client, world, 
 
 
 def test_csv_cells_never_start_a_formula(client, world, sm):
-    post(client, world, [sco("url", "=cmd|'/c calc'!A1://x")])
+    # a URL must start with its scheme now (hub.lookup.values.problem); an email's local part may not
+    post(client, world, [sco("email-addr", "=cmd|'/c calc'!A1@evil.example")])
     with sm() as s, s.begin():
         who = principal_of(sm, world, "cert-c")
         body = b"".join(downloads.blocklist_csv(s, who, downloads.scope(s, who, "africa"), DownloadFilters()))

@@ -38,7 +38,7 @@ def test_blocklist_txt_with_bearer_and_basic(client, world, data):
 def test_csv_and_bundle(client, world, data):
     r = client.get(f"{BASE}/africa/blocklist.csv", headers=key(world, "vendor"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    assert r.text.splitlines()[0] == "value,type,tlp,first_seen,object_id,collection"
+    assert r.text.splitlines()[0] == "value,type,tlp,first_seen,object_id,collection,port"
     assert "203.0.113.3" not in r.text and SHA256 in r.text
     r = client.get(f"{BASE}/africa/bundle.json?tlp_max=green", headers=key(world, "cert-c"))
     assert r.status_code == 200 and r.headers["content-type"] == "application/stix+json;version=2.1"
