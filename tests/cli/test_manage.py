@@ -136,7 +136,7 @@ def test_key_commands_remote_issue_rotate_and_revoke(cli, hub):
     secret, key_id = made["secret"], made["key"]["key_id"]
     hub.keys["cert-c-cli"] = secret
     listing = cli("cert-c", "key", "list", "--org", "cert-c").stdout
-    assert key_id in listing and secret.split("_")[2] not in listing
+    assert key_id in listing and secret.split("_", 2)[2] not in listing
     rotated = cli("cert-c-cli", "key", "rotate", key_id, "--org", "cert-c", "--grace-hours", "0")
     new = next(line for line in rotated.stdout.splitlines() if line.startswith("hub_"))
     assert cli("cert-c-cli", "whoami", ok=False).exit_code == 2  # rotated out with no grace
