@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from hub import metrics
+from hub.lookup.benign import DEFAULT_GUARD, Guard
 from hub.lookup.values import door_problem
 from hub.policy.rules import (
     CollectionPolicy,
@@ -149,10 +150,12 @@ class Prepared:
             self.refused_definitions.add(obj["id"])
 
 
-def prepare(objects: list[Any]) -> Prepared:
+def prepare(objects: list[Any], guard: Guard = DEFAULT_GUARD) -> Prepared:
     """Validate each object of an envelope. Pure CPU, no database: run it before the write transaction,
-    so that costly validation (patterns) never holds a write lock."""
+    so that costly validation (patterns) never holds a write lock. `guard` holds the receiving group's
+    IP prefix minimums and, when it refuses known-benign values, its lists (hub.trust.benign)."""
     prepared = Prepared(started=now_us())
+    benign = guard.listed if guard.mode == "refuse" else None
     for obj in objects:
         try:
             sid, stype, spec, version, version_us, body = check_and_serialise(obj)
@@ -162,7 +165,7 @@ def prepare(objects: list[Any]) -> Prepared:
         except (orjson.JSONEncodeError, TypeError) as exc:
             prepared.refuse(obj, f"the object cannot be stored as JSON: {exc}")
             continue
-        refused_value = door_problem(obj)
+        refused_value = door_problem(obj, guard.limits, benign)
         if refused_value is not None:
             prepared.refuse(obj, refused_value)
             continue

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.sync.feeds import ConnectorOptions
 from hub.sync.models import Feed, FeedRun
+from hub.trust.benign import limits_of
 from hub.trust.collections import CollectionInfo
 from hub.trust.feeds import FeedRunEntry
 from hub.trust.invitations import Redeemed, invitation_state
@@ -112,6 +113,17 @@ class GroupUpdate(In):
     community: str | None = Field(default=None, max_length=64)
     default_tlp: TlpName | None = None
     max_tlp: TlpName | None = None
+    min_ipv4_prefix: int | None = Field(
+        default=None, description="the broadest IPv4 network (prefix length, 9-32) this group's values "
+        "may be; null: the hub's default (12)",
+    )  # fmt: skip
+    min_ipv6_prefix: int | None = Field(
+        default=None, description="the same for IPv6 (16-128); null: the hub's default (32)"
+    )
+    benign_mode: Literal["flag", "refuse"] | None = Field(
+        default=None, description="flag (default): values on a known-benign list are stored and left off "
+        "device lists; refuse: ingest refuses them, naming the list",
+    )  # fmt: skip
 
 
 class GroupRead(BaseModel):
@@ -122,13 +134,18 @@ class GroupRead(BaseModel):
     default_tlp: TlpName
     max_tlp: TlpName
     api_root: str
+    min_ipv4_prefix: int = Field(description="the broadest IPv4 network a device list of this group takes")
+    min_ipv6_prefix: int = Field(description="the broadest IPv6 network a device list of this group takes")
+    benign_mode: str = Field(description="flag or refuse: what ingest does with a known-benign value")
 
     @classmethod
     def of(cls, g: TrustGroup) -> GroupRead:
+        limits = limits_of(g)
         return cls(
             slug=g.slug, name=g.name, description=g.description or "", community=g.community,
             default_tlp=tlp_name(g.default_tlp), max_tlp=tlp_name(g.max_tlp),
-            api_root=f"/taxii2/{g.slug}/",
+            api_root=f"/taxii2/{g.slug}/", min_ipv4_prefix=limits.prefix(4), min_ipv6_prefix=limits.prefix(6),
+            benign_mode=g.benign_mode or "flag",
         )  # fmt: skip
 
 

@@ -18,8 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+from typing import Literal
 
-from hub.lookup.values import Value, url_host
+from hub.lookup.values import DEFAULT_LIMITS, Limits, Value, url_host
 
 # MISP warninglists taken by default: the values of issue 18's observation 2 and their kin
 DEFAULT_WARNINGLISTS = (
@@ -171,6 +173,71 @@ def default_index() -> BenignIndex:
     return index.finish()
 
 
+_operator: BenignIndex | None = None  # the operator's lists (HUB_BENIGN_LISTS), for every group
+
+
+class OperatorListError(ValueError):
+    """An operator list file cannot be read."""
+
+
+def read_list_file(path: Path) -> list[str]:
+    """The values of a list file: one a line, `#` starts a comment, blank lines skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OperatorListError(f"known-benign list {str(path)!r} cannot be read: {exc}") from None
+    out = []
+    for line in text.splitlines():
+        entry = line.partition("#")[0].strip()
+        if entry:
+            out.append(entry)
+    return out
+
+
+def use_operator_lists(paths: Iterable[str]) -> None:
+    """Load the operator's lists (paths of text files; each list is named by its file name), replacing
+    any loaded before; they apply to every group. Raises OperatorListError for an unreadable file."""
+    global _operator
+    found = [p for p in (str(x).strip() for x in paths) if p]
+    if not found:
+        _operator = None
+        return
+    index = BenignIndex()
+    for raw in found:
+        path = Path(raw)
+        index.add(f"operator list {path.name}", read_list_file(path))
+    _operator = index.finish()
+
+
 def benign_list(v: Value) -> str | None:
-    """The known-benign list holding `v`, or None."""
-    return default_index().match(v)
+    """The known-benign list holding `v` (the package lists, the hub's, the operator's), or None."""
+    hit = default_index().match(v)
+    if hit is None and _operator is not None:
+        hit = _operator.match(v)
+    return hit
+
+
+BenignMode = Literal["flag", "refuse"]
+BENIGN_MODES: tuple[BenignMode, ...] = ("flag", "refuse")
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What one group's device lists take: its IP prefix minimums, its own known-benign list on top of
+    the hub-wide ones, and what ingest does with a value on any of them (`refuse` it, naming the list,
+    or `flag` it: stored, left off device lists unless a download asks include_flagged=true)."""
+
+    limits: Limits = DEFAULT_LIMITS
+    mode: BenignMode = "flag"
+    own: BenignIndex | None = None
+    tag: str = ""  # changes with the settings and the own list (download ETags include it)
+
+    def listed(self, v: Value) -> str | None:
+        """The active list holding `v`, or None."""
+        hit = benign_list(v)
+        if hit is None and self.own is not None:
+            hit = self.own.match(v)
+        return hit
+
+
+DEFAULT_GUARD = Guard()

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from hub.db import end_read
 from hub.lookup import reads
-from hub.lookup.benign import benign_list
+from hub.lookup.benign import DEFAULT_GUARD, Guard
 from hub.lookup.values import HASH_ALGORITHMS, TYPES_OF_KIND, Value, lifecycle, problem, values_of
 from hub.policy.tlp import Tlp
 from hub.stix import format_us
@@ -220,14 +220,21 @@ def bundle(
     yield b"]}\n"
 
 
-def _wanted(v: Value, f: DownloadFilters) -> bool:
-    """Does `v` go in this download: of the asked kind and algorithm, and fit for a device list
-    (hub.lookup.values.problem: checked again here, whatever is already stored)."""
+def group_guard(session: Session, accesses: list[access.CollectionAccess]) -> Guard:
+    """The value checks of the group a download reads (its prefix minimums and own benign list)."""
+    from hub.trust.benign import guard_for
+
+    return guard_for(session, accesses[0].group) if accesses else DEFAULT_GUARD
+
+
+def _wanted(v: Value, f: DownloadFilters, guard: Guard) -> bool:
+    """Does `v` go in this download: of the asked kind and algorithm, and fit for a device list of the
+    group (hub.lookup.values.problem: checked again here, whatever is already stored)."""
     if f.kind is not None and v.kind != f.kind:
         return False
-    if problem(v) is not None:
+    if problem(v, guard.limits) is not None:
         return False
-    if not f.include_flagged and benign_list(v) is not None:
+    if not f.include_flagged and guard.listed(v) is not None:
         return False
     if v.kind == "email" and f.kind is None:
         return True
@@ -247,9 +254,10 @@ def blocklist(
         raise ValueError("a blocklist needs a kind of value")
     seen: set[str] = set()
     lines: list[str] = []
+    guard = group_guard(session, accesses)
     for row in rows(session, principal, accesses, f):
         for v in values_of(row.obj, simple_only=True):
-            if v.value in seen or not _wanted(v, f):
+            if v.value in seen or not _wanted(v, f, guard):
                 continue
             seen.add(v.value)
             lines.append(v.value)
@@ -275,10 +283,11 @@ def blocklist_csv(
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_HEADER)
+    guard = group_guard(session, accesses)
     for row in rows(session, principal, accesses, f):
         written: set[tuple[str, str, int | None]] = set()
         for v in values_of(row.obj, simple_only=True):
-            if not _wanted(v, f) or (v.stix_type, v.value, v.port) in written:
+            if not _wanted(v, f, guard) or (v.stix_type, v.value, v.port) in written:
                 continue
             written.add((v.stix_type, v.value, v.port))
             vtype = f"{v.stix_type}:hashes.{v.algorithm}" if v.algorithm else v.stix_type
@@ -319,7 +328,9 @@ def fingerprint(
     """An ETag for a download, from the visible rows only (their latest sequence and number per
     collection), the reader's clearances and the parameters: a change the reader cannot see leaves it
     as it was, so the ETag tells nothing the download itself would not."""
-    h = hashlib.sha256(f"lookup-v1|{principal.org_id}|{what}|{f.key()}".encode())
+    # the group's value checks decide what a list holds: a change to them changes the ETag
+    guard = group_guard(session, accesses)
+    h = hashlib.sha256(f"lookup-v1|{principal.org_id}|{what}|{f.key()}|{guard.tag}".encode())
     last: int | None = None
     for acc in accesses:
         stmt = select(func.max(OV.seq), func.count(), func.max(OV.date_added_us)).where(

@@ -450,12 +450,18 @@ def _url_problem(url: str, shown: str) -> str | None:
     return None
 
 
-def door_problem(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> str | None:
+def door_problem(
+    obj: Mapping[str, Any],
+    limits: Limits = DEFAULT_LIMITS,
+    benign: Callable[[Value], str | None] | None = None,
+) -> str | None:
     """Why ingest refuses `obj` for its value: an SCO's value or hashes, or the value of an indicator
     whose pattern is one comparison; None for anything else (complex patterns are judged on the way
-    out only)."""
+    out only). With `benign` (a group refusing known-benign values), a value on the list it names is
+    refused too."""
     stype = obj.get("type")
-    if stype == "ipv4-addr" and isinstance(obj.get("value"), str) and _CANONICAL_V4.match(obj["value"]):
+    value = obj.get("value")
+    if benign is None and stype == "ipv4-addr" and isinstance(value, str) and _CANONICAL_V4.match(value):
         return None  # the common observable, fit as it is: no Value built (ingest runs this per object)
     if stype in VALUE_TYPES or stype in HASHED_TYPES:
         found = values_of(obj)
@@ -463,7 +469,7 @@ def door_problem(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> str
         m = _ONE_COMPARISON.match(obj["pattern"])
         if m is not None:
             ptype, path, raw = m.groups()
-            if ptype == "ipv4-addr" and path == "value" and _CANONICAL_V4.match(raw):
+            if benign is None and ptype == "ipv4-addr" and path == "value" and _CANONICAL_V4.match(raw):
                 return None  # the common indicator, likewise
             found = list(_comparison(ptype, path.split(".", 1), "=", raw))
         else:
@@ -474,6 +480,12 @@ def door_problem(obj: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> str
         why = problem(v, limits)
         if why is not None:
             return f"value refused: {why} (members' firewalls and resolvers block what device lists carry)"
+        listed = benign(v) if benign is not None else None
+        if listed is not None:
+            return (
+                f"value refused: {_show(v.value)} is on the known-benign list '{listed}', and this trust "
+                "group refuses known-benign values (no member's device should block it)"
+            )
     return None
 
 

@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import Normalised, Rejected
 from hub.db import begin_write
 from hub.ingest import Submission, add_prepared, prepare
+from hub.lookup.benign import DEFAULT_GUARD
 from hub.policy.rules import Reader, Submitter, read_clearance
 from hub.policy.tlp import Tlp
 from hub.store.models import ObjectVersion as OV
 from hub.trust.access import collection_policy
+from hub.trust.benign import guard_for
 from hub.trust.models import Collection, CollectionRecipient, Membership, Organisation, TrustGroup
 
 BATCH = 1000
@@ -180,9 +182,12 @@ def run_import(
     report = report or ImportReport(dry_run=dry_run)
     report.dry_run = dry_run
     with sm() as session:
-        resolve_submission(session, target)  # fail before reading the feed when the target is wrong
+        # fail before reading the feed when the target is wrong; the group's value checks otherwise
+        first, _org = resolve_submission(session, target)
+        group = session.get(TrustGroup, first.group_id)
+        guard = guard_for(session, group) if group is not None else DEFAULT_GUARD
     for objs in _batches(results, report, batch_size, screen):
-        prepared = prepare(objs)  # validation holds no write lock
+        prepared = prepare(objs, guard)  # validation holds no write lock
         with sm() as session:
             tx = session.begin()
             try:

@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect
 from hub import ingest
 from hub.db import begin_write
 from hub.errors import BadRequest, ClientGone, NotFound, PayloadTooLarge
+from hub.lookup.benign import Guard
 from hub.policy.granular import redact
 from hub.policy.rules import Submitter
 from hub.settings import Settings
@@ -29,6 +30,7 @@ from hub.taxii.deps import taxii_accept, taxii_scope
 from hub.taxii.filters import parse_filters
 from hub.taxii.media import STIX, TAXII, check_content_type
 from hub.trust import access
+from hub.trust.benign import guard_for
 from hub.trust.models import TrustGroup
 from hub.trust.service import Principal
 from hub.web.deps import db_session, page_key, principal, settings
@@ -270,24 +272,26 @@ async def add_objects(
     """TAXII 2.1 section 5.5: Add Objects; every object is judged alone, the rest are stored."""
     check_content_type(request.headers.get("content-type"))
     # a reader's or an outsider's POST is refused before a byte of its body is read or parsed
-    await run_in_threadpool(_authorize_write, session, who, api_root, collection_id)
+    guard = await run_in_threadpool(_authorize_write, session, who, api_root, collection_id)
     body = await _read_body(request, cfg.max_content_length)
     objs = _envelope_objects(body, cfg.max_objects_per_envelope)
-    return await run_in_threadpool(_add_objects, session, who, api_root, collection_id, objs)
+    return await run_in_threadpool(_add_objects, session, who, api_root, collection_id, objs, guard)
 
 
-def _authorize_write(session: Session, who: Principal, api_root: str, collection_id: str) -> None:
-    """401/403/404 for a caller that may not add objects here, in a short read transaction."""
+def _authorize_write(session: Session, who: Principal, api_root: str, collection_id: str) -> Guard:
+    """401/403/404 for a caller that may not add objects here, in a short read transaction; the
+    group's value checks (IP prefix minimums, known-benign mode and own list) otherwise."""
     with session.begin():
-        access.authorize(session, who, api_root, collection_id, "write")
+        acc = access.authorize(session, who, api_root, collection_id, "write")
+        return guard_for(session, acc.group)
 
 
 def _add_objects(
-    session: Session, who: Principal, api_root: str, collection_id: str, objs: list[Any]
+    session: Session, who: Principal, api_root: str, collection_id: str, objs: list[Any], guard: Guard
 ) -> Response:
     # validation first, outside the write transaction: an envelope of costly patterns never holds
     # the write lock (on SQLite, every other writer's) while it is checked
-    prepared = ingest.prepare(objs)
+    prepared = ingest.prepare(objs, guard)
     with session.begin():
         begin_write(session)
         acc = access.authorize(session, who, api_root, collection_id, "write")

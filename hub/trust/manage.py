@@ -258,6 +258,9 @@ def group_state(g: TrustGroup) -> dict[str, Any]:
         "community": g.community,
         "default_tlp": tlp_name(g.default_tlp),
         "max_tlp": tlp_name(g.max_tlp),
+        "min_ipv4_prefix": g.min_ipv4_prefix,
+        "min_ipv6_prefix": g.min_ipv6_prefix,
+        "benign_mode": g.benign_mode,
     }
 
 
@@ -316,9 +319,20 @@ def update_group(
     community: str | None = _UNSET,
     default_tlp: str | None = None,
     max_tlp: str | None = None,
+    min_ipv4_prefix: int | None = _UNSET,
+    min_ipv6_prefix: int | None = _UNSET,
+    benign_mode: str | None = None,
 ) -> TrustGroup:
-    """Change a group's settings (its coordinators; the community, which opens GREEN flows, admin only)."""
+    """Change a group's settings (its coordinators; the community, which opens GREEN flows, admin only).
+
+    The prefix minimums (None: the hub's defaults) are never broader than the hard floors, and the
+    known-benign mode is `flag` or `refuse` (hub.trust.benign)."""
+    from hub.trust import benign
+
     g = find_group(session, actor, slug)
+    v4 = benign.check_prefix(min_ipv4_prefix, 4) if min_ipv4_prefix is not _UNSET else g.min_ipv4_prefix
+    v6 = benign.check_prefix(min_ipv6_prefix, 6) if min_ipv6_prefix is not _UNSET else g.min_ipv6_prefix
+    mode = benign.check_mode(benign_mode) if benign_mode is not None else g.benign_mode
     if community is not _UNSET and community != g.community:
         require_admin(actor, "change a group's community (it decides where TLP:GREEN may flow)")
     before = group_state(g)
@@ -332,6 +346,7 @@ def update_group(
     if community is not _UNSET:
         g.community = community
     g.default_tlp, g.max_tlp = d, m
+    g.min_ipv4_prefix, g.min_ipv6_prefix, g.benign_mode = v4, v6, mode
     session.flush()
     if group_state(g) != before:
         audit(session, actor, "group.update", target=f"group {slug}", group_id=g.id, before=before,

@@ -55,8 +55,29 @@ class TrustGroup(Base):
     community: Mapped[str | None] = mapped_column(String(64))
     default_tlp: Mapped[int] = mapped_column(SmallInteger)  # hub.policy.tlp.Tlp
     max_tlp: Mapped[int] = mapped_column(SmallInteger)
+    # the broadest networks this group's values may be (prefix lengths; None: the hub's defaults,
+    # hub.lookup.values.Limits) and what ingest does with a value on a known-benign list
+    min_ipv4_prefix: Mapped[int | None] = mapped_column(SmallInteger)
+    min_ipv6_prefix: Mapped[int | None] = mapped_column(SmallInteger)
+    benign_mode: Mapped[str] = mapped_column(String(8), default="flag", server_default="flag")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="group")
+
+
+class BenignEntry(Base):
+    """A value of a group's own known-benign list (its coordinators keep it: the CIRT's own
+    infrastructure, its national resolvers)."""
+
+    __tablename__ = "group_benign_entries"
+    __table_args__ = (UniqueConstraint("group_id", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("trust_groups.id", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(String(2048))
+    kind: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(Integer)  # account id
 
 
 class Membership(Base):
@@ -196,6 +217,7 @@ class Invitation(Base):
 __all__ = [
     "Account",
     "ApiKey",
+    "BenignEntry",
     "BigInteger",
     "Collection",
     "CollectionRecipient",
