@@ -25,7 +25,7 @@ from hub.admin import schemas as s
 from hub.db import begin_write
 from hub.errors import Conflict, NotFound, Unprocessable
 from hub.sync.models import Feed
-from hub.trust import collections, feeds, invitations, keys, manage, reports
+from hub.trust import benign, collections, feeds, invitations, keys, manage, reports
 from hub.trust.models import Organisation, TrustGroup
 from hub.trust.routes import get_policy_explain
 from hub.trust.service import Principal
@@ -363,6 +363,38 @@ def remove_member(group: str, org: str, who: Principal = Who, session: Session =
     """Remove a member: its next request to the group is refused; what it published stays."""
     with _write(session):
         manage.remove_member(session, who, group, org)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- a group's own known-benign list
+
+
+@router.get("/groups/{group}/benign", response_model=list[s.BenignRead])
+def list_benign(group: str, who: Principal = Who, session: Session = Db) -> list[s.BenignRead]:
+    """The group's own known-benign list (its coordinators and platform admins; 404 for anyone else)."""
+    with session.begin():
+        g, entries = benign.list_entries(session, who, group)
+        return [s.BenignRead.of(e, g.slug) for e in entries]
+
+
+@router.post("/groups/{group}/benign", response_model=s.BenignRead, status_code=201)
+def add_benign(group: str, body: s.BenignCreate, who: Principal = Who, session: Session = Db) -> s.BenignRead:
+    """Add a value no member's device should block (the group's own infrastructure, its resolvers)."""
+    with _write(session):
+        out = s.BenignRead.of(benign.add_entry(session, who, group, body.value, body.note), group)
+    return out
+
+
+@router.delete("/groups/{group}/benign", status_code=204)
+def remove_benign(
+    group: str,
+    value: str = Query(..., min_length=1, max_length=2048),
+    who: Principal = Who,
+    session: Session = Db,
+) -> Response:
+    """Take a value off the group's own list."""
+    with _write(session):
+        benign.remove_entry(session, who, group, value)
     return Response(status_code=204)
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.sync.feeds import ConnectorOptions
 from hub.sync.models import Feed, FeedRun
-from hub.trust.benign import limits_of
+from hub.trust.benign import Entry, limits_of
 from hub.trust.collections import CollectionInfo
 from hub.trust.feeds import FeedRunEntry
 from hub.trust.invitations import Redeemed, invitation_state
@@ -147,6 +147,31 @@ class GroupRead(BaseModel):
             api_root=f"/taxii2/{g.slug}/", min_ipv4_prefix=limits.prefix(4), min_ipv6_prefix=limits.prefix(6),
             benign_mode=g.benign_mode or "flag",
         )  # fmt: skip
+
+
+# ---------------------------------------------------------------- a group's own known-benign list
+
+
+class BenignCreate(In):
+    value: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="an IP address or network, a domain, a "
+        "URL (its host is what matches) or a hash; defanged forms are read as search reads them",
+    )
+    note: str = Field(default="", max_length=255, description="why it is there (one line)")
+
+
+class BenignRead(BaseModel):
+    value: str = Field(description="the value as the hub compares it (normalised)")
+    kind: str
+    note: str
+    list: str = Field(description="the list's name, as statuses and pages show it")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, e: Entry, group: str) -> BenignRead:
+        return cls(value=e.value, kind=e.kind, note=e.note, list=f"{group} own list", created_at=e.created_at)
 
 
 # ---------------------------------------------------------------- memberships

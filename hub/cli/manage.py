@@ -153,12 +153,50 @@ def group_update(
     community: str | None = typer.Option(None, help="platform admin only"),
     default_tlp: str | None = typer.Option(None, help=TLP_HELP),
     max_tlp: str | None = typer.Option(None, help=TLP_HELP),
+    min_ipv4_prefix: int | None = typer.Option(None, help="broadest IPv4 network on device lists (9-32)"),
+    min_ipv6_prefix: int | None = typer.Option(None, help="broadest IPv6 network on device lists (16-128)"),
+    benign_mode: str | None = typer.Option(None, help="flag (default) or refuse: known-benign values"),
     as_json: bool = JSON,
 ) -> None:
     """Change a group's settings (its coordinators)."""
     body = _given(name=name, description=description, community=community, default_tlp=default_tlp,
-                  max_tlp=max_tlp)  # fmt: skip
+                  max_tlp=max_tlp, min_ipv4_prefix=min_ipv4_prefix, min_ipv6_prefix=min_ipv6_prefix,
+                  benign_mode=benign_mode)  # fmt: skip
     show(call(ctx, "PATCH", f"/groups/{group}", body=body), as_json=as_json)
+
+
+# ---------------------------------------------------------------- a group's own known-benign list
+
+benign_app = typer.Typer(
+    help="A group's own known-benign list (remote): list, add, remove.", no_args_is_help=True
+)
+app.add_typer(benign_app, name="benign")
+BENIGN_COLUMNS = ["value", "kind", "note", "list", "created_at"]
+
+
+@benign_app.command("list")
+def benign_list(ctx: typer.Context, group: str, as_json: bool = JSON) -> None:
+    """The values of a group you coordinate that no member's device should block."""
+    show(call(ctx, "GET", f"/groups/{group}/benign"), as_json=as_json, columns=BENIGN_COLUMNS)
+
+
+@benign_app.command("add")
+def benign_add(
+    ctx: typer.Context,
+    group: str,
+    value: str,
+    note: str = typer.Option("", help="why it is there (one line)"),
+    as_json: bool = JSON,
+) -> None:
+    """Add a value (an IP address or network, a domain, a URL or a hash) to the group's list."""
+    show(call(ctx, "POST", f"/groups/{group}/benign", body={"value": value, "note": note}), as_json=as_json)
+
+
+@benign_app.command("remove")
+def benign_remove(ctx: typer.Context, group: str, value: str) -> None:
+    """Take a value off the group's list."""
+    call(ctx, "DELETE", f"/groups/{group}/benign", params={"value": value})
+    console.print(f"removed {escape(value)} from the list of {escape(group)}")
 
 
 # ---------------------------------------------------------------- memberships

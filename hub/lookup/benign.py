@@ -71,6 +71,8 @@ class BenignIndex:
         """Add one list's entries (addresses, networks, host names or exact values)."""
         for raw in entries:
             entry = raw.strip().lower()
+            if "://" in entry:
+                entry = url_host(entry) or ""  # a listed URL stands for its host, as URLs are matched
             if not entry:
                 continue
             address = _v4(entry)

@@ -126,3 +126,104 @@ def test_flag_mode_is_the_default_and_stores_known_benign_values(api, client, ad
 def test_benign_mode_takes_flag_or_refuse_only(api):
     r = api("cert-a", "PATCH", "/groups/africa", json={"benign_mode": "block"})
     assert r.status_code == 422, r.text
+
+
+# ---------------------------------------------------------------- item 3: the group's own list
+
+
+def test_a_coordinators_own_list_keeps_its_values_off_the_groups_device_lists(api, client, admin_world):
+    objs = [
+        sco("ipv4-addr", "203.0.113.80", tlp="clear"),
+        sco("ipv4-addr", "198.51.100.7", tlp="clear"),
+        sco("domain-name", "www.cirt.example", tlp="clear"),
+        sco("url", "http://portal.cirt.example/login", tlp="clear"),
+        sco("ipv4-addr", "203.0.113.81", tlp="clear"),
+    ]
+    assert _post(client, admin_world, objs)["success_count"] == len(objs)
+    for value in ("203.0.113.80", "198.51.100.0/24", "hxxp://cirt[.]example"):
+        r = api("cert-a", "POST", "/groups/africa/benign", json={"value": value, "note": "our resolvers"})
+        assert r.status_code == 201, r.text
+    listed = api("cert-a", "GET", "/groups/africa/benign").json()
+    assert [(e["value"], e["kind"], e["list"]) for e in listed] == [
+        ("198.51.100.0/24", "ip", "africa own list"),
+        ("203.0.113.80", "ip", "africa own list"),
+        ("http://cirt.example", "url", "africa own list"),
+    ]
+    assert _ips(client, admin_world) == ["203.0.113.81"]
+    assert _ips(client, admin_world, "&include_flagged=true") == [
+        "198.51.100.7",
+        "203.0.113.80",
+        "203.0.113.81",
+    ]
+    auth = {"Authorization": f"Bearer {admin_world.keys['vendor']}"}
+    for kind in ("domain", "url"):
+        r = client.get(f"{DOWNLOAD}?kind={kind}", headers=auth)
+        assert r.text == "", (kind, r.text)
+    # another group's device lists are not affected
+    assert api("cert-c", "GET", "/groups/asia/benign").json() == []
+    # taken off again: back on the list
+    r = api("cert-a", "DELETE", "/groups/africa/benign", params={"value": "203.0.113.80"})
+    assert r.status_code == 204, r.text
+    assert _ips(client, admin_world) == ["203.0.113.80", "203.0.113.81"]
+    assert (
+        api("cert-a", "DELETE", "/groups/africa/benign", params={"value": "203.0.113.80"}).status_code == 404
+    )
+
+
+def test_refuse_mode_names_the_groups_own_list(api, client, admin_world):
+    assert api("cert-a", "POST", "/groups/africa/benign", json={"value": "203.0.113.90"}).status_code == 201
+    assert api("cert-a", "PATCH", "/groups/africa", json={"benign_mode": "refuse"}).status_code == 200
+    bad = pattern_indicator("[ipv4-addr:value = '203.0.113.90']", tlp="clear")
+    status = _post(client, admin_world, [bad, sco("ipv4-addr", "203.0.113.91", tlp="clear")])
+    assert status["success_count"] == 1
+    assert "known-benign list 'africa own list'" in _failures(status)[bad["id"]]
+
+
+def test_own_list_entries_are_checked_like_device_list_values(api):
+    for value in (
+        "com",
+        "0.0.0.0/0",
+        "not a value",
+        "javascript:alert(1)",
+        "evil.example\u2028x",
+        "a@b.example",
+    ):
+        r = api("cert-a", "POST", "/groups/africa/benign", json={"value": value})
+        assert r.status_code == 422, (value, r.text)
+    assert api("cert-a", "POST", "/groups/africa/benign", json={"value": "8.8.4.4"}).status_code == 201
+    assert api("cert-a", "POST", "/groups/africa/benign", json={"value": "8.8.4.4"}).status_code == 409
+    r = api("cert-a", "POST", "/groups/africa/benign", json={"value": "9.9.9.9", "note": "a\nb"})
+    assert r.status_code == 422
+    assert [e["value"] for e in api("cert-a", "GET", "/groups/africa/benign").json()] == ["8.8.4.4"]
+
+
+def test_only_coordinators_and_admins_see_or_change_a_groups_own_list(api):
+    assert api("cert-a", "POST", "/groups/africa/benign", json={"value": "203.0.113.95"}).status_code == 201
+    assert len(api("admin", "GET", "/groups/africa/benign").json()) == 1
+    absent = api("cert-b", "GET", "/groups/no-such-group/benign")
+    assert absent.status_code == 404
+    # a contributor, a reader (cert-c coordinates asia, reads africa) and an outsider: as for an absent group
+    for who in ("cert-b", "cert-c", "vendor", "outsider"):
+        for method, kw in (("GET", {}), ("POST", {"json": {"value": "203.0.113.96"}}),
+                           ("DELETE", {"params": {"value": "203.0.113.95"}})):  # fmt: skip
+            r = api(who, method, "/groups/africa/benign", **kw)
+            assert r.status_code == 404, (who, method, r.text)
+            assert r.json()["description"] == absent.json()["description"].replace("no-such-group", "africa")
+    assert [e["value"] for e in api("cert-a", "GET", "/groups/africa/benign").json()] == ["203.0.113.95"]
+
+
+def test_each_change_to_the_own_list_is_audited(api):
+    assert (
+        api(
+            "cert-a", "POST", "/groups/africa/benign", json={"value": "203.0.113.97", "note": "ns1"}
+        ).status_code
+        == 201
+    )
+    assert (
+        api("cert-a", "DELETE", "/groups/africa/benign", params={"value": "203.0.113.97"}).status_code == 204
+    )
+    events = api("admin", "GET", "/audit", params={"group": "africa"}).json()["events"]
+    actions = {(e["action"], e["organisation"]) for e in events}
+    assert ("benign.add", "cert-a") in actions and ("benign.remove", "cert-a") in actions
+    added = next(e for e in events if e["action"] == "benign.add")
+    assert added["after"] == {"value": "203.0.113.97", "kind": "ip", "note": "ns1"}
