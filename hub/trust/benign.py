@@ -103,12 +103,13 @@ def _group(session: Session, actor: Principal, slug: str) -> TrustGroup:
 def parse_entry(raw: str) -> Value:
     """A value for a benign list, read as a search is (refanged, normalised) and checked as a device
     list line is; 422 saying what is wrong otherwise."""
+    takes = "a known-benign list takes an IP address or network, a domain name, a URL or a hash"
     try:
         q = parse_query(raw)
-    except ValueError as exc:
-        raise Unprocessable(str(exc)) from None
+    except ValueError:
+        raise Unprocessable(f"{raw.strip()[:100]!r} is no such value: {takes}.") from None
     if q.kind == "email":
-        raise Unprocessable("A known-benign list takes IP addresses or networks, domains, URLs and hashes.")
+        raise Unprocessable(f"{q.text[:100]!r} is an email address: {takes}.")
     stype = {"ip": "ipv6-addr" if ":" in q.text else "ipv4-addr", "domain": "domain-name", "url": "url"}
     v = Value(q.kind, stype.get(q.kind, "file"), q.text, q.algorithm)
     why = problem(v, Limits(0, 0))  # any network the floors allow: a listed network is exempted, not blocked
