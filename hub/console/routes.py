@@ -51,7 +51,7 @@ from hub.db import begin_write
 from hub.errors import Conflict, Forbidden, Unprocessable
 from hub.policy.rules import Reader
 from hub.policy.tlp import Tlp
-from hub.trust import collections, feeds, invitations, keys, manage, reports
+from hub.trust import benign, collections, feeds, invitations, keys, manage, reports
 from hub.trust.explain import ExplainError, explain
 from hub.trust.models import Organisation, TrustGroup
 from hub.web.deps import db_session
@@ -74,6 +74,9 @@ DONE = {
     "collection-created": "The collection was created.",
     "collection-changed": "The recipients were changed.",
     "collection-archived": "The collection was archived: readable as before, no longer writable.",
+    "benign-added": "The value was added to the group's known-benign list.",
+    "benign-removed": "The value was taken off the group's known-benign list.",
+    "benign-settings": "The group's device-list settings were saved.",
 }
 
 
@@ -777,6 +780,72 @@ def run_feed(
     with _write(session):
         feeds.run_now(session, me.who.principal, group[:64], feed[:128])
     return redirect(f"{PREFIX}/groups/{group}/feeds", done="feed-run")
+
+
+# ---------------------------------------------------------------- known-benign list and device-list settings
+
+
+@router.get("/groups/{group}/benign", response_class=HTMLResponse)
+def benign_page(group: str, request: Request, me: Me = Who, session: Session = Db) -> Response:
+    """The group's own known-benign list and its device-list settings (its coordinators only)."""
+    with session.begin():
+        g, entries = benign.list_entries(session, me.who.principal, group[:64])
+        limits = benign.limits_of(g)
+    return render(
+        request, "benign.html", me, group=g, entries=entries, limits=limits, list_name=benign.own_list_name(g),
+        floors=(benign.FLOOR_V4, benign.FLOOR_V6), dt=lambda d: d.strftime("%Y-%m-%d %H:%M UTC"),
+        done=_done(request),
+    )  # fmt: skip
+
+
+@router.post("/groups/{group}/benign")
+def add_benign(
+    group: str, request: Request, form: dict[str, str] = Form, me: Me = Who, session: Session = Db
+) -> Response:
+    """Add a value to the group's own known-benign list."""
+    _checked(request, me, form)
+    with _write(session):
+        benign.add_entry(session, me.who.principal, group[:64], form.get("value", "")[:2048],
+                         form.get("note", "")[:1000])  # fmt: skip
+    return redirect(f"{PREFIX}/groups/{group}/benign", done="benign-added")
+
+
+@router.post("/groups/{group}/benign/remove")
+def remove_benign(
+    group: str, request: Request, form: dict[str, str] = Form, me: Me = Who, session: Session = Db
+) -> Response:
+    """Take a value off the group's own known-benign list."""
+    _checked(request, me, form)
+    with _write(session):
+        benign.remove_entry(session, me.who.principal, group[:64], form.get("value", "")[:2048])
+    return redirect(f"{PREFIX}/groups/{group}/benign", done="benign-removed")
+
+
+def _prefix(text: str, what: str) -> int | None:
+    """A prefix length typed in a form: empty for the hub's default."""
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 3:
+        raise Unprocessable(f"{what}: a prefix length (a number), or empty for the hub's default")
+    return int(text)
+
+
+@router.post("/groups/{group}/benign/settings")
+def benign_settings(
+    group: str, request: Request, form: dict[str, str] = Form, me: Me = Who, session: Session = Db
+) -> Response:
+    """Set the group's IP prefix minimums and known-benign mode."""
+    _checked(request, me, form)
+    with _write(session):
+        benign.list_entries(session, me.who.principal, group[:64])  # 404 as the page, for non-coordinators
+        manage.update_group(
+            session, me.who.principal, group[:64],
+            min_ipv4_prefix=_prefix(form.get("min_ipv4_prefix", ""), "min_ipv4_prefix"),
+            min_ipv6_prefix=_prefix(form.get("min_ipv6_prefix", ""), "min_ipv6_prefix"),
+            benign_mode=form.get("benign_mode", "flag")[:16],
+        )  # fmt: skip
+    return redirect(f"{PREFIX}/groups/{group}/benign", done="benign-settings")
 
 
 # ---------------------------------------------------------------- audit log
