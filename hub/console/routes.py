@@ -793,8 +793,8 @@ def benign_page(group: str, request: Request, me: Me = Who, session: Session = D
         limits = benign.limits_of(g)
     return render(
         request, "benign.html", me, group=g, entries=entries, limits=limits,
-        list_name=benign.own_list_name(g), floors=(benign.FLOOR_V4, benign.FLOOR_V6), dt=lambda d: d.strftime("%Y-%m-%d %H:%M UTC"),
-        done=_done(request),
+        list_name=benign.own_list_name(g), floors=(benign.FLOOR_V4, benign.FLOOR_V6),
+        dt=lambda d: d.strftime("%Y-%m-%d %H:%M UTC"), done=_done(request),
     )  # fmt: skip
 
 
