@@ -21,6 +21,7 @@ from hub.console import routes as console
 from hub.console.web import error_page, is_console
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
+from hub.lookup.benign import use_operator_lists
 from hub.lookup.routes import router as lookup_router
 from hub.middleware import HardeningMiddleware, allowed_host_names
 from hub.observability import ObservabilityMiddleware, health_router, request_id
@@ -59,6 +60,8 @@ def _is_admin(request: Request) -> bool:
 def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) -> FastAPI:
     """Build the hub. The engine is made in the lifespan, unless a session factory is given (tests)."""
     settings = settings or Settings()
+    # the operator's known-benign lists, read once at start: an unreadable file stops the hub here
+    use_operator_lists(settings.benign_lists.split(","))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         "the host of public_url is always allowed. Empty: any host",
     )
     trust_config: Path | None = Field(default=None, description="trust-groups YAML loaded by `hub demo`")
+    benign_lists: str = Field(
+        default="",
+        description="comma-separated paths of the operator's known-benign lists (text files: one IP address "
+        "or network, domain, URL or hash a line, `#` starts a comment), read at start and applied to every "
+        "trust group beside the MISP warninglists and the groups' own lists",
+    )
     max_page_size: int = Field(default=1000, ge=1, le=100_000, description="largest `limit` honoured")
     default_page_size: int = Field(default=100, ge=1, le=100_000)
     max_content_length: int = Field(

@@ -52,7 +52,13 @@ err = SafeConsole(stderr=True, soft_wrap=True)
 
 
 def _settings(**overrides: object) -> Settings:
+    from hub.lookup.benign import OperatorListError, use_operator_lists
+
     s = Settings()
+    try:  # imports and syncs apply the operator's known-benign lists as the server does
+        use_operator_lists(s.benign_lists.split(","))
+    except OperatorListError as exc:
+        _fail(f"HUB_BENIGN_LISTS: {exc}")
     return s.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 

@@ -140,3 +140,40 @@ def test_feed_run_notes_count_known_benign_values(cli, sm, world, web):
     assert r.exit_code == 0, r.output
     assert "known-benign: 3 value(s) flagged" in r.output, r.output
     assert "MISP warninglist public-dns-v4: 2" in r.output and "MISP warninglist google: 1" in r.output
+
+
+def test_hub_import_applies_the_groups_refuse_mode_and_own_and_operator_lists(
+    cli, client, sm, world, tmp_path, monkeypatch
+):
+    from hub.db import begin_write
+    from hub.lookup.benign import use_operator_lists
+    from hub.trust.models import BenignEntry, TrustGroup
+
+    (tmp_path / "national.txt").write_text("# operator\n203.0.113.53\n", encoding="utf-8")
+    monkeypatch.setenv("HUB_BENIGN_LISTS", str(tmp_path / "national.txt"))
+    with sm() as s, s.begin():
+        begin_write(s)
+        g = s.query(TrustGroup).filter_by(slug="africa").one()
+        g.benign_mode, g.min_ipv4_prefix = "refuse", 24
+        import datetime as dt
+
+        s.add(
+            BenignEntry(
+                group_id=g.id, value="203.0.113.55", kind="ip", note="", created_at=dt.datetime.now(dt.UTC)
+            )
+        )
+    src = tmp_path / "list.txt"
+    src.write_text(
+        "203.0.113.53\n203.0.113.54\n203.0.113.55\n198.51.0.0/20\n198.51.100.0/24\n", encoding="utf-8"
+    )
+    try:
+        r = cli("import", str(src), "--format", "text", "--group", "africa", "--collection", "indicators",
+                "--as", "cert-b", "--tlp", "clear")  # fmt: skip
+    finally:
+        use_operator_lists([])
+    assert r.exit_code == 0, r.output
+    assert "operator list national.txt" in r.output and "africa own list" in r.output, r.output
+    assert "broader than /24" in r.output
+    assert "refused by validation or policy: 3" in r.output and "stored new: 2" in r.output, r.output
+    stored = _get(client, world, "blocklist.txt?kind=ip&include_flagged=true", org="cert-a")
+    assert sorted(stored.splitlines()) == ["198.51.100.0/24", "203.0.113.54"]
