@@ -84,7 +84,7 @@ def test_operator_lists_keep_their_values_off_every_groups_device_lists(client, 
 def test_an_unreadable_operator_list_stops_the_hub_at_start(tmp_path, sm):
     from hub.app import create_app
 
-    with pytest.raises(OperatorListError, match="missing.txt"):
+    with pytest.raises(OperatorListError, match=r"missing\.txt"):
         create_app(
             Settings(database_url="sqlite://", benign_lists=str(tmp_path / "missing.txt")), sessionmaker=sm
         )
