@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.lookup.benign import benign_list
 from hub.lookup.values import listing_reasons
 from hub.policy.explain import explain_read, explain_redistribute
 from hub.policy.rules import Destination, Reader, may_read
@@ -17,6 +16,7 @@ from hub.policy.tlp import Tlp
 from hub.store.markings import marking_index, referenced
 from hub.store.models import ObjectVersion as OV
 from hub.trust.access import collection_policy, group_policy
+from hub.trust.benign import guard_for
 from hub.trust.manage import visible_org_ids
 from hub.trust.models import Collection, CollectionRecipient, Membership, Organisation, TrustGroup
 from hub.trust.service import Principal
@@ -144,9 +144,7 @@ def explain(
                 group=group.slug,
                 collection=coll.alias,
                 version=ov.version,
-                text=" ".join(
-                    [_provenance(session, ov, obj), text, *listing_reasons(obj, benign=benign_list)]
-                ),
+                text=" ".join([_provenance(session, ov, obj), text, *_listing(session, group, obj)]),
             )
         )
     return answers
@@ -186,3 +184,10 @@ def _asker_sees(
     )
     who = Reader(org_id=asker.org_id, role=role, clearance=Tlp(clearance), name=asker.name)  # type: ignore[arg-type]
     return may_read(who, collection_policy(coll, group, recipients), Tlp(ov.tlp), ov.producer_id).allowed
+
+
+def _listing(session: Session, group: TrustGroup, obj: dict[str, Any]) -> list[str]:
+    """Which of the object's values go on the group's device lists, by the group's own minimums and
+    known-benign lists."""
+    guard = guard_for(session, group)
+    return listing_reasons(obj, guard.limits, benign=guard.listed)

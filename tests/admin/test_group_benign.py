@@ -227,3 +227,30 @@ def test_each_change_to_the_own_list_is_audited(api):
     assert ("benign.add", "cert-a") in actions and ("benign.remove", "cert-a") in actions
     added = next(e for e in events if e["action"] == "benign.add")
     assert added["after"] == {"value": "203.0.113.97", "kind": "ip", "note": "ns1"}
+
+
+def test_policy_explain_names_the_groups_own_list_and_minimum(api, client, admin_world):
+    assert api("cert-a", "POST", "/groups/africa/benign", json={"value": "203.0.113.98"}).status_code == 201
+    assert api("cert-a", "PATCH", "/groups/africa", json={"min_ipv4_prefix": 24}).status_code == 200
+    ind = pattern_indicator("[ipv4-addr:value = '203.0.113.98'] OR [ipv4-addr:value = '198.51.0.0/20']")
+    assert _post(client, admin_world, [ind])["success_count"] == 1
+    r = client.get(
+        "/admin/api/groups/africa/policy/explain",
+        params={"object": ind["id"], "reader": "vendor"},
+        headers=admin_world.auth("cert-a"),
+    )
+    text = r.json()["answers"][0]["text"]
+    assert "known-benign list 'africa own list'" in text, text
+    assert "broader than /24" in text, text
+
+
+def test_a_change_to_the_own_list_changes_the_download_etag(api, client, admin_world):
+    assert _post(client, admin_world, [sco("ipv4-addr", "203.0.113.99", tlp="clear")])["success_count"] == 1
+    auth = {"Authorization": f"Bearer {admin_world.keys['vendor']}"}
+    first = client.get(f"{DOWNLOAD}?kind=ip", headers=auth)
+    assert first.text == "203.0.113.99\n"
+    same = client.get(f"{DOWNLOAD}?kind=ip", headers={**auth, "If-None-Match": first.headers["etag"]})
+    assert same.status_code == 304
+    assert api("cert-a", "POST", "/groups/africa/benign", json={"value": "203.0.113.99"}).status_code == 201
+    changed = client.get(f"{DOWNLOAD}?kind=ip", headers={**auth, "If-None-Match": first.headers["etag"]})
+    assert changed.status_code == 200 and changed.text == ""
