@@ -91,7 +91,9 @@ def plan(session: Session, cfg: TrustConfig) -> Plan:
     for gc in cfg.groups:
         group = session.scalar(select(TrustGroup).where(TrustGroup.slug == gc.slug))
         want_g = {"slug": gc.slug, "name": gc.name, "description": gc.description, "community": gc.community,
-                  "default_tlp": tlp_name(gc.default_tlp), "max_tlp": tlp_name(gc.max_tlp)}  # fmt: skip
+                  "default_tlp": tlp_name(gc.default_tlp), "max_tlp": tlp_name(gc.max_tlp),
+                  "min_ipv4_prefix": gc.min_ipv4_prefix, "min_ipv6_prefix": gc.min_ipv6_prefix,
+                  "benign_mode": gc.benign_mode}  # fmt: skip
         if group is None:
             out.changes.append(Change("create", f"group {gc.slug}", after=want_g))
         elif group_state(group) != want_g:

@@ -103,6 +103,11 @@ class GroupConfig(Strict):
     community: str | None = Field(default=None, max_length=64)
     default_tlp: int = int(Tlp.AMBER)
     max_tlp: int = int(Tlp.AMBER_STRICT)
+    # device lists (hub.trust.benign): the broadest networks (None: the hub's defaults, /12 and /32),
+    # never broader than /9 and /16, and flag or refuse for values on a known-benign list
+    min_ipv4_prefix: int | None = Field(default=None, ge=9, le=32)
+    min_ipv6_prefix: int | None = Field(default=None, ge=16, le=128)
+    benign_mode: Literal["flag", "refuse"] = "flag"
     members: list[MemberConfig] = Field(default_factory=list)
     collections: list[CollectionConfig] = Field(default_factory=list)
 

@@ -144,6 +144,8 @@ def apply_config(session: Session, cfg: TrustConfig, *, update: bool = True) -> 
         if update or new_group:
             group.name, group.description, group.community = gc.name, gc.description, gc.community
             group.default_tlp, group.max_tlp = gc.default_tlp, gc.max_tlp
+            group.min_ipv4_prefix, group.min_ipv6_prefix = gc.min_ipv4_prefix, gc.min_ipv6_prefix
+            group.benign_mode = gc.benign_mode
         session.flush()
         for mc in gc.members:
             org = orgs[mc.org]

@@ -148,3 +148,22 @@ def test_trust_load_creates_what_is_missing_and_never_reverts_remote_changes(cli
         ev = s.scalar(select(AuditEvent).where(AuditEvent.action == "config.change"))
     assert ev is not None and ev.target == "membership cert-c@africa"
     assert json.loads(ev.before)["clearance"] == "green"
+
+
+def test_config_apply_sets_a_groups_device_list_settings(cli, tmp_path, sm):
+    cfg = copy.deepcopy(WORLD)
+    cfg["groups"][0].update({"min_ipv4_prefix": 16, "benign_mode": "refuse"})
+    path = write(tmp_path, cfg)
+    r = cli("config", "apply", path)
+    assert (
+        "~ change group africa (min_ipv4_prefix: None -> 16, benign_mode: 'flag' -> 'refuse')" in r.output
+    ), r.output
+    r = cli("config", "apply", path, "--yes")
+    assert r.exit_code == 0, r.output
+    with sm() as s:
+        g = s.scalar(select(TrustGroup).where(TrustGroup.slug == "africa"))
+        assert (g.min_ipv4_prefix, g.min_ipv6_prefix, g.benign_mode) == (16, None, "refuse")
+    assert "Nothing to change" in cli("config", "apply", path, "--yes").output
+    cfg["groups"][0]["min_ipv4_prefix"] = 8  # broader than the floor
+    r = cli("config", "apply", write(tmp_path, cfg))
+    assert r.exit_code == 2 and "groups.0.min_ipv4_prefix" in r.output
