@@ -14,10 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import FeedSettings
 from hub.db import end_read
+from hub.lookup.benign import DEFAULT_GUARD
 from hub.net import OutboundGuard
 from hub.policy.rules import Destination
 from hub.stix import format_us, timestamp_us
@@ -29,6 +31,8 @@ from hub.sync.outbound import OutboundReport, destination_for, push_to_peer, sou
 from hub.sync.snapshot import flagged, listed, revoke_unlisted
 from hub.sync.sources import TAXII_FORMATS, PullCursor, feed_results, valid_cursor
 from hub.sync.upstream import upstream_screen
+from hub.trust.benign import guard_for
+from hub.trust.models import TrustGroup
 
 log = logging.getLogger(__name__)
 
@@ -314,11 +318,14 @@ def run_pull(
     error = None
     ids: set[str] = set()
     hits: dict[str, int] = {}
+    with sm() as session:
+        group = session.scalar(select(TrustGroup).where(TrustGroup.slug == job.group))
+        values_guard = guard_for(session, group) if group is not None else DEFAULT_GUARD
     try:
         run_import(
             sm,
             target=target,
-            results=flagged(listed(results, ids) if snapshot else results, hits),
+            results=flagged(listed(results, ids) if snapshot else results, hits, values_guard.listed),
             screen=screen,
             progress=lambda _n: control.checkpoint(),
             report=report,

@@ -9,7 +9,7 @@ organisation authored in this collection", since the connectors' deterministic i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors import Normalised, Rejected
 from hub.lookup import reads
 from hub.lookup.benign import benign_list
-from hub.lookup.values import values_of
+from hub.lookup.values import Value, values_of
 from hub.policy.tlp import Tlp
 from hub.stix import format_us, timestamp_us
 from hub.store.models import ObjectVersion as OV
@@ -34,14 +34,17 @@ def listed(results: Iterable[Normalised | Rejected], ids: set[str]) -> Iterator[
 
 
 def flagged(
-    results: Iterable[Normalised | Rejected], hits: dict[str, int]
+    results: Iterable[Normalised | Rejected],
+    hits: dict[str, int],
+    listed_by: Callable[[Value], str | None] = benign_list,
 ) -> Iterator[Normalised | Rejected]:
     """Pass a connector's results through, counting their values on known-benign lists, per list (a
-    feed run's notes say how many of its values device lists will leave out)."""
+    feed run's notes say how many of its values device lists will leave out); `listed_by` is the
+    group's guard (hub.trust.benign), its own list included."""
     for r in results:
         if isinstance(r, Normalised):
             for v in values_of(r.obj, simple_only=True):
-                name = benign_list(v)
+                name = listed_by(v)
                 if name is not None:
                     hits[name] = hits.get(name, 0) + 1
         yield r

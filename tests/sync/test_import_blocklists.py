@@ -177,3 +177,27 @@ def test_hub_import_applies_the_groups_refuse_mode_and_own_and_operator_lists(
     assert "refused by validation or policy: 3" in r.output and "stored new: 2" in r.output, r.output
     stored = _get(client, world, "blocklist.txt?kind=ip&include_flagged=true", org="cert-a")
     assert sorted(stored.splitlines()) == ["198.51.100.0/24", "203.0.113.54"]
+
+
+def test_feed_run_notes_count_values_on_the_groups_own_list(cli, sm, world, web):
+    import datetime as dt
+
+    from hub.db import begin_write
+    from hub.trust.models import BenignEntry, TrustGroup
+
+    with sm() as s, s.begin():
+        begin_write(s)
+        g = s.query(TrustGroup).filter_by(slug="africa").one()
+        s.add(
+            BenignEntry(
+                group_id=g.id, value="203.0.113.70", kind="ip", note="", created_at=dt.datetime.now(dt.UTC)
+            )
+        )
+    folder, base = web
+    (folder / "list.txt").write_bytes(b"8.8.8.8\n203.0.113.70\n203.0.113.71\n")
+    _load(sm, {"name": "own", "format": "text", "url": f"{base}/list.txt", "group": "africa",
+               "collection": "indicators", "publish_as": "cert-b", "tlp": "clear"})  # fmt: skip
+    r = cli("sync", "run-once")
+    assert r.exit_code == 0, r.output
+    assert "known-benign: 2 value(s) flagged" in r.output, r.output
+    assert "africa own list: 1" in r.output and "MISP warninglist public-dns-v4: 1" in r.output
