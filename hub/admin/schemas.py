@@ -453,6 +453,11 @@ class GroupStatsRead(BaseModel):
     )
     last_push: dict[str, str | None] = Field(description="per member: when its newest version was added")
     feeds: list[FeedHealth]
+    benign_flagged: int = Field(
+        default=0,
+        description="values on a known-benign list that the group's feeds flagged over the last `days` "
+        "(stored, left off device lists); feeds whose counts the caller may not see count nothing",
+    )
 
     @classmethod
     def of(cls, s: GroupStats) -> GroupStatsRead:

@@ -161,6 +161,7 @@ class RunOutcome:
     refused: int = 0
     sent: int = 0
     withdrawn: int = 0
+    benign: int = 0  # values on a known-benign list: stored, flagged, left off device lists
     cursor_after: str | None = None
     error: str | None = None
     reasons: list[str] = field(default_factory=list)
@@ -362,6 +363,7 @@ def run_pull(
         )
         outcome.cursor_after = job.cursor
     if hits:
+        outcome.benign = sum(hits.values())
         outcome.reasons.append(
             f"known-benign: {sum(hits.values())} value(s) flagged, left off device lists ("
             + ", ".join(f"{name}: {n}" for name, n in sorted(hits.items()))

@@ -111,6 +111,8 @@ class FeedRun(Base):
     refused: Mapped[int] = mapped_column(Integer)
     sent: Mapped[int] = mapped_column(Integer)  # push: stored new at the peer (`unchanged`: it had them)
     withdrawn: Mapped[int] = mapped_column(Integer, server_default="0")  # push: deleted at the peer
+    # pull: values on a known-benign list (flagged: stored, left off device lists); the dashboard sums them
+    benign: Mapped[int] = mapped_column(Integer, server_default="0")
     cursor_before: Mapped[str | None] = mapped_column(String(40))
     cursor_after: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)

@@ -260,6 +260,7 @@ def record_run(
         refused=outcome.refused,
         sent=outcome.sent,
         withdrawn=outcome.withdrawn,
+        benign=outcome.benign,
         cursor_before=cursor_before,
         cursor_after=outcome.cursor_after,
         error=outcome.error,

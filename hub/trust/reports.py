@@ -195,6 +195,9 @@ class GroupStats:
     per_day_by_type: dict[str, dict[str, int]] = field(default_factory=dict)
     last_push: dict[str, str | None] = field(default_factory=dict)
     feeds: list[dict[str, Any]] = field(default_factory=list)
+    # known-benign values the group's feeds flagged over the window, of the feeds whose counts the
+    # caller may see (withheld feeds count nothing here: the number could tell of what it cannot read)
+    benign_flagged: int = 0
 
 
 def _readable(session: Session, actor: Principal, group_id: int, group_slug: str) -> ColumnElement[bool]:
@@ -292,6 +295,16 @@ def group_stats(session: Session, actor: Principal, group_slug: str, *, days: in
         out.last_push[slug] = datetime.fromtimestamp(us / 1e6, UTC).isoformat() if us else None
     group_feeds = list(session.scalars(select(Feed).where(Feed.group_slug == g.slug).order_by(Feed.name)))
     shown = feed_counts_shown(session, actor, group_feeds)
+    visible_feeds = [f.id for f in group_feeds if shown[f.id]]
+    if visible_feeds:
+        out.benign_flagged = int(
+            session.scalar(
+                select(func.coalesce(func.sum(FeedRun.benign), 0)).where(
+                    FeedRun.feed_id.in_(visible_feeds), FeedRun.started_us >= start_day * DAY_US
+                )
+            )
+            or 0
+        )
     for f in group_feeds:
         run = session.scalar(
             select(FeedRun).where(FeedRun.feed_id == f.id).order_by(FeedRun.started_us.desc()).limit(1)

@@ -1,4 +1,5 @@
-"""per-group device-list settings (IP prefix minimums, known-benign mode) and groups' own benign lists
+"""per-group device-list settings (IP prefix minimums, known-benign mode), groups' own benign lists,
+and the known-benign values each feed run flagged
 
 Revision ID: 0007_benign
 Revises: 0006_load
@@ -19,6 +20,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("min_ipv4_prefix", sa.SmallInteger(), nullable=True))
         batch_op.add_column(sa.Column("min_ipv6_prefix", sa.SmallInteger(), nullable=True))
         batch_op.add_column(sa.Column("benign_mode", sa.String(8), server_default="flag", nullable=False))
+    with op.batch_alter_table("feed_runs") as batch_op:
+        batch_op.add_column(sa.Column("benign", sa.Integer(), server_default="0", nullable=False))
     op.create_table(
         "group_benign_entries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -43,6 +46,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("group_benign_entries")
+    with op.batch_alter_table("feed_runs") as batch_op:
+        batch_op.drop_column("benign")
     with op.batch_alter_table("trust_groups") as batch_op:
         batch_op.drop_column("benign_mode")
         batch_op.drop_column("min_ipv6_prefix")

@@ -142,6 +142,32 @@ def test_feed_run_notes_count_known_benign_values(cli, sm, world, web):
     assert "MISP warninglist public-dns-v4: 2" in r.output and "MISP warninglist google: 1" in r.output
 
 
+def test_the_dashboard_counts_what_the_feeds_flagged_and_withholds_it_as_feed_counts(
+    cli, client, sm, world, web
+):
+    from hub.trust.keys import bootstrap_admin_key
+
+    folder, base = web
+    (folder / "list.txt").write_bytes(b"8.8.8.8\n1.1.1.1\ngoogle.com\n203.0.113.70\n")
+    _load(sm, {"name": "noisy", "format": "text", "url": f"{base}/list.txt", "group": "africa",
+               "collection": "indicators", "publish_as": "cert-b", "tlp": "clear"})  # fmt: skip
+    assert cli("sync", "run-once").exit_code == 0
+    with sm() as s, s.begin():
+        _info, admin = bootstrap_admin_key(s)
+
+    def flagged(key: str) -> int:
+        r = client.get("/admin/v1/groups/africa/stats", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+        return int(r.json()["benign_flagged"])
+
+    assert flagged(admin) == 3
+    # cert-a coordinates africa below TLP:RED: another member's feed counts are withheld, this one too
+    assert flagged(world.keys["cert-a"]) == 0
+    # a second run of the unchanged list flags the same values again: runs are counted, as the notes say
+    assert cli("sync", "run-once", "--feed", "noisy").exit_code == 0
+    assert flagged(admin) == 6
+
+
 def test_hub_import_applies_the_groups_refuse_mode_and_own_and_operator_lists(
     cli, client, sm, world, tmp_path, monkeypatch
 ):
