@@ -191,6 +191,7 @@ def test_the_dashboard_counts_only_what_the_coordinator_may_read(as_person, peop
     # africa's max is AMBER+STRICT: RED was refused, and the four stored are within cert-a's clearance
     assert "4 object versions you may read" in page.text
     assert "Recent refusals" in page.text
+    assert re.search(r'id="benign-flagged">[^<]*<strong>0</strong>', page.text)
 
 
 def test_policy_explain_answers_for_a_hidden_object_as_for_an_absent_one(as_person, people, client):
