@@ -13,8 +13,6 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.db import begin_write, make_engine, make_sessionmaker
-from hub.trust.keys import bootstrap_admin_key
 
 # rich markup, an OSC 8 hyperlink, a screen clear, a bell, a carriage return, C1 CSI and a bidi override
 EVIL = "[bold red]x[/] \x1b]8;;http://evil\x1b\\link\x1b[2J\x07\r\x9b31m\u202eevil"
@@ -23,16 +21,6 @@ CONTROLS = ("\x1b", "\x07", "\r", "\x9b", "\u202e")
 
 def assert_plain(output: str) -> None:
     assert not [c for c in CONTROLS if c in output], repr(output)
-
-
-@pytest.fixture(scope="module")
-def hub(live: Any) -> Any:
-    eng = make_engine(live.server.db_url)
-    with make_sessionmaker(eng)() as session, session.begin():
-        begin_write(session)
-        _info, live.keys["admin"] = bootstrap_admin_key(session)
-    eng.dispose()
-    return live
 
 
 def run(hub: Any, who: str, *args: str) -> Any:
