@@ -1,6 +1,6 @@
 """Environment mistakes (database URL, driver, server, files, settings) turned into one line of advice.
 
-The `hub` command translates every exception through `explain` (see `HubGroup` in hub/cli.py), so a
+The `hub` command translates every exception through `explain` (see `HubGroup` in hub/cli/app.py), so a
 wrong HUB_DATABASE_URL or a missing folder ends in one actionable line, not a traceback; `--debug` shows
 the traceback instead.
 """

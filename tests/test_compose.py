@@ -17,6 +17,8 @@ from hub.cli import app
 from hub.settings import Settings
 from tests.conftest import drop_database, fresh_database
 
+pytestmark = pytest.mark.slow  # the compose steps run as processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

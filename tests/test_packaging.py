@@ -25,6 +25,8 @@ import pytest
 
 from tests.conftest import drop_database, free_port, fresh_database
 
+pytestmark = pytest.mark.slow  # a wheel built and installed into a fresh venv, the demo served
+
 ROOT = Path(__file__).resolve().parent.parent
 TAXII = "application/taxii+json;version=2.1"
 

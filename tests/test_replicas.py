@@ -22,6 +22,8 @@ from hub.sync.models import Feed, FeedRun
 from tests.conftest import drop_database, free_port, fresh_database
 from tests.factories import indicator, load_world
 
+pytestmark = pytest.mark.slow  # several hub processes
+
 HUB = str(Path(sys.executable).parent / "hub")
 SECRET = "replica-shared-secret"
 
