@@ -598,7 +598,7 @@ def get_stats(
 
 
 def _feed_read(session: Session, who: Principal, f: Feed) -> s.FeedRead:
-    return s.FeedRead.of(f, shown=feeds.errors_shown(session, who, [f])[f.id])
+    return s.FeedRead.of(f, shown=reports.feed_counts_shown(session, who, [f])[f.id])
 
 
 @router.get("/groups/{group}/feeds", response_model=list[s.FeedRead])
@@ -606,7 +606,7 @@ def list_feeds(group: str, who: Principal = Who, session: Session = Db) -> list[
     """The feeds of a group the caller coordinates, with their run state."""
     with session.begin():
         rows = feeds.list_feeds(session, who, group)
-        shown = feeds.errors_shown(session, who, rows)
+        shown = reports.feed_counts_shown(session, who, rows)
         return [s.FeedRead.of(f, shown=shown[f.id]) for f in rows]
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.sync.feeds import ConnectorOptions
-from hub.sync.models import Feed, FeedRun
+from hub.sync.models import Feed
 from hub.trust.benign import Entry, limits_of
 from hub.trust.collections import CollectionInfo
 from hub.trust.feeds import FeedRunEntry
@@ -520,7 +521,7 @@ class FeedRead(BaseModel):
 
     @classmethod
     def of(cls, f: Feed, *, shown: bool = True) -> FeedRead:
-        """`shown`: False where the error is withheld (it carries counts: hub.trust.feeds.errors_shown)."""
+        """`shown`: False where the error is withheld (it carries counts: reports.feed_counts_shown)."""
         return cls(
             name=f.name, direction=f.direction, format=f.format, url=f.url, collection=f.collection,
             publish_as=f.publish_as, tlp=f.tlp, interval_s=f.interval_s, enabled=f.enabled,
@@ -550,10 +551,7 @@ class FeedRunRead(BaseModel):
     error: str | None
 
     @classmethod
-    def of(cls, r: FeedRun | FeedRunEntry) -> FeedRunRead:
-        return cls(
-            id=r.id, started_at=_at(r.started_us), finished_at=_at(r.finished_us), worker_id=r.worker_id,
-            status=r.status, read=r.read, created=r.created, new_versions=r.new_versions,
-            unchanged=r.unchanged, rejected=r.rejected, skipped=r.skipped, refused=r.refused, sent=r.sent,
-            cursor_before=r.cursor_before, cursor_after=r.cursor_after, error=r.error,
-        )  # fmt: skip
+    def of(cls, r: FeedRunEntry) -> FeedRunRead:
+        values = asdict(r)
+        started, finished = values.pop("started_us"), values.pop("finished_us")
+        return cls(**values, started_at=_at(started), finished_at=_at(finished))

@@ -765,7 +765,7 @@ def feeds_page(group: str, request: Request, me: Me = Who, session: Session = Db
         g = _group(session, me, group)
         rows = feeds.list_feeds(session, me.who.principal, g.slug)
         runs = {f.name: feeds.feed_runs(session, me.who.principal, g.slug, f.name, limit=5) for f in rows}
-        shown = feeds.errors_shown(session, me.who.principal, rows)  # errors carry counts
+        shown = reports.feed_counts_shown(session, me.who.principal, rows)  # errors carry counts
     return render(
         request, "feeds.html", me, group=g, feeds=rows, runs=runs, shown=shown, dt=_dt, done=_done(request)
     )

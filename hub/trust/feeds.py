@@ -167,11 +167,6 @@ def run_now(session: Session, actor: Principal, group_slug: str, name: str) -> F
     return feed
 
 
-def errors_shown(session: Session, actor: Principal, group_feeds: list[Feed]) -> dict[int, bool]:
-    """Per feed: may the caller see its last error (which carries counts)? The rule of its runs' counts."""
-    return feed_counts_shown(session, actor, group_feeds)
-
-
 COUNTS = ("read", "created", "new_versions", "unchanged", "rejected", "skipped", "refused", "sent")
 
 
