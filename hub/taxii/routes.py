@@ -283,7 +283,7 @@ def _authorize_write(session: Session, who: Principal, api_root: str, collection
     group's value checks (IP prefix minimums, known-benign mode and own list) otherwise."""
     with session.begin():
         acc = access.authorize(session, who, api_root, collection_id, "write")
-        return guard_for(session, acc.group)
+        return guard_for(session, acc.group, ingest_only=True)
 
 
 def _add_objects(

@@ -42,16 +42,24 @@ def limits_of(group: TrustGroup) -> Limits:
     )
 
 
-def guard_for(session: Session, group: TrustGroup) -> Guard:
-    """What the group's ingest and device lists apply: its limits, mode and own list."""
-    values = list(session.scalars(select(BenignEntry.value).where(BenignEntry.group_id == group.id)))
+def guard_for(session: Session, group: TrustGroup, *, ingest_only: bool = False) -> Guard:
+    """What the group's ingest and device lists apply: its limits, mode and own list.
+
+    `ingest_only`: for a TAXII POST, which consults the lists only to refuse; in `flag` mode the group's
+    own list is neither read nor indexed on every request (device lists and feed runs still use it).
+    """
+    mode: BenignMode = "refuse" if group.benign_mode == "refuse" else "flag"
+    values = (
+        []
+        if ingest_only and mode == "flag"
+        else list(session.scalars(select(BenignEntry.value).where(BenignEntry.group_id == group.id)))
+    )
     own = None
     if values:
         own = BenignIndex()
         own.add(own_list_name(group), values)
         own.finish()
     limits = limits_of(group)
-    mode: BenignMode = "refuse" if group.benign_mode == "refuse" else "flag"
     tag = hashlib.sha256(
         "|".join([str(limits.prefix(4)), str(limits.prefix(6)), mode, *sorted(values)]).encode()
     ).hexdigest()[:16]
