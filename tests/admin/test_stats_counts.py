@@ -181,3 +181,35 @@ def test_statistics_never_read_the_versions(client, sm, api, admin_world, connec
         event.remove(connection, "before_cursor_execute", listen)
     assert any("object_counts" in s for s in statements)
     assert not [s for s in statements if "object_versions" in s]
+
+
+def test_hub_db_recount_counts_versions_changed_behind_the_stores_back(
+    client, sm, api, admin_world, db_url, monkeypatch
+):
+    """`hub db recount`: versions moved by hand (here, back ten days) are counted again where they are."""
+    from sqlalchemy import update
+    from typer.testing import CliRunner
+
+    import hub.cli
+    from hub.store.models import ObjectVersion
+    from tests.admin.conftest import push_red_and_green
+
+    push_red_and_green(client, sm, admin_world)
+    with sm() as session, session.begin():
+        session.execute(
+            update(ObjectVersion).values(date_added_us=ObjectVersion.date_added_us - 10 * 86_400_000_000)
+        )
+
+    def days() -> set[str]:
+        r = api("admin", "GET", "/groups/africa/stats", params={"days": 30})
+        assert r.status_code == 200, r.text
+        return set(r.json()["per_day"])
+
+    stale = days()
+    monkeypatch.setattr(hub.cli, "make_sessionmaker", lambda _engine: sm)
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)
+    result = CliRunner().invoke(hub.cli.app, ["db", "recount"])
+    assert result.exit_code == 0, result.output
+    assert "statistics recounted" in result.output
+    fresh = days()
+    assert fresh != stale and len(fresh) == 1 and min(fresh) < min(stale)
