@@ -196,7 +196,7 @@ def benign_add(
 def benign_remove(ctx: typer.Context, group: str, value: str) -> None:
     """Take a value off the group's list."""
     call(ctx, "DELETE", f"/groups/{group}/benign", params={"value": value})
-    console.print(f"removed {escape(value)} from the list of {escape(group)}")
+    console.print(f"removed {value} from the list of {group}")  # markup is off: the text as it is
 
 
 # ---------------------------------------------------------------- memberships
