@@ -125,13 +125,14 @@ def test_totp_enrolment_then_sign_in_needs_the_code(as_person, client):
     assert page.status_code == 200 and "otpauth://totp/" in page.text
     secret = page.text.split('id="totp-secret">')[1].split("<")[0]
     assert c.post("/console/account/totp/confirm", data={"csrf": csrf, "code": "000000"}).status_code == 422
-    r = c.post("/console/account/totp/confirm", data={"csrf": csrf, "code": pyotp.TOTP(secret).now()})
+    code = pyotp.TOTP(secret).now()
+    r = c.post("/console/account/totp/confirm", data={"csrf": csrf, "code": code})
     assert r.status_code == 200 and "Two-step verification is on" in r.text
     c.cookies.clear()
     assert sign_in(c, "person@cert-a").status_code == 401
     assert sign_in(c, "person@cert-a", code="123456").status_code == 401
-    # the code that turned it on was just used: the same code does not open a session
-    code = pyotp.TOTP(secret).now()
+    # the code that turned it on was just used: the same code (not the clock's current one, a new code
+    # once a 30 s step has passed) does not open a session
     replay = sign_in(c, "person@cert-a", code=code)
     assert replay.status_code == 401
     with freeze_totp(30):

@@ -30,13 +30,19 @@ def browsers(client: Any, app: Any, people: Any) -> Any:
 
 def turn_on_totp(sm: Any, org: str = "cert-a") -> str:
     """Two-step verification for person@<org>; the enrolment code's step is used up, as in the console."""
+    return enrol_totp(sm, org)[0]
+
+
+def enrol_totp(sm: Any, org: str = "cert-a") -> tuple[str, str]:
+    """`turn_on_totp`, and the code it used."""
     with sm() as session, session.begin():
         begin_write(session)
         o = session.query(Organisation).filter_by(slug=org).one()
         acct = session.query(Account).filter_by(organisation_id=o.id, name="person").one()
         secret, _uri = accounts.begin_totp(session, account=acct, org=o)
-        assert accounts.confirm_totp(session, account=acct, code=pyotp.TOTP(secret).now())
-    return secret
+        code = pyotp.TOTP(secret).now()
+        assert accounts.confirm_totp(session, account=acct, code=code)
+    return secret, code
 
 
 def answer(r: Any) -> tuple[int, str]:
@@ -82,7 +88,7 @@ def test_with_totp_a_right_password_and_code_pass_a_strangers_lock(browsers, sm)
 
 
 def test_a_wrong_password_and_a_wrong_code_answer_alike(browsers, sm):
-    secret = turn_on_totp(sm)
+    _secret, used = enrol_totp(sm)
     c = browsers()
     wrong_password = answer(sign_in(c, "person@cert-a", password=WRONG))
     wrong_password_with_code = answer(sign_in(c, "person@cert-a", password=WRONG, code="123456"))
@@ -90,8 +96,9 @@ def test_a_wrong_password_and_a_wrong_code_answer_alike(browsers, sm):
     no_code = answer(sign_in(c, "person@cert-a"))
     assert wrong_password[0] == 401
     assert wrong_password == wrong_password_with_code == wrong_code == no_code
-    # a code already used (here: the one that turned two-step verification on) is a wrong code too
-    replayed = answer(sign_in(browsers(), "person@cert-a", code=pyotp.TOTP(secret).now()))
+    # a code already used (here: the one that turned two-step verification on) is a wrong code too; the
+    # very code, not the clock's current one, which is a new and valid code once a 30 s step has passed
+    replayed = answer(sign_in(browsers(), "person@cert-a", code=used))
     assert replayed == wrong_password
     assert "is wrong" in wrong_password[1] and "asks for a code" not in wrong_password[1]
 
