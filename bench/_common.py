@@ -287,16 +287,17 @@ class HubWorld:
     identity: str  # cert-a's identity id
 
 
-def prepare_hub_database(kind: str, size: int, tmp: Path) -> HubWorld:
-    """A fresh migrated database with the test suite's demo world (trust groups, keys)."""
+def prepare_hub_database(kind: str, size: int, tmp: Path, *, name: str | None = None) -> HubWorld:
+    """A fresh migrated database with the test suite's demo world (trust groups, keys); `name` (a
+    hub_bench_* name) instead of the size's: the SQLite file `tmp/<name>.db`, the PostgreSQL database."""
     from hub.db import make_engine, make_sessionmaker
     from hub.schema import upgrade
     from tests.factories import load_world
 
     if kind == "sqlite":
-        url = f"sqlite:///{tmp / f'hub_bench_{size}.db'}"
+        url = f"sqlite:///{tmp / ((name or f'hub_bench_{size}') + '.db')}"
     else:
-        url = pg_recreate(bench_db_name(size))
+        url = pg_recreate(name or bench_db_name(size))
     upgrade(url)
     eng = make_engine(url)
     world = load_world(make_sessionmaker(eng))

@@ -1,7 +1,11 @@
 """The outbound read path (`hub export`): what may leave a collection, with TLP made explicit on unmarked
 copies and marking definitions sent along. Prints figures; asserts nothing.
 
-    python bench/bench_outbound.py [--objects 20000] [--db sqlite|postgresql|both]
+    python bench/bench_outbound.py [--objects 20000] [--db sqlite|postgresql|both] [--leaving-ab]
+
+`--leaving-ab` also times the push to a peer with and without the feedback leaving rule
+(`hub.store.reads._leaving`: a report leaves only with the object it names), the CPU time of the
+process (SQLite runs in it), best of 5 each, on the same database.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -30,7 +35,7 @@ def lines(n: int) -> bytes:
     return ("\n".join(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(n)) + "\n").encode()
 
 
-def run(kind: str, n: int) -> None:
+def run(kind: str, n: int, leaving_ab: bool = False) -> None:
     cfg = {**CONFIG, "groups": [{**CONFIG["groups"][0], "community": "bench", "default_tlp": "clear"}]}
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh(kind, Path(tmp))
@@ -64,17 +69,45 @@ def run(kind: str, n: int) -> None:
                     f"| {kind} | {label} | {report.sent:,} objects | {dt:.2f} s | "
                     f"{report.sent / dt:,.0f} objects/s | {out.tell() / 1e6:.1f} MB |"
                 )
+        if leaving_ab:
+            leaving_cost(sm, kind)
         engine.dispose()
+
+
+def leaving_cost(sm: Any, kind: str) -> None:
+    """The push read with the feedback leaving rule and without it, best of 5 each, alternating."""
+    from hub.store import reads
+
+    rule = reads._leaving
+    best = {"with": 9e9, "without": 9e9}
+    dest = Destination(kind="peer", name="peer", community="bench")
+    try:
+        for _ in range(5):
+            for label in ("with", "without"):
+                reads._leaving = rule if label == "with" else (lambda _c, _b: [])  # type: ignore[assignment]
+                with sm() as session, session.begin():
+                    coll, grp = source_collection(session, group="bench", collection="feed")
+                    t = time.process_time()  # CPU time: the machine's other load counts less
+                    for _item in outbound(session, collection=coll, group=grp, destination=dest):
+                        pass
+                    best[label] = min(best[label], time.process_time() - t)
+    finally:
+        reads._leaving = rule
+    print(
+        f"| {kind} | peer, feedback leaving rule on / off (CPU, best of 5) | | "
+        f"{best['with']:.2f} s / {best['without']:.2f} s | | |"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--objects", type=int, default=20_000)
     ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    ap.add_argument("--leaving-ab", action="store_true", help="time the feedback leaving rule on and off")
     args = ap.parse_args()
     print("| database | destination | objects | time | rate | bundle |\n|---|---|---|---|---|---|")
     for kind in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
-        run(kind, args.objects)
+        run(kind, args.objects, args.leaving_ab)
 
 
 if __name__ == "__main__":

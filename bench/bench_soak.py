@@ -2,6 +2,7 @@
 
 ```
 .venv/bin/python bench/bench_soak.py --db sqlite|postgresql --minutes 20 [--writers 2] [--readers 2]
+    [--device-list-max-age SECONDS]
 ```
 
 The mix: `--writers` threads post envelopes of `--envelope` indicators (half domain, half IPv4 patterns;
@@ -10,7 +11,9 @@ the collection with `added_after` and `limit=1000` without pause, restarting fro
 they catch up; a device downloads `blocklist.txt?kind=domain` every `--device-every` seconds; a
 coordinator (cert-a) reads the group's statistics and the audit log every `--coordinator-every`
 seconds. Each minute prints the WAL size (SQLite) or the database and object table sizes (PostgreSQL),
-the server's RSS, the median and p95 of each kind of request in that minute, and the errors. At the
+the database connections the server holds open, its RSS, the median of each kind of request in that
+minute (and the downloads' values a second: a list linear in its size keeps it flat while the list
+grows), and the errors. At the
 end, nothing lost is checked: every acknowledged object is stored. Timings are printed, never asserted.
 """
 
@@ -35,11 +38,13 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _common
 from _common import (
     ROOT,
     TAXII,
     TLP2,
     bench_db_name,
+    free_port,
     machine,
     pg_drop,
     prepare_hub_database,
@@ -163,12 +168,20 @@ def device(base: str, key: str, rec: Recorder, stop: threading.Event, period: fl
         def once() -> None:
             t = time.perf_counter()
             try:
-                r = c.get("/console/downloads/africa/blocklist.txt", params={"kind": "domain"})
-                if r.status_code != 200:
-                    rec.failed("download", f"{r.status_code} {r.text[:200]}")
-                    return
-                rec.took("download", time.perf_counter() - t)
-                rec.downloaded_lines = r.content.count(b"\n")
+                url = "/console/downloads/africa/blocklist.txt"
+                with c.stream("GET", url, params={"kind": "domain"}) as r:
+                    if r.status_code != 200:
+                        rec.failed("download", f"{r.status_code} {r.read()[:200]!r}")
+                        return
+                    lines = 0
+                    for chunk in r.iter_bytes():
+                        lines += chunk.count(b"\n")
+                        if stop.is_set():
+                            return  # the soak is over: a download under way is left unfinished, uncounted
+                took = time.perf_counter() - t
+                rec.took("download", took)
+                rec.took("download_rate", lines / took)  # values a second: flat if linear in the list
+                rec.downloaded_lines = lines
             except httpx.HTTPError as exc:
                 rec.failed("download", repr(exc))
 
@@ -196,9 +209,20 @@ def coordinator(base: str, key: str, rec: Recorder, stop: threading.Event, perio
         every(period, stop, once)
 
 
+HOT_TABLES = (
+    "object_versions",
+    "object_values",
+    "object_counts",
+    "object_owners",
+    "audit_events",
+    "statuses",
+)
+
+
 def sizes(kind: str, url: str) -> dict[str, float]:
-    """SQLite: the WAL and database files, in MB; PostgreSQL: the database and object_versions (with its
-    indexes), in MB."""
+    """SQLite: the WAL and database files, in MB. PostgreSQL: the database, `object_versions`' heap and
+    indexes (pg_relation_size, pg_indexes_size) in MB, and over the tables the writers touch the dead
+    rows (pg_stat_user_tables) and how many times autovacuum has run on them."""
     if kind == "sqlite":
         path = url.removeprefix("sqlite:///")
         wal = Path(path + "-wal")
@@ -206,19 +230,83 @@ def sizes(kind: str, url: str) -> dict[str, float]:
             "wal_mb": (wal.stat().st_size if wal.exists() else 0) / 2**20,
             "db_mb": Path(path).stat().st_size / 2**20,
         }
+    tables = pg_tables(url)
+    ov = tables.get("object_versions", {})
+    return {
+        "db_mb": tables.pop("_database", {}).get("bytes", 0.0) / 2**20,
+        "versions_heap_mb": ov.get("heap", 0.0) / 2**20,
+        "versions_idx_mb": ov.get("indexes", 0.0) / 2**20,
+        "dead_rows": sum(t.get("dead", 0.0) for t in tables.values()),
+        "autovacuums": sum(t.get("autovacuums", 0.0) for t in tables.values()),
+    }
+
+
+def pg_tables(url: str) -> dict[str, dict[str, float]]:
+    """Per hot table: heap, index and total bytes, live and dead rows, autovacuum and autoanalyze runs,
+    and the seconds since its last autovacuum (-1: never); `_database` holds the database's bytes."""
     from sqlalchemy import create_engine, text
 
     eng = create_engine(url)
+    out: dict[str, dict[str, float]] = {}
     try:
         with eng.connect() as conn:
             db = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
-            ov = conn.execute(text("SELECT pg_total_relation_size('object_versions')")).scalar_one()
-            dead = conn.execute(
-                text("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'object_versions'")
-            ).scalar()
+            out["_database"] = {"bytes": float(db)}
+            rows = conn.execute(
+                text(
+                    "SELECT relname, pg_relation_size(relid), pg_indexes_size(relid), "
+                    "pg_total_relation_size(relid), n_live_tup, n_dead_tup, autovacuum_count, "
+                    "autoanalyze_count, coalesce(extract(epoch FROM now() - last_autovacuum), -1) "
+                    "FROM pg_stat_user_tables WHERE relname = ANY(:names)"
+                ),
+                {"names": list(HOT_TABLES)},
+            ).all()
     finally:
         eng.dispose()
-    return {"db_mb": db / 2**20, "objects_mb": ov / 2**20, "dead_rows": float(dead or 0)}
+    for name, heap, idx, total, live, dead, av, aa, since in rows:
+        out[name] = {
+            "heap": float(heap), "indexes": float(idx), "total": float(total), "live": float(live),
+            "dead": float(dead), "autovacuums": float(av), "autoanalyzes": float(aa),
+            "since_autovacuum_s": float(since),
+        }  # fmt: skip
+    return out
+
+
+def scrape(metrics_url: str, sqlite: bool) -> dict[str, float]:
+    """From the server's Prometheus listener: the database connections it holds open (in use or idle:
+    each SQLite one has a page cache) and, on SQLite, the checkpointer's WAL resets done and failed."""
+    try:
+        body = httpx.get(metrics_url, timeout=10).text
+    except httpx.HTTPError:
+        return {}
+    out = {"wal_resets": 0.0, "wal_reset_failures": 0.0} if sqlite else {}
+    out["connections"] = 0.0
+    for line in body.splitlines():
+        if line.startswith(
+            ('hub_db_pool_connections{state="idle"}', 'hub_db_pool_connections{state="checked_out"}')
+        ):
+            out["connections"] += float(line.rsplit(" ", 1)[1])
+        if line.startswith('hub_sqlite_wal_resets_total{outcome="done"}'):
+            out["wal_resets"] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith('hub_sqlite_wal_resets_total{outcome="busy"}'):
+            out["wal_reset_failures"] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def print_tables(tables: list[dict[str, dict[str, float]]]) -> None:
+    """The hot tables at the first, middle and last minute: sizes, rows, dead rows, autovacuum runs."""
+    print("\n| min | table | heap MB | indexes MB | total MB | live rows | dead rows | autovacuums | "
+          "autoanalyzes |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    picks = sorted({0, len(tables) // 2, len(tables) - 1})
+    for i in picks:
+        for name in HOT_TABLES:
+            t = tables[i].get(name)
+            if t is None:
+                continue
+            print(f"| {i + 1} | {name} | {t['heap'] / 2**20:,.1f} | {t['indexes'] / 2**20:,.1f} | "
+                  f"{t['total'] / 2**20:,.1f} | {t['live']:,.0f} | {t['dead']:,.0f} | "
+                  f"{t['autovacuums']:,.0f} | {t['autoanalyzes']:,.0f} |")  # fmt: skip
 
 
 def stored(url: str) -> int:
@@ -232,18 +320,55 @@ def stored(url: str) -> int:
         eng.dispose()
 
 
+class RssSampler:
+    """The server's RSS every `every` seconds in a thread of its own: a minute's peak says more than the
+    one reading at its end, which a malloc trim or a finished download may have just lowered."""
+
+    def __init__(self, read: Any, stop: threading.Event, every: float = 2.0) -> None:
+        self._read, self._stop, self._every = read, stop, every
+        self._lock = threading.Lock()
+        self._samples: list[float] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            with contextlib.suppress(Exception):  # the server gone at the end
+                value = self._read()
+                with self._lock:
+                    self._samples.append(value)
+
+    def take_peak(self) -> float:
+        with self._lock:
+            samples, self._samples = self._samples, []
+        return max(samples, default=float("nan"))
+
+
 def fmt_minute(minute: int, times: dict[str, list[float]], errors: dict[str, int], extra: dict[str, float],
-               rss: float, acknowledged: int) -> tuple[str, dict[str, Any]]:  # fmt: skip
+               checkpoints: dict[str, float], rss: float, rss_peak: float,
+               acknowledged: int) -> tuple[str, dict[str, Any]]:  # fmt: skip
     cells = [f"{minute:>3}", f"{acknowledged:>10,}"]
     cells += [f"{v:,.0f}" for v in extra.values()]
+    if "wal_resets" in checkpoints:
+        cells.append(f"{checkpoints['wal_resets']:,.0f} ({checkpoints['wal_reset_failures']:,.0f})")
+    elif "wal_mb" in extra:
+        cells.append("-")
+    cells.append(f"{checkpoints['connections']:,.0f}" if "connections" in checkpoints else "-")
     cells.append(f"{rss:,.0f}")
-    row: dict[str, Any] = {"minute": minute, "acknowledged": acknowledged, "rss_mb": rss, **extra}
+    cells.append(f"{rss_peak:,.0f}")
+    row: dict[str, Any] = {"minute": minute, "acknowledged": acknowledged, "rss_mb": rss}
+    row["rss_peak_mb"] = rss_peak
+    row |= extra | checkpoints
     for kind in KINDS:
         vals = times.get(kind, [])
         med = statistics.median(vals) * 1000 if vals else float("nan")
         cells.append(f"{med:,.0f} ({len(vals)})" if vals else "-")
         row[f"{kind}_median_ms"] = med if vals else None
         row[f"{kind}_count"] = len(vals)
+        if kind == "download":
+            rates = times.get("download_rate", [])
+            rate = statistics.median(rates) if rates else None
+            cells.append(f"{rate:,.0f}" if rate is not None else "-")
+            row["download_values_per_s"] = rate
     n_err = sum(errors.values())
     cells.append(str(n_err))
     row["errors"] = dict(errors)
@@ -259,20 +384,43 @@ def main() -> None:
     ap.add_argument("--envelope", type=int, default=200, help="indicators per posted envelope")
     ap.add_argument("--device-every", type=float, default=2.0)
     ap.add_argument("--coordinator-every", type=float, default=1.0)
+    ap.add_argument(
+        "--device-list-max-age",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="HUB_DEVICE_LIST_MAX_AGE of the hub started: seconds a device list is kept and served again "
+        "(default: the hub's own, 0: every download built afresh)",
+    )
+    ap.add_argument(
+        "--postgres-url",
+        default=None,
+        help="a PostgreSQL server's admin URL (default HUB_BENCH_POSTGRES_URL or the test server); the "
+        "soak creates and drops its own database there",
+    )
     args = ap.parse_args()
+    if args.postgres_url:
+        _common.PG_ADMIN = args.postgres_url
 
     tmp = tempdir()
     world = prepare_hub_database(args.db, SOAK_SIZE, tmp)
+    metrics_port = free_port()
+    os.environ["HUB_METRICS_PORT"] = str(metrics_port)  # start_hub passes the environment on
+    if args.device_list_max_age is not None:
+        os.environ["HUB_DEVICE_LIST_MAX_AGE"] = str(args.device_list_max_age)
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     srv, base = start_hub(world.url, tmp / "hub.log")
     stop = threading.Event()
     rec = Recorder()
     threads: list[threading.Thread] = []
     rows: list[dict[str, Any]] = []
+    tables: list[dict[str, dict[str, float]]] = []
     try:
         wait_http(base + "/healthz", srv.proc, log=srv.log)
         print("## Soak:", args.db, f"{args.minutes:g} min,", f"{args.writers} writers x {args.envelope},",
               f"{args.readers} readers, device every {args.device_every:g} s, coordinator every "
-              f"{args.coordinator_every:g} s\n")  # fmt: skip
+              f"{args.coordinator_every:g} s, device lists kept "
+              f"{os.environ.get('HUB_DEVICE_LIST_MAX_AGE', '0')} s\n")  # fmt: skip
         for k, v in machine().items():
             print(f"- {k}: {v}")
         print()
@@ -302,18 +450,25 @@ def main() -> None:
         )
         threads.append(threading.Thread(target=coordinator, args=(base, world.keys["cert-a"], rec, stop,
                                                                   args.coordinator_every)))  # fmt: skip
-        extra_cols = ["WAL MB", "DB MB"] if args.db == "sqlite" else ["DB MB", "objects MB", "dead rows"]
+        extra_cols = (
+            ["WAL MB", "DB MB", "WAL resets (busy)"]
+            if args.db == "sqlite"
+            else ["DB MB", "versions heap MB", "versions indexes MB", "dead rows", "autovacuums"]
+        )
         head = [
             "min",
             "acknowledged",
             *extra_cols,
+            "connections",
             "RSS MB",
-            *(f"{k} median ms (n)" for k in KINDS),
+            "RSS peak MB",
+            *(f"{k} median ms (n)" + (" | download values/s" if k == "download" else "") for k in KINDS),
             "errors",
         ]
         print("| " + " | ".join(head) + " |")
-        print("|" + "---|" * len(head))
-        for t in threads:
+        print("|" + "---|" * (len(head) + 1))
+        sampler = RssSampler(srv.rss_mb, stop)
+        for t in [*threads, sampler.thread]:
             t.start()
         started = time.monotonic()
         minute = 0
@@ -322,11 +477,21 @@ def main() -> None:
             minute += 1
             time.sleep(max(0.0, started + 60 * minute * args.minutes / total_minutes - time.monotonic()))
             times, errors = rec.take()
+            extra = sizes(args.db, world.url)
+            if args.db == "postgresql":
+                tables.append(pg_tables(world.url))
             line, row = fmt_minute(
-                minute, times, errors, sizes(args.db, world.url), srv.rss_mb(), rec.acknowledged
+                minute,
+                times,
+                errors,
+                extra,
+                scrape(metrics_url, args.db == "sqlite"),
+                srv.rss_mb(),
+                sampler.take_peak(),
+                rec.acknowledged,
             )
             print(line, flush=True)
-            rows.append(row)
+            rows.append(row | {"tables": tables[-1]} if tables else row)
         stop.set()
         for t in threads:
             t.join(600)
@@ -337,6 +502,8 @@ def main() -> None:
             print(f"LOST: {rec.acknowledged - have:,} acknowledged objects are not stored")
         for sample in rec.error_samples:
             print("error:", sample)
+        if tables:
+            print_tables(tables)
         out = ROOT / "bench" / "results"
         out.mkdir(exist_ok=True)
         name = f"soak_{args.db}_{time.strftime('%Y%m%dT%H%M%S')}.json"

@@ -580,9 +580,9 @@ def main(argv: list[str] | None = None) -> int:
     msizes = [] if msizes_raw == "none" else [int(s) for s in msizes_raw.split(",") if s]
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
 
-    from hub.trust.service import identity_id_for
+    from hub.vocab.ids import identity_id
 
-    ident = identity_id_for("cert-a")
+    ident = identity_id("cert-a")
     mach = machine()
     try:
         rev = subprocess.run(

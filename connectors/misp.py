@@ -16,24 +16,21 @@ import orjson
 
 from connectors.base import Connector, Normalised, Rejected, Result, excerpt
 from connectors.normalise import (
-    EPOCH,
     Draft,
     InvalidValue,
     Value,
     ValueType,
     ascii_domain,
     build,
-    format_time,
-    indicator_id,
-    object_id,
     parse_time,
     parse_value,
     quote,
-    relationship_id,
-    sco_id,
     stamp,
 )
 from connectors.tlp import TLP_OF_MARKING, marking_ref, most_restrictive, parse_tlp
+from hub.vocab.ids import indicator_id, object_id, relationship_id, sco_id
+from hub.vocab.stix import SCO_ID_PROPERTIES
+from hub.vocab.time import EPOCH, format_ms
 
 # Attribute types the fast path turns into patterns itself, written exactly as misp-stix writes them
 # (tests/connectors/test_misp.py proves it), so an event reads the same whichever path it took.
@@ -57,37 +54,6 @@ _HINTS = {
 _ORG_ONLY, _SHARING_GROUP = "0", "4"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 _UUID_IN_ID = re.compile(r"--([0-9a-fA-F-]{36})\Z")
-# Id-contributing properties of the STIX 2.1 SCOs misp-stix emits (STIX 2.1 section 6; the same lists
-# stix2 uses), for re-identifying them deterministically.
-_SCO_ID_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "artifact": ("hashes", "payload_bin"),
-    "autonomous-system": ("number",),
-    "directory": ("path",),
-    "domain-name": ("value",),
-    "email-addr": ("value",),
-    "email-message": ("from_ref", "subject", "body"),
-    "file": ("hashes", "name", "parent_directory_ref", "extensions"),
-    "ipv4-addr": ("value",),
-    "ipv6-addr": ("value",),
-    "mac-addr": ("value",),
-    "mutex": ("name",),
-    "network-traffic": (
-        "start",
-        "end",
-        "src_ref",
-        "dst_ref",
-        "src_port",
-        "dst_port",
-        "protocols",
-        "extensions",
-    ),
-    "process": (),
-    "software": ("name", "cpe", "swid", "vendor", "version"),
-    "url": ("value",),
-    "user-account": ("account_type", "user_id", "account_login"),
-    "windows-registry-key": ("key", "values"),
-    "x509-certificate": ("hashes", "serial_number"),
-}
 _HASH_PREFERENCE = ("MD5", "SHA-1", "SHA-256", "SHA-512")
 
 
@@ -395,10 +361,10 @@ class MispConnector(Connector):
             "spec_version": "2.1",
             "id": object_id("report", settings.producer_id, str(event["uuid"])),
             "created_by_ref": settings.producer_id,
-            "created": format_time(created),
+            "created": format_ms(created),
             "name": info if isinstance(info, str) and info else f"MISP event {event['uuid']}",
             "report_types": ["threat-report"],
-            "published": format_time(published),
+            "published": format_ms(published),
             "object_refs": list(dict.fromkeys(n.obj["id"] for n in members)),
             "external_references": [
                 {
@@ -466,14 +432,14 @@ class MispConnector(Connector):
         id_map: dict[str, str] = {}
         # SCOs first, leaves before the SCOs that point at them, since their ids hash their refs.
         scos = sorted(
-            (o for o in kept if o["type"] in _SCO_ID_PROPERTIES),
+            (o for o in kept if o["type"] in SCO_ID_PROPERTIES),
             key=lambda o: sum(k.endswith(("_ref", "_refs")) for k in o),
         )
         for obj in scos:
             _rewrite_refs(obj, id_map)
             id_map[obj["id"]] = self._sco_id(obj)
         for obj in kept:
-            if obj["type"] in _SCO_ID_PROPERTIES or obj["type"] in ("relationship", "marking-definition"):
+            if obj["type"] in SCO_ID_PROPERTIES or obj["type"] in ("relationship", "marking-definition"):
                 continue
             if obj["type"] == "indicator" and isinstance(obj.get("pattern"), str):
                 id_map[obj["id"]] = indicator_id(settings.producer_id, obj["pattern"])
@@ -496,7 +462,7 @@ class MispConnector(Connector):
                 continue
             markings = [r for r in obj.get("object_marking_refs") or () if r not in TLP_OF_MARKING]
             obj["object_marking_refs"] = [*markings, marking_ref(level, settings.tlp_version)]
-            if stix_type in _SCO_ID_PROPERTIES:
+            if stix_type in SCO_ID_PROPERTIES:
                 obj["id"] = id_map[old_id]
                 result.append(obj)
                 continue
@@ -509,7 +475,7 @@ class MispConnector(Connector):
                     obj["external_references"] = refs
             obj["created_by_ref"] = settings.producer_id
             own_time = parse_time(obj.get("modified"))
-            obj["created"] = format_time(created)
+            obj["created"] = format_ms(created)
             base = max(created, own_time or updated)
             result.append(stamp(obj, base))
         return result
@@ -517,7 +483,7 @@ class MispConnector(Connector):
     @staticmethod
     def _sco_id(obj: dict[str, Any]) -> str:
         contributing: dict[str, Any] = {}
-        for key in _SCO_ID_PROPERTIES[obj["type"]]:
+        for key in SCO_ID_PROPERTIES[obj["type"]]:
             if key not in obj:
                 continue
             value = obj[key]

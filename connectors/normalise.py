@@ -1,11 +1,13 @@
-"""Shared normalisation: value types, refanging, STIX patterns, deterministic ids and timestamps."""
+"""Shared normalisation: value types, refanging, STIX patterns, the indicator a record becomes.
+
+Ids, timestamps and TLP come from the vocabulary the hub shares (`hub.vocab`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,22 +20,16 @@ import idna
 import orjson
 
 from connectors.tlp import marking_ref
+from hub.vocab.ids import indicator_id, relationship_id, sco_id
+from hub.vocab.time import EPOCH, format_ms
+from hub.vocab.values import refang as vocab_refang
 
 if TYPE_CHECKING:
     from connectors.base import FeedSettings
 
-# Namespace of the hub's own deterministic ids (indicators, relationships, reports and the SDOs a MISP
-# event becomes). Fixed forever: changing it would give every object ever imported a new id.
-# It is uuid5(NAMESPACE_URL, "urn:cirt-hub:connectors"), written out so nobody has to recompute it.
-HUB_NAMESPACE = uuid.UUID("0268e13d-eb46-5b99-be21-e1be8155b010")
-
-# STIX 2.1 section 2.9: the namespace of deterministic SCO identifiers.
-SCO_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
-
-# When a record says nothing about time and the feed sets no valid_from, `created` falls back to this
-# fixed instant so that re-imports stay byte-identical (a wall-clock value would make a new version
+# When a record says nothing about time and the feed sets no valid_from, `created` falls back to the
+# fixed instant EPOCH so that re-imports stay byte-identical (a wall-clock value would make a new version
 # on every run).
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # --------------------------------------------------------------------------------------------------
 # value types
@@ -116,32 +112,9 @@ TYPE_ALIASES: dict[str, str] = {
     "sha-512": "sha512",
 }
 
-_REFANG = re.compile(
-    r"^hxxps|^hxxp|^fxp|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\[:\]|\[://\]|\[@\]|\[at\]|\(at\)",
-    re.IGNORECASE,
-)
-_REFANG_MAP = {
-    "hxxps": "https",
-    "hxxp": "http",
-    "fxp": "ftp",
-    "[.]": ".",
-    "(.)": ".",
-    "{.}": ".",
-    "[dot]": ".",
-    "(dot)": ".",
-    "[:]": ":",
-    "[://]": "://",
-    "[@]": "@",
-    "[at]": "@",
-    "(at)": "@",
-}
-
-
-def refang(value: str) -> str:
-    """Undo the usual defanging (`hxxp`, `[.]`, `(.)`, `[dot]`, `[:]`, `[@]`, `[at]`)."""
-    if "[" not in value and "(" not in value and "{" not in value and value[:3].lower() not in ("hxx", "fxp"):
-        return value
-    return _REFANG.sub(lambda m: _REFANG_MAP[m.group(0).lower()], value)
+# one refang for the connectors and the hub (hub.vocab.values): a value a feed wrote defanged is stored in
+# the spelling a member searching for it types
+refang = vocab_refang
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,51 +372,6 @@ def detect(text: str) -> Value:
 
 
 # --------------------------------------------------------------------------------------------------
-# ids
-
-
-def _uuid5(namespace: uuid.UUID, name: str) -> str:
-    """`str(uuid.uuid5(namespace, name))`, without building a UUID object (a third of the per-record cost)."""
-    digest = bytearray(
-        hashlib.sha1(namespace.bytes + name.encode("utf-8"), usedforsecurity=False).digest()[:16]
-    )
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = digest.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-
-
-def _canonical(obj: Any) -> bytes:
-    # RFC 8785 for the values we hash (strings, integers, lists, objects): sorted keys, no whitespace,
-    # UTF-8 unescaped. orjson writes exactly that with OPT_SORT_KEYS.
-    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-
-
-def sco_id(sco_type: str, contributing: dict[str, Any]) -> str:
-    """STIX 2.1 section 2.9: UUIDv5 over the canonical JSON of the id-contributing properties."""
-    name = _canonical(contributing).decode("utf-8")
-    return f"{sco_type}--{_uuid5(SCO_NAMESPACE, name)}"
-
-
-def indicator_id(producer_id: str, pattern: str) -> str:
-    """Indicator id from the producer and the pattern, so two CIRTs reporting one value stay apart."""
-    name = "\n".join((producer_id, pattern))
-    return f"indicator--{_uuid5(HUB_NAMESPACE, name)}"
-
-
-def relationship_id(source_ref: str, relationship_type: str, target_ref: str) -> str:
-    """Relationship id from its source, type and target."""
-    name = "\n".join((source_ref, relationship_type, target_ref))
-    return f"relationship--{_uuid5(HUB_NAMESPACE, name)}"
-
-
-def object_id(stix_type: str, producer_id: str, *parts: str) -> str:
-    """Id for any other object the hub derives (a MISP event's report, a re-identified SDO)."""
-    name = "\n".join((producer_id, stix_type, *parts))
-    return f"{stix_type}--{_uuid5(HUB_NAMESPACE, name)}"
-
-
-# --------------------------------------------------------------------------------------------------
 # time
 
 
@@ -484,13 +412,6 @@ def _parse_time_uncached(value: Any) -> datetime | None:
     return when.replace(microsecond=0)
 
 
-@lru_cache(maxsize=4096)
-def format_time(when: datetime) -> str:
-    """STIX timestamp with millisecond precision, e.g. `2024-01-02T03:04:05.000Z` (`when` is UTC)."""
-    # isoformat is several times faster than strftime; the offset it appends is always +00:00 here.
-    return when.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
-
-
 def stamp(obj: dict[str, Any], base: datetime) -> dict[str, Any]:
     """Set `modified` to `base` plus a content fingerprint in milliseconds.
 
@@ -502,7 +423,7 @@ def stamp(obj: dict[str, Any], base: datetime) -> dict[str, Any]:
     obj.pop("modified", None)
     digest = hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).digest()
     millis = int.from_bytes(digest[:4], "big") % 1000
-    obj["modified"] = f"{format_time(base.replace(microsecond=0))[:-4]}{millis:03d}Z"
+    obj["modified"] = f"{format_ms(base.replace(microsecond=0))[:-4]}{millis:03d}Z"
     return obj
 
 
@@ -550,7 +471,7 @@ def build(draft: Draft, settings: FeedSettings, *, pattern: str | None = None) -
         base = max(base, seen)
         valid_until = seen + timedelta(seconds=settings.lifetime)
     markings = [marking_ref(draft.tlp or settings.tlp, settings.tlp_version)]
-    created_text = format_time(created)
+    created_text = format_ms(created)
     indicator: dict[str, Any] = {
         "type": "indicator",
         "spec_version": "2.1",
@@ -567,7 +488,7 @@ def build(draft: Draft, settings: FeedSettings, *, pattern: str | None = None) -
     indicator["pattern_version"] = "2.1"
     indicator["valid_from"] = created_text
     if valid_until is not None and valid_until > created:
-        indicator["valid_until"] = format_time(valid_until)
+        indicator["valid_until"] = format_ms(valid_until)
     labels = _unique((*settings.labels, *draft.labels))
     if labels:
         indicator["labels"] = labels

@@ -10,6 +10,7 @@ import orjson
 
 from connectors.base import Connector, Normalised, Rejected, Result, excerpt
 from connectors.tlp import TLP_OF_MARKING, marking_ref
+from hub.vocab.stix import SCO_TYPES
 
 _ID = re.compile(r"([a-z0-9][a-z0-9-]*[a-z0-9])--[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 
@@ -22,14 +23,9 @@ _LABELS_TO_TYPES = {
     "threat-actor": "threat_actor_types",
     "report": "report_types",
 }
-_SCO_TYPES = frozenset(
-    {"artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message", "file"}
-    | {"ipv4-addr", "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process", "software", "url"}
-    | {"user-account", "windows-registry-key", "x509-certificate"}
-)
 # Objects the feed's TLP is not added to: markings themselves, and SCOs, whose ids are shared by
 # every producer.
-_UNMARKED_TYPES = _SCO_TYPES | {"marking-definition", "extension-definition", "language-content"}
+_UNMARKED_TYPES = SCO_TYPES | {"marking-definition", "extension-definition", "language-content"}
 
 
 def _upgrade(obj: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +93,7 @@ class StixBundleConnector(Connector):
             return Rejected(ref, f"id {stix_id[:80]!r} does not match type {stix_type[:40]!r}", "")
         ref = f"{ref} ({stix_id})"
         version = obj.get("spec_version")
-        if version is None and (is_20_bundle or stix_type not in _SCO_TYPES):
+        if version is None and (is_20_bundle or stix_type not in SCO_TYPES):
             try:
                 obj = _upgrade(obj)
             except (ValueError, TypeError, KeyError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,13 +16,19 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub import metrics
+from hub.admin import watch_routes as _watch_routes  # noqa: F401 - registers its routes on the admin router
+from hub.admin.explain_routes import router as admin_router
 from hub.admin.routes import docs_router as admin_docs_router
 from hub.admin.routes import router as admin_v1_router
 from hub.console import routes as console
 from hub.console.web import error_page, is_console
 from hub.db import SqliteCheckpointer, make_engine, make_sessionmaker
 from hub.errors import HubError
+from hub.lookup.api import api_router as lookup_api_router
 from hub.lookup.benign import use_operator_lists
+from hub.lookup.device_cache import DeviceListCache
+from hub.lookup.export_routes import router as export_router
+from hub.lookup.inside_routes import router as inside_router
 from hub.lookup.routes import router as lookup_router
 from hub.middleware import HardeningMiddleware, allowed_host_names
 from hub.observability import ObservabilityMiddleware, health_router, request_id
@@ -31,7 +38,6 @@ from hub.store.audit import AuditWriter
 from hub.taxii.media import TAXII
 from hub.taxii.routes import router as taxii_router
 from hub.trust.auth import AuthGuard
-from hub.trust.routes import router as admin_router
 
 log = logging.getLogger("hub")
 
@@ -84,10 +90,17 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
                     path, limit_bytes=settings.sqlite_wal_limit_mb * 1024 * 1024
                 ).start()
                 metrics.WAL.watch(checkpointer)
+            # the modules, routes and engine of a started server live as long as it does: kept out of the
+            # cycle collector's full passes, which an envelope's objects otherwise make traverse them
+            # again and again (about a fifth of ingest's CPU; docs/lookup-api.md, "What ingest costs")
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
             app.state.audit.close()
+            if app.state.device_lists is not None:
+                app.state.device_lists.close()
             if checkpointer is not None:
                 checkpointer.stop()
             if engine is not None:
@@ -104,6 +117,17 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     app.state.audit = AuditWriter(lambda: app.state.sessionmaker(), inline=sessionmaker is not None)
     if sessionmaker is not None:
         app.state.sessionmaker = sessionmaker
+    # device lists kept on disk for HUB_DEVICE_LIST_MAX_AGE seconds (off at 0: each download is built)
+    app.state.device_lists = (
+        DeviceListCache(
+            max_age_s=settings.device_list_max_age,
+            max_entries=settings.device_list_cache_entries,
+            max_bytes=settings.device_list_cache_bytes,
+            parent=settings.device_list_cache_dir,
+        )
+        if settings.device_list_max_age > 0
+        else None
+    )
     allowed = allowed_host_names(settings.allowed_hosts, settings.public_url)
     if not allowed and not settings.public_url:
         log.info(
@@ -114,10 +138,13 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     app.include_router(taxii_router)
     app.include_router(admin_router)
     app.include_router(admin_v1_router)
+    app.include_router(inside_router)
     app.include_router(admin_docs_router)
     app.include_router(health_router)
     console.install(app)
     app.include_router(lookup_router)
+    app.include_router(export_router)
+    app.include_router(lookup_api_router)
     app.add_middleware(ObservabilityMiddleware)
 
     @app.exception_handler(HubError)

@@ -7,6 +7,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -24,6 +26,10 @@ NAMING = {
 
 
 WRITE_OPTION = "hub_write"
+
+# The largest value of an INTEGER column on PostgreSQL (SQLite's are 64-bit): row ids taken from a request
+# are bounded by it, so an outsized id is a 404 or a 422, never the database's "integer out of range".
+SQL_INT_MAX = 2**31 - 1
 
 #: Raise `ReadThenWrite` when a deferred SQLite transaction writes after it has read (the test suite
 #: sets it). Such a transaction cannot take the write lock once another connection has committed since
@@ -60,6 +66,7 @@ class SqliteTuning:
     """The per-connection SQLite settings an engine's pool and its memory budget give."""
 
     cache_kib: int  # PRAGMA cache_size=-cache_kib
+    heap_limit: int  # bytes: PRAGMA soft_heap_limit, SQLite's memory in the whole process
     journal_size_limit: int  # bytes
     autocheckpoint: int  # pages
 
@@ -71,26 +78,38 @@ def sqlite_tuning(
     wal_limit_mb: int = DEFAULT_SQLITE_WAL_LIMIT_MB,
     background_checkpoints: bool = False,
 ) -> SqliteTuning:
-    """Per-connection cache from the engine's total budget: `cache_mb` over the most connections its
-    pool may open (`pool_size` pooled plus as many overflow), so the whole page cache stays within the
-    budget however many requests run at once."""
-    connections = max(1, sqlite_pool(pool_size)[0] + sqlite_pool(pool_size)[1])
+    """The engine's memory budget, `cache_mb`, is a limit on SQLite's memory in the whole process (its
+    soft heap limit: past it, a connection reuses its own cache's pages instead of taking more), and each
+    connection may cache up to a quarter of it.
+
+    The budget used to be split evenly over the most connections the pool may open, so the ceiling of
+    the page caches depended on how many connections had been opened and filled (the 20-minute soak of
+    issue 22 grew in steps the size of connection caches). With a process-wide limit the ceiling is
+    the budget whatever the connections do, and the few doing the work can reach it (four suffice); a
+    connection opened later takes its cache out of the same budget. Measured (docs/performance.md,
+    "Soak, 20 minutes"): the server's RSS rose to its base plus the budget and stayed there."""
+    connections = max(1, sum(sqlite_pool(pool_size)))
     return SqliteTuning(
-        cache_kib=max(2048, cache_mb * 1024 // connections),
+        cache_kib=max(2048, cache_mb * 1024 // min(4, connections)),
+        heap_limit=cache_mb * 1024 * 1024,
         journal_size_limit=wal_limit_mb * 1024 * 1024,
         autocheckpoint=200_000 if background_checkpoints else 50_000,
     )
 
 
 def sqlite_pool(pool_size: int) -> tuple[int, int]:
-    """(pooled, overflow) connections of a SQLite engine: at most 5 pooled, as many overflow.
+    """(pooled, overflow) connections of a SQLite engine: at most 10, every one kept open (no overflow).
 
     One writer at a time and readers that each hold a connection only for a short transaction need few
     connections; each one costs a page cache, and on a two-core host more than a handful only queue
-    on the GIL.
+    on the GIL. None is an overflow connection: the pool closes those when they come back, so under a
+    steady load connections were opened and closed all the time, each starting with a cold page cache
+    and each freeing its cache (up to its share of the budget, in small blocks) into the heap of
+    whichever thread closed it, where the allocator kept it: the server's memory crept up for as long
+    as the load lasted (+25% over the second half of the 20-minute soak, issue 22). Connections kept
+    open fill their caches once, up to the budget, and reuse them.
     """
-    pooled = max(1, min(pool_size, 5))
-    return pooled, pooled
+    return 2 * max(1, min(pool_size, 5)), 0
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, tuning: SqliteTuning) -> None:
@@ -110,16 +129,67 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, tuning: SqliteTuning
     cur.execute(f"PRAGMA wal_autocheckpoint={int(tuning.autocheckpoint)}")
     # a reset WAL is cut back to this size, so a burst never leaves a large file behind
     cur.execute(f"PRAGMA journal_size_limit={int(tuning.journal_size_limit)}")
-    # this connection's share of the engine's page-cache budget (sqlite_tuning)
+    # this connection's page cache, within the process's SQLite memory budget (sqlite_tuning); the limit
+    # is the process's, so of several engines (tests, the CLI) the largest budget holds
     cur.execute(f"PRAGMA cache_size=-{int(tuning.cache_kib)}")
+    current = cur.execute("PRAGMA soft_heap_limit").fetchone()[0]
+    if current == 0 or current < tuning.heap_limit:
+        cur.execute(f"PRAGMA soft_heap_limit={int(tuning.heap_limit)}")
     cur.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
+class WriteGate:
+    """Holds this process's new SQLite write transactions back while its checkpointer resets the WAL.
+
+    A reset (TRUNCATE) needs the write lock and then every reader on the newest snapshot. Under a steady
+    write load one writer takes the lock as the last one commits, and the checkpointer's busy handler,
+    polling beside them, almost never gets it: the WAL was never reset and grew past 1 GiB in two minutes
+    of the soak. While the gate is closed, writers wait at BEGIN (at most `max_wait` seconds, so a
+    stuck checkpointer cannot stop the writes); the writer inside finishes, the reset takes the lock,
+    waits for the short reads of older snapshots and truncates the WAL. Writers of other processes
+    (the CLI) are not held back, only outwaited as before.
+    """
+
+    def __init__(self, max_wait: float = 5.0):
+        self.max_wait = max_wait
+        self._open = threading.Event()
+        self._open.set()
+        self.closings = 0
+
+    def wait(self) -> None:
+        """Called at a write transaction's BEGIN: returns at once unless a reset is under way."""
+        if not self._open.is_set():
+            self._open.wait(self.max_wait)
+
+    @contextmanager
+    def closed(self) -> Iterator[None]:
+        """New write transactions wait at BEGIN within this block."""
+        self._open.clear()
+        self.closings += 1
+        try:
+            yield
+        finally:
+            self._open.set()
+
+
+_GATES: dict[str, WriteGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def write_gate(path: str) -> WriteGate:
+    """The write gate of a SQLite database file, shared by every engine and checkpointer of this process."""
+    key = os.path.realpath(path)
+    with _GATES_LOCK:
+        return _GATES.setdefault(key, WriteGate())
+
+
+def _sqlite_begin(conn: Any, gate: WriteGate | None = None) -> None:
     # a write transaction takes the write lock up front (IMMEDIATE), so two writers queue on
     # busy_timeout instead of one failing with "database is locked" when it upgrades from a read;
     # reads stay deferred so that they never wait for a writer in WAL mode
     write = conn.get_execution_options().get(WRITE_OPTION)
+    if write and gate is not None:
+        gate.wait()  # a WAL reset under way goes first (WriteGate)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
     conn.info["hub_txn"] = "write" if write else "fresh"
 
@@ -159,8 +229,8 @@ def make_engine(
     """Create an engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3).
 
     `background_checkpoints`: a `SqliteCheckpointer` runs beside this engine (the server does), so its
-    connections checkpoint only as a safety net, at ~800 MB of WAL. `sqlite_cache_mb` is the page cache
-    of all the engine's connections together (`sqlite_tuning`).
+    connections checkpoint only as a safety net, at ~800 MB of WAL. `sqlite_cache_mb` is SQLite's memory
+    in the process, all the connections' page caches together (`sqlite_tuning`).
     """
     if url.startswith("sqlite"):
         tuning = sqlite_tuning(
@@ -175,7 +245,9 @@ def make_engine(
             kwargs = {"pool_size": pooled, "max_overflow": overflow}
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", partial(_sqlite_pragmas, tuning=tuning))
-        event.listen(engine, "begin", _sqlite_begin)
+        path = engine.url.database
+        gate = write_gate(path) if path and path != ":memory:" and kwargs else None
+        event.listen(engine, "begin", partial(_sqlite_begin, gate=gate))
         if STRICT_WRITES:  # nothing on the statement path of a production engine
             event.listen(engine, "before_cursor_execute", _sqlite_guard)
             event.listen(engine, "commit", _sqlite_end)
@@ -254,7 +326,7 @@ class SqliteCheckpointer:
         interval: float = 2.0,
         *,
         limit_bytes: int = DEFAULT_SQLITE_WAL_LIMIT_MB * 1024 * 1024,
-        wait_ms: int = 2000,
+        wait_ms: int = 4000,
         lag_warning_s: float = 60.0,
     ):
         self.path = path
@@ -263,6 +335,7 @@ class SqliteCheckpointer:
         self.wait_ms = wait_ms
         self.lag_warning_s = lag_warning_s
         self.state = CheckpointState()
+        self.gate = write_gate(path)
         self._warned_at = 0.0
         self._streak = 0  # resets failed in a row
         self._next_reset = 0.0  # time.monotonic() before which no reset is tried
@@ -293,9 +366,10 @@ class SqliteCheckpointer:
                 "PRAGMA wal_checkpoint(PASSIVE)"
             ).fetchone()
             if self.wal_bytes() > self.limit_bytes and time.monotonic() >= self._next_reset:
-                busy, st.log_frames, st.checkpointed_frames = conn.execute(
-                    "PRAGMA wal_checkpoint(TRUNCATE)"
-                ).fetchone()
+                with self.gate.closed():  # this process's writers wait for the reset (WriteGate)
+                    busy, st.log_frames, st.checkpointed_frames = conn.execute(
+                        "PRAGMA wal_checkpoint(TRUNCATE)"
+                    ).fetchone()
                 self._reset_done(not busy)
         except sqlite3.Error:
             self._reset_done(False)  # busy or locked past the wait: a later round tries again

@@ -44,7 +44,8 @@ class Unauthorized(HubError):
         "password of HTTP Basic authentication.",
     ):
         # Basic is accepted but not offered: a challenge naming it makes a browser ask for a password and
-        # then send it with every request, also with forms other sites post (README, "Cross-site requests")
+        # then send it with every request, also with forms other sites post (docs/operating.md,
+        # "Cross-site requests")
         super().__init__(description, headers={"WWW-Authenticate": 'Bearer realm="hub"'})
 
 

@@ -1,7 +1,7 @@
 """Prometheus metrics of one hub process (a `hub serve` replica or a `hub sync worker`).
 
 Each process keeps its own counters in `REGISTRY` and serves them on its own metrics port
-(`HUB_METRICS_PORT`, see README "Operating"); Prometheus scrapes every replica and worker and sums
+(`HUB_METRICS_PORT`, see docs/operating.md, "Metrics"); Prometheus scrapes every replica and worker and sums
 across them. Nothing here is shared between processes, so no multi-process mode is needed: the hub
 never forks uvicorn workers. Labels are bounded sets (route templates, never raw paths; reason
 classes, never free text), so a hostile client cannot grow the series count.
@@ -50,6 +50,14 @@ OBJECTS_REFUSED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+DEVICE_LISTS = Counter(
+    "hub_device_lists",
+    "Device lists answered from kept copies (HUB_DEVICE_LIST_MAX_AGE): `kept` (a kept copy served), "
+    "`built` (a build started), `joined` (a request followed a build in progress), `evicted` (a copy "
+    "removed to stay within the cache's bounds).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 FEED_RUNS = Counter(
     "hub_feed_runs",
     "Feed runs recorded by this worker, by direction (pull, push) and outcome (ok, failed).",
@@ -69,6 +77,8 @@ for _reason in REFUSAL_REASONS:  # export zeros from the start, so rates work be
     OBJECTS_REFUSED.labels(reason=_reason)
 for _reason in ("missing", "rejected"):
     AUTH_FAILURES.labels(reason=_reason)
+for _outcome in ("kept", "built", "joined", "evicted"):
+    DEVICE_LISTS.labels(outcome=_outcome)
 
 
 def refused(reason: str) -> None:

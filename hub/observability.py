@@ -34,13 +34,20 @@ access_log = logging.getLogger("hub.access")
 # Secrets a caller may paste where the hub logs text (a URL path, an error message): API keys
 # (hub_<16 hex id>_<secret>), invitation tokens (inv_<id>_<secret>) keep their public id; a bare secret or
 # console session token (43 URL-safe characters, from secrets.token_urlsafe(32)) and any longer run of
-# them goes whole. A run holding "--" is a STIX id (mutex--<uuid> is 43 characters) and one of hex digits
-# only a hash value or a request id: neither is a secret, and both help reading a log.
+# them goes whole. Two kinds of run are kept, as neither is a secret and both help reading a log: a
+# STIX id (mutex--<uuid> is 43 characters; the whole run must be one, since a secret may hold "--" too)
+# and a digest in hex (a hash value, a request id): whole bytes, so an even count of hex digits, where
+# every secret the hub hands out is 43 characters.
 _PREFIXED_SECRET = re.compile(r"\b(hub|inv)_([0-9a-f]{16})_[A-Za-z0-9_-]+", re.IGNORECASE)
-_BARE_SECRET = re.compile(
-    r"(?<![A-Za-z0-9_-])(?![A-Za-z0-9_-]*--)(?![0-9a-fA-F]+(?![A-Za-z0-9_-]))[A-Za-z0-9_-]{40,}(?![A-Za-z0-9_-])"
+_LONG_RUN = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{40,}(?![A-Za-z0-9_-])")
+_KEPT_RUN = re.compile(
+    r"[a-z][a-z0-9-]*[a-z0-9]--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?:[0-9a-fA-F]{2})+"
 )
 REDACTED = "[redacted]"
+
+
+def _bare(match: re.Match[str]) -> str:
+    return match[0] if _KEPT_RUN.fullmatch(match[0]) else REDACTED
 
 
 def redact(text: str) -> str:
@@ -48,7 +55,7 @@ def redact(text: str) -> str:
     if len(text) < 40:
         return text
     text = _PREFIXED_SECRET.sub(lambda m: f"{m[1]}_{m[2]}_{REDACTED}", text)
-    return _BARE_SECRET.sub(REDACTED, text)
+    return _LONG_RUN.sub(_bare, text)
 
 
 def _incoming_id(scope: Scope) -> str | None:

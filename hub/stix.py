@@ -8,23 +8,22 @@ messages say which property is wrong and why.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from hub.policy.granular import REQUIRED_BY_TYPE, parse_selector
+from hub.vocab.stix import SCO_TYPES
+from hub.vocab.time import parse_us
 
-# Limits on one object, so that validating, storing and serving it stays cheap (README "Limits").
+# Limits on one object, so that validating, storing and serving it stays cheap (docs/operating.md, "Limits").
 MAX_DEPTH = 100  # nesting of JSON objects and arrays; orjson cannot write beyond 254
 MAX_PATTERN_LENGTH = 8192  # characters of a STIX pattern: the ANTLR parser costs ~6 µs a character
 MAX_PATTERN_TERMS = 256  # comparisons joined by AND / OR / FOLLOWEDBY in one pattern
 PATTERN_TERM_RE = re.compile(r"\b(?:AND|OR|FOLLOWEDBY)\b")
 
 TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$")
-# at most nanoseconds: STIX producers use milli- to nanoseconds, and the stored version text is bounded
-TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 IDENTIFIER_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]--" + UUID_RE.pattern)
 # RFC 4122 UUIDs compare case-insensitively, so a TLP id upper-cased is the same marking to a consumer
@@ -34,15 +33,6 @@ IDENTIFIER_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]--" + UUID_RE.patt
 MARKING_REF_RE = re.compile(
     r"^marking-definition--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
 )
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-SCO_TYPES = frozenset(
-    [
-        "artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message", "file",
-        "ipv4-addr", "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process", "software", "url",
-        "user-account", "windows-registry-key", "x509-certificate",
-    ]
-)  # fmt: skip
 # STIX 2.1 sections 4-6: properties each type must carry beyond the common ones; the policy layer's
 # table, but for the types whose entry lists alternatives or redaction-only properties
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -78,8 +68,7 @@ def timestamp_us(value: Any, prop: str) -> int:
     """Microseconds since the epoch of an RFC 3339 STIX timestamp (UTC, 'Z'); finer digits are cut."""
     if not isinstance(value, str):
         raise InvalidObject(f"'{prop}' must be an RFC 3339 UTC timestamp text, not {_show(value)}")
-    # the longest valid text is 30 characters; a longer one is never remembered (bounded cache memory)
-    parsed = _parse_timestamp(value) if len(value) <= 40 else "format"
+    parsed = parse_us(value)
     if isinstance(parsed, int):
         return parsed
     if parsed == "format":
@@ -88,26 +77,6 @@ def timestamp_us(value: Any, prop: str) -> int:
             f"fractional digits), not {_show(value)}"
         )
     raise InvalidObject(f"'{prop}' is not a real date and time: {_show(value)}")
-
-
-@lru_cache(maxsize=65536)
-def _parse_timestamp(value: str) -> int | str:
-    # feeds repeat the same few timestamps (created, valid_from) across thousands of objects: the
-    # cache makes those free; an error comes back as a word so that it is cached too
-    if not TIMESTAMP_RE.match(value):
-        return "format"
-    try:
-        dt = datetime.fromisoformat(value[:26].rstrip("Z") + "+00:00" if len(value) > 27 else value)
-    except ValueError:
-        return "date"
-    delta = dt - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def format_us(us: int) -> str:
-    """The STIX timestamp text, to the microsecond, of microseconds since the epoch."""
-    dt = datetime.fromtimestamp(us / 1_000_000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{us % 1_000_000:06d}Z"
 
 
 def _show(value: Any) -> str:

@@ -7,7 +7,10 @@ from sqlalchemy import engine_from_config, pool
 
 import hub.console.models
 import hub.store.models
+import hub.store.tables
 import hub.sync.models
+import hub.sync.notify_models
+import hub.trust.constituency_models
 import hub.trust.models  # noqa: F401
 from hub.db import Base
 

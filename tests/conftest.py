@@ -231,8 +231,17 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
+def live_overrides() -> dict[str, Any]:
+    """Settings a module's live hub takes besides the defaults below (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def live(
-    db_kind: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    db_kind: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    live_overrides: dict[str, Any],
 ) -> Iterator[Any]:
     """A running hub with the demo world loaded, on a database of its own for this module."""
     from hub.db import make_sessionmaker
@@ -248,8 +257,9 @@ def live(
     # every client of a module's live hub is 127.0.0.1: the per-address throttle on failed keys (tested on
     # its own in tests/trust/test_auth.py) would otherwise turn one test's expected 401s into another's 429s
     live_settings = Settings(
-        database_url=url, secret_key="live-secret", max_page_size=1000, auth_failure_limit=10_000
-    )
+        database_url=url, secret_key="live-secret", max_page_size=1000, auth_failure_limit=10_000,
+        **live_overrides,
+    )  # fmt: skip
     server = LiveServer(url, live_settings).start()
     world.base = server.base
     world.server = server

@@ -13,23 +13,13 @@ import struct
 import uuid
 from typing import Any
 
-import orjson
 from sqlalchemy import select
 
 from hub.stix import timestamp_us
-from hub.store.models import ObjectOwner
-from hub.store.models import ObjectVersion as OV
+from hub.store.tables import ObjectOwner
+from hub.store.tables import ObjectVersion as OV
 from tests.factories import TLP, indicator
-
-
-def post(client, world, objs, org="cert-a", group="africa", alias="indicators") -> dict[str, Any]:
-    r = client.post(
-        world.objects_url(group, alias),
-        content=orjson.dumps({"objects": objs}),
-        headers=world.post_headers(org),
-    )
-    assert r.status_code == 202, r.text
-    return r.json()
+from tests.taxii_helpers import post_ok
 
 
 def get(client, world, org, object_id=None, group="africa", alias="indicators", suffix="", **params):
@@ -65,10 +55,10 @@ def test_a_marking_definition_cannot_be_redefined_by_another_member(client, worl
     m = marking(1, "amber")
     secret = indicator(1, tlp="green", description="the secret part")
     secret["granular_markings"] = [{"marking_ref": m["id"], "selectors": ["description"]}]
-    assert post(client, world, [m, secret])["success_count"] == 2
+    assert post_ok(client, world, [m, secret])["success_count"] == 2
     # cert-b sees the definition (africa's default AMBER is within its clearance): refused with a reason
     lie = marking(1, "clear", created="2025-01-01T00:00:00.000Z")
-    st = post(client, world, [lie, indicator(2, tlp=None, object_marking_refs=[m["id"]])], org="cert-b")
+    st = post_ok(client, world, [lie, indicator(2, tlp=None, object_marking_refs=[m["id"]])], org="cert-b")
     assert "never versioned" in messages(st)[m["id"]]
     assert "refused" in messages(st)[indicator(2)["id"]]
     # the vendor (GREEN) still never reads the AMBER description, and nothing went public
@@ -81,11 +71,11 @@ def test_a_hidden_marking_definition_reposted_changes_nothing_and_answers_as_abs
     m = marking(2, "amber")
     secret = indicator(3, tlp="green", description="amber words")
     secret["granular_markings"] = [{"marking_ref": m["id"], "selectors": ["description"]}]
-    post(client, world, [m, secret])
+    post_ok(client, world, [m, secret])
     # cert-g (GREEN) cannot see the AMBER-by-default definition: its redefinition is "stored", privately
     lie = marking(2, "clear", created="2025-01-01T00:00:00.000Z")
     absent = marking(99, "clear")
-    st = post(client, world, [lie, absent], org="cert-g")
+    st = post_ok(client, world, [lie, absent], org="cert-g")
     assert messages(st) == {lie["id"]: "stored", absent["id"]: "stored"}
     [seen] = objects(client, world, "vendor", secret["id"])
     assert "description" not in seen
@@ -98,7 +88,7 @@ def test_a_refused_definition_classifies_nothing_and_its_objects_are_refused(cli
     bad = marking(3, "clear")
     del bad["created"]
     obj = indicator(4, tlp=None, object_marking_refs=[bad["id"]])
-    st = post(client, world, [bad, obj])
+    st = post_ok(client, world, [bad, obj])
     assert st["success_count"] == 0 and st["failure_count"] == 2
     assert "refused" in messages(st)[obj["id"]]
     assert objects(client, world, "vendor", obj["id"]) == []
@@ -109,31 +99,31 @@ def test_a_refused_definition_classifies_nothing_and_its_objects_are_refused(cli
 
 def test_only_the_first_publisher_adds_versions(client, world):
     mine = indicator(10, tlp="green")
-    post(client, world, [mine])
+    post_ok(client, world, [mine])
     takeover = indicator(
         10, tlp="green", modified="2025-01-01T00:00:00.000Z", pattern="[url:value = 'http://x.example/']"
     )
-    st = post(client, world, [takeover], org="cert-b")
+    st = post_ok(client, world, [takeover], org="cert-b")
     assert "only its publisher adds versions" in messages(st)[mine["id"]]
     for reader in ("cert-a", "cert-b", "cert-c", "vendor"):
         assert objects(client, world, reader, mine["id"]) == [mine], reader
     # the owner itself versions it freely
     newer = indicator(10, tlp="green", modified="2025-02-01T00:00:00.000Z")
-    assert messages(post(client, world, [newer]))[mine["id"]] == "stored"
+    assert messages(post_ok(client, world, [newer]))[mine["id"]] == "stored"
     assert objects(client, world, "cert-c", mine["id"]) == [newer]
 
 
 def test_ownership_ignores_the_spelling_of_an_id(client, world):
     mine = indicator(11, tlp="green")
-    post(client, world, [mine])
+    post_ok(client, world, [mine])
     shout = dict(mine, id="indicator--" + mine["id"].split("--")[1].upper(), name="rewritten")
-    st = post(client, world, [shout], org="cert-b")
+    st = post_ok(client, world, [shout], org="cert-b")
     assert "only its publisher adds versions" in messages(st)[shout["id"]]
 
 
 def test_a_stored_version_changed_in_place_is_refused(client, world):
-    post(client, world, [indicator(12)])
-    st = post(client, world, [indicator(12, name="changed without a new modified")])
+    post_ok(client, world, [indicator(12)])
+    st = post_ok(client, world, [indicator(12, name="changed without a new modified")])
     assert "already stored with other content" in messages(st)[indicator(12)["id"]]
     assert objects(client, world, "cert-c", indicator(12)["id"]) == [indicator(12)]
 
@@ -148,16 +138,16 @@ def test_a_members_identity_is_published_only_by_that_member(client, world):
         "name": "CERT-A (now run by someone else)",
         "identity_class": "organization",
     }
-    st = post(client, world, [fake], org="cert-b")
+    st = post_ok(client, world, [fake], org="cert-b")
     assert "only that organisation publishes its identity" in messages(st)[fake["id"]]
     assert objects(client, world, "cert-c", fake["id"]) == []
-    assert messages(post(client, world, [fake], org="cert-a"))[fake["id"]] == "stored"
+    assert messages(post_ok(client, world, [fake], org="cert-a"))[fake["id"]] == "stored"
 
 
 def test_another_members_identity_as_author_is_refused_a_third_party_is_kept(client, world):
     forged = indicator(13, created_by_ref=world.identities["cert-a"])
     vendor = indicator(14, created_by_ref="identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")
-    st = post(client, world, [forged, vendor], org="cert-b")
+    st = post_ok(client, world, [forged, vendor], org="cert-b")
     assert "cannot publish as another" in messages(st)[forged["id"]]
     assert messages(st)[vendor["id"]] == "stored"
     assert objects(client, world, "cert-c", vendor["id"]) == [vendor]
@@ -176,14 +166,14 @@ def sco(note: str | None = None) -> dict[str, Any]:
 
 
 def test_an_sco_posted_first_by_another_member_never_stands_in_for_yours(client, world):
-    assert messages(post(client, world, [sco("planted")], org="cert-b"))[sco()["id"]] == "stored"
-    st = post(client, world, [sco()], org="cert-a")
+    assert messages(post_ok(client, world, [sco("planted")], org="cert-b"))[sco()["id"]] == "stored"
+    st = post_ok(client, world, [sco()], org="cert-a")
     assert messages(st)[sco()["id"]] == "stored"  # not "already stored": that content is not cert-a's
     for reader in ("cert-a", "cert-c"):
         copies = objects(client, world, reader, sco()["id"])
         assert sco() in copies and sco("planted") in copies, reader
     # a re-post of one's own copy is the one thing told "already stored"
-    assert messages(post(client, world, [sco()], org="cert-a"))[sco()["id"]] == "already stored"
+    assert messages(post_ok(client, world, [sco()], org="cert-a"))[sco()["id"]] == "already stored"
 
 
 # ------------------------------------------------------------------ 5: existence oracles
@@ -191,12 +181,12 @@ def test_an_sco_posted_first_by_another_member_never_stands_in_for_yours(client,
 
 def test_reposting_a_hidden_object_answers_exactly_as_an_absent_one(client, world):
     hidden = indicator(20, tlp="amber+strict")
-    post(client, world, [hidden])
+    post_ok(client, world, [hidden])
     guess = dict(hidden, name="guessed", object_marking_refs=[TLP["green"]])
     absent = indicator(21, tlp="green")
-    st = post(client, world, [guess, absent], org="cert-g")
+    st = post_ok(client, world, [guess, absent], org="cert-g")
     assert messages(st) == {hidden["id"]: "stored", absent["id"]: "stored"}
-    st = post(client, world, [guess, absent], org="cert-g")
+    st = post_ok(client, world, [guess, absent], org="cert-g")
     assert messages(st) == {hidden["id"]: "already stored", absent["id"]: "already stored"}
     # cert-g reads back its own content, as it would had the id been free; nobody else ever does
     assert objects(client, world, "cert-g", hidden["id"]) == [guess]
@@ -208,8 +198,8 @@ def test_reposting_a_hidden_object_answers_exactly_as_an_absent_one(client, worl
 def test_date_added_spacing_counts_no_hidden_objects(client, world):
     mixed = [indicator(30, tlp="green"), indicator(31, tlp="amber"), indicator(32, tlp="amber+strict")]
     mixed += [indicator(33, tlp="amber"), indicator(34, tlp="green"), indicator(35, tlp="clear")]
-    post(client, world, mixed)
-    post(client, world, [indicator(36, tlp="green")])
+    post_ok(client, world, mixed)
+    post_ok(client, world, [indicator(36, tlp="green")])
     entries = get(client, world, "vendor", suffix="", limit=100).json()["objects"]
     r = client.get(world.objects_url().replace("objects/", "manifest/"), headers=world.auth("vendor"))
     added = [e["date_added"] for e in r.json()["objects"]]
@@ -220,7 +210,7 @@ def test_date_added_spacing_counts_no_hidden_objects(client, world):
 
 
 def test_next_tokens_carry_no_readable_sequence(client, world, session):
-    post(client, world, [indicator(40 + i, tlp="green") for i in range(3)])
+    post_ok(client, world, [indicator(40 + i, tlp="green") for i in range(3)])
     first = get(client, world, "vendor", limit=1).json()
     again = get(client, world, "vendor", limit=1).json()
     assert first["next"] != again["next"]  # a fresh nonce each time: nothing to compare
@@ -235,7 +225,7 @@ def test_next_tokens_carry_no_readable_sequence(client, world, session):
 def test_an_unparsable_selector_is_refused_at_the_door(client, world):
     obj = indicator(50, tlp="green", description="x")
     obj["granular_markings"] = [{"marking_ref": TLP["amber"], "selectors": ["description..x"]}]
-    st = post(client, world, [obj])
+    st = post_ok(client, world, [obj])
     assert "not a STIX 2.1 selector" in messages(st)[obj["id"]]
     assert get(client, world, "vendor", obj["id"]).status_code == 404
     assert get(client, world, "cert-a", obj["id"]).status_code == 404
@@ -248,7 +238,7 @@ def test_non_canonical_tlp_ids_are_refused(client, world):
     red1 = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"
     cases = [red1.upper().replace("MARKING-DEFINITION", "marking-definition"), TLP["red"].upper(), red1 + " "]
     objs = [indicator(60 + i, tlp=None, object_marking_refs=[ref]) for i, ref in enumerate(cases)]
-    st = post(client, world, objs)
+    st = post_ok(client, world, objs)
     assert st["failure_count"] == 3
     assert all("canonical marking-definition identifier" in f["message"] for f in st["failures"])
     assert objects(client, world, "cert-c") == []
@@ -264,7 +254,7 @@ def test_a_bundle_inside_an_envelope_is_refused(client, world):
         "object_marking_refs": [TLP["clear"]],
         "objects": [indicator(70, tlp="red")],
     }
-    st = post(client, world, [nested, indicator(71, tlp="green")])
+    st = post_ok(client, world, [nested, indicator(71, tlp="green")])
     assert "a bundle is not a STIX object" in messages(st)[nested["id"]]
     assert [o["id"] for o in objects(client, world, "vendor")] == [indicator(71)["id"]]
 
@@ -274,25 +264,25 @@ def test_a_bundle_inside_an_envelope_is_refused(client, world):
 
 def test_an_object_brought_into_another_group_follows_the_rule_of_its_first_group(client, world):
     green, amber, clear = indicator(80, tlp="green"), indicator(81, tlp="amber"), indicator(82, tlp="clear")
-    post(client, world, [green, amber, clear])  # cert-a, in africa (community south)
+    post_ok(client, world, [green, amber, clear])  # cert-a, in africa (community south)
     # cert-b read them in africa and re-posts them unchanged into global (community north)
-    st = post(client, world, [green, amber, clear], org="cert-b", group="global")
+    st = post_ok(client, world, [green, amber, clear], org="cert-b", group="global")
     msgs = messages(st)
     assert msgs[clear["id"]] == "stored"
     assert "originator control" in msgs[green["id"]]
     # the AMBER one is above global's ceiling anyway; into asia (same community) it is still refused
-    st = post(client, world, [green, amber], org="cert-c", group="asia")
+    st = post_ok(client, world, [green, amber], org="cert-c", group="asia")
     assert messages(st)[green["id"]] == "stored"
     assert "originator control" in messages(st)[amber["id"]]
     # its publisher shares its own object wherever the collection accepts it
     own = indicator(83, tlp="green")
-    post(client, world, [own], org="cert-b")
-    assert messages(post(client, world, [own], org="cert-b", group="global"))[own["id"]] == "stored"
+    post_ok(client, world, [own], org="cert-b")
+    assert messages(post_ok(client, world, [own], org="cert-b", group="global"))[own["id"]] == "stored"
 
 
 def test_the_first_publisher_is_recorded_as_owner(client, world, session):
-    post(client, world, [indicator(90)], org="cert-b")
-    post(client, world, [indicator(90)], org="cert-a")
+    post_ok(client, world, [indicator(90)], org="cert-b")
+    post_ok(client, world, [indicator(90)], org="cert-a")
     owner = session.get(ObjectOwner, indicator(90)["id"])
     assert owner is not None
     from hub.trust.models import Organisation

@@ -12,7 +12,10 @@ from sqlalchemy import inspect
 
 import hub.console.models
 import hub.store.models
+import hub.store.tables
 import hub.sync.models
+import hub.sync.notify_models
+import hub.trust.constituency_models
 import hub.trust.models  # noqa: F401
 from hub.db import Base, make_engine
 from hub.schema import SchemaOutOfDate, alembic_config, check_schema, head_revision, upgrade

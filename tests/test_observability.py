@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -9,6 +10,8 @@ import logging
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 from hub import metrics
@@ -240,4 +243,23 @@ def test_access_and_error_logs_redact_a_key_pasted_in_the_url(client, world, cap
     from hub.observability import redact
 
     kept = "/objects/mutex--0b2c4a3e-9d7e-4f10-8b2a-1c5e7d9f0a11/ " + "ab" * 32 + " " + "0" * 32
+    kept += " x-acme-thing--0b2c4a3e-9d7e-4f10-8b2a-1c5e7d9f0a11"
     assert redact(kept) == kept
+    # a secret from secrets.token_urlsafe may hold "--", or end in what looks like a STIX id: it goes
+    for secret in (
+        "-z3DuW--xG-KkmVbOna2HlNoqOncQOmOs3pAeFG6ON4",
+        "AbC--0b2c4a3e-9d7e-4f10-8b2a-1c5e7d9f0a11",
+        "indicator--0b2c4a3e-9d7e-4f10-8b2a-1c5e7d9f0a11x",
+        "x" * 40,
+    ):
+        assert redact(f"a bare secret {secret}.") == "a bare secret [redacted].", secret
+
+
+@given(st.binary(min_size=32, max_size=32), st.sampled_from(["", "hub_0123456789abcdef_", "inv_01234567_"]))
+def test_every_secret_the_hub_hands_out_is_redacted(raw, prefix):
+    """secrets.token_urlsafe(32) is 32 random bytes in URL-safe base64: whatever the bytes, the secret
+    does not reach a log line, bare or behind a key's or an invitation's public id."""
+    from hub.observability import redact
+
+    secret = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    assert secret not in redact(f"GET /taxii2/{prefix}{secret}/ failed: {prefix}{secret}")

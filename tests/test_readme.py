@@ -1,5 +1,6 @@
 """The README's examples run as written against the demo: the `hub` commands of the quick start, the
-taxii2-client example and the curl examples. Only the port differs (the demo's 8000 may be taken here)."""
+taxii2-client example and the curl examples. Only the port differs (the demo's 8000 may be taken here).
+Every relative link of the README and of `docs/` leads to a file that exists, and to a heading in it."""
 
 from __future__ import annotations
 
@@ -112,3 +113,40 @@ def test_readme_curl_examples_run_as_written(demo, tmp_path):
     assert '"api_roots"' in r.stdout
     assert '"success_count":1' in r.stdout
     assert "[domain-name:value = 'evil.example']" in r.stdout  # read back by the filtered GET
+
+
+def anchors(path: Path) -> set[str]:
+    """The heading anchors GitHub makes for a Markdown file (headings inside code blocks are not headings)."""
+    found: set[str] = set()
+    fence = False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and (m := re.match(r"#{1,6} (.*)", line)):
+            slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            found.add(slug)
+    return found
+
+
+def test_relative_links_of_the_readme_and_docs_resolve():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken, checked = [], 0
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto
+            name, _, fragment = target.partition("#")
+            path = (page.parent / name).resolve() if name else page
+            checked += 1
+            if not path.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif fragment and fragment not in anchors(path):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert checked > 30
+    assert not broken, "\n".join(broken)
+
+
+def test_the_architecture_page_links_the_read_door():
+    text = (ROOT / "docs/architecture.md").read_text()
+    section = text[text.index("## The one read door") :]
+    assert "](architecture-reads.md)" in section.split("\n## ")[0]

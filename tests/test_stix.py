@@ -72,7 +72,8 @@ def test_fast_path_patterns_are_valid_stix(value):
 
 def test_long_hostile_strings_are_refused_without_being_remembered():
     """The verdict caches hold only strings that could be valid: long ones never fill memory."""
-    from hub.stix import _identifier_verdict, _marking_verdict, _parse_timestamp
+    from hub.stix import _identifier_verdict, _marking_verdict
+    from hub.vocab.time import _parse_us as _parse_timestamp
 
     before = (
         _parse_timestamp.cache_info().currsize,

@@ -1,4 +1,5 @@
-"""The admin API (/admin/v1): organisations, groups, members, invitations, collections, keys, audit, stats.
+"""The admin API (/admin/v1): organisations, groups, members, invitations, collections, keys, feeds,
+known-benign lists, audit, stats.
 
 Thin: each handler parses input, calls one trust service inside one transaction, and renders the result
 after the transaction committed; authorisation, validation and audit live in the services, which the CLI
@@ -22,12 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.admin import schemas as s
+from hub.admin.explain_routes import get_policy_explain
 from hub.db import begin_write
 from hub.errors import Conflict, NotFound, Unprocessable
+from hub.sync import group_feeds as feeds
 from hub.sync.models import Feed
-from hub.trust import benign, collections, feeds, invitations, keys, manage, reports
+from hub.trust import benign, collections, invitations, keys, manage, reports
 from hub.trust.models import Organisation, TrustGroup
-from hub.trust.routes import get_policy_explain
 from hub.trust.service import Principal
 from hub.web.deps import db_session, manager, optional_principal
 

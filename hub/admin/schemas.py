@@ -10,10 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.sync.feeds import ConnectorOptions
+from hub.sync.group_feeds import FeedRunEntry
 from hub.sync.models import Feed
 from hub.trust.benign import Entry, limits_of
 from hub.trust.collections import CollectionInfo
-from hub.trust.feeds import FeedRunEntry
 from hub.trust.invitations import Redeemed, invitation_state
 from hub.trust.keys import KeyInfo, MemberKey
 from hub.trust.manage import Member, tlp_name
@@ -125,6 +125,15 @@ class GroupUpdate(In):
         default=None, description="flag (default): values on a known-benign list are stored and left off "
         "device lists; refuse: ingest refuses them, naming the list",
     )  # fmt: skip
+    feedback_visibility: Literal["publisher", "everyone-anonymous", "everyone"] | None = Field(
+        default=None, description="who reads members' feedback in full: publisher (default: the reporter, "
+        "the object's publisher and the coordinators; others see counts), everyone-anonymous (others also "
+        "see each report without its reporter), everyone",
+    )  # fmt: skip
+    false_positive_threshold: int | None = Field(
+        default=None, ge=1, le=1000, description="false-positive reports from this many organisations hold "
+        "an object out of device lists until its publisher confirms or revokes it (default 2)",
+    )  # fmt: skip
 
 
 class GroupRead(BaseModel):
@@ -138,6 +147,8 @@ class GroupRead(BaseModel):
     min_ipv4_prefix: int = Field(description="the broadest IPv4 network a device list of this group takes")
     min_ipv6_prefix: int = Field(description="the broadest IPv6 network a device list of this group takes")
     benign_mode: str = Field(description="flag or refuse: what ingest does with a known-benign value")
+    feedback_visibility: str = Field(default="publisher", description="who reads members' feedback in full")
+    false_positive_threshold: int = Field(default=2, description="organisations whose false positives hold")
 
     @classmethod
     def of(cls, g: TrustGroup) -> GroupRead:
@@ -146,7 +157,8 @@ class GroupRead(BaseModel):
             slug=g.slug, name=g.name, description=g.description or "", community=g.community,
             default_tlp=tlp_name(g.default_tlp), max_tlp=tlp_name(g.max_tlp),
             api_root=f"/taxii2/{g.slug}/", min_ipv4_prefix=limits.prefix(4), min_ipv6_prefix=limits.prefix(6),
-            benign_mode=g.benign_mode or "flag",
+            benign_mode=g.benign_mode or "flag", feedback_visibility=g.feedback_visibility or "publisher",
+            false_positive_threshold=g.false_positive_threshold or 2,
         )  # fmt: skip
 
 
@@ -438,6 +450,16 @@ class FeedHealth(BaseModel):
     last_run: str | None
     last_status: str | None
     healthy: bool
+    state: str = Field(
+        default="healthy",
+        description="healthy, failing, or (a push feed whose peer refused over a tenth of what it was given) "
+        "refused by peer",
+    )
+    counts: dict[str, int] | None = Field(
+        default=None,
+        description="the last run's read, new, sent, unchanged, rejected (by the connector) and refused (by "
+        "policy, or by the peer for a push feed); null before a run and where counts are withheld",
+    )
 
 
 class GroupStatsRead(BaseModel):
@@ -485,6 +507,10 @@ class FeedCreate(In):
     tlp: str = Field(default="amber", max_length=16)
     tlp_version: Literal[1, 2] = 2
     connector: ConnectorOptions | None = None
+    two_way: bool = Field(
+        default=False,
+        description="a TAXII pull from another hub: the feedback on what it brought in goes back to it",
+    )
     user: str | None = Field(default=None, max_length=255)
     password_env: str | None = Field(default=None, max_length=128)
     interval: int | str = Field(default=3600, description="seconds, or a number with s, m, h or d")
@@ -499,6 +525,7 @@ class FeedUpdate(In):
     tlp: str | None = Field(default=None, max_length=16)
     tlp_version: Literal[1, 2] | None = None
     connector: ConnectorOptions | None = None
+    two_way: bool | None = None
     interval: int | str | None = None
     enabled: bool | None = None
 
@@ -511,10 +538,12 @@ class FeedRead(BaseModel):
     collection: str
     publish_as: str | None
     tlp: str
+    two_way: bool = False
     interval_s: int
     enabled: bool
     next_run_at: datetime | None
     cursor: str | None
+    feedback_cursor: str | None = None
     failures: int
     last_error: str | None
     running_on: str | None
@@ -524,8 +553,9 @@ class FeedRead(BaseModel):
         """`shown`: False where the error is withheld (it carries counts: reports.feed_counts_shown)."""
         return cls(
             name=f.name, direction=f.direction, format=f.format, url=f.url, collection=f.collection,
-            publish_as=f.publish_as, tlp=f.tlp, interval_s=f.interval_s, enabled=f.enabled,
-            next_run_at=_at(f.next_run_at_us), cursor=f.cursor, failures=f.failures,
+            publish_as=f.publish_as, tlp=f.tlp, two_way=bool(f.two_way), interval_s=f.interval_s,
+            enabled=f.enabled, next_run_at=_at(f.next_run_at_us), cursor=f.cursor,
+            feedback_cursor=f.feedback_cursor, failures=f.failures,
             last_error=f.last_error if shown else None,
             running_on=f.leased_by,
         )  # fmt: skip

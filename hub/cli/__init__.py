@@ -1,4 +1,5 @@
-"""The `hub` command: serve, demo, db upgrade, trust-group and key administration.
+"""The `hub` command: serve and demo, the database, trust groups, keys, imports and feed sync, export and
+push, policy explain, the audit log, console accounts, and the coordinators' commands through the admin API.
 
 One module per command group; importing this package registers them all on `app`.
 """
@@ -11,6 +12,7 @@ from hub.cli import (  # noqa: F401  (importing a command module registers its c
     audit,
     config,
     db,
+    feedback,
     imports,
     key,
     manage,
@@ -19,6 +21,7 @@ from hub.cli import (  # noqa: F401  (importing a command module registers its c
     serve,
     sync,
     trust,
+    watch,
     webconsole,
 )
 from hub.cli.app import app

@@ -53,7 +53,10 @@ def _main(
         None, "--url", envvar="HUB_URL", help="a hub's base URL: coordinator commands call its admin API"
     ),
     profile: str | None = typer.Option(
-        None, "--profile", envvar="HUB_PROFILE", help="a [profile] of ~/.config/hub/profiles.toml (url, key)"
+        None,
+        "--profile",
+        envvar="HUB_PROFILE",
+        help="a \\[profile] of ~/.config/hub/profiles.toml (url, key)",
     ),
     debug: bool = typer.Option(
         False, "--debug", envvar="HUB_DEBUG", help="show the traceback of an error instead of one line"

@@ -119,6 +119,6 @@ def _safe_url(s: Settings) -> str:
 
 
 def _when(us: int | None) -> str:
-    from hub.stix import format_us
+    from hub.vocab.time import format_us
 
     return format_us(us)[:19] + "Z" if us else "-"

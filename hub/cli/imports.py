@@ -91,7 +91,6 @@ def import_(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from connectors import FeedSettings
-    from connectors.tlp import TLP_LEVELS, parse_tlp
     from hub.sync.fetch import FetchError
     from hub.sync.importer import (
         ImportTargetError,
@@ -102,6 +101,7 @@ def import_(
     )
     from hub.sync.sources import PULL_FORMATS, TAXII_FORMATS, PullCursor, feed_results
     from hub.sync.upstream import upstream_screen
+    from hub.vocab.tlp import TLP_WORDS, read_tlp
 
     s = _settings()
     sm = _sessions(s.database_url)
@@ -121,14 +121,15 @@ def import_(
         _fail("--peer-community, --public and --upstream-default-tlp are for TAXII upstreams")
     try:
         unmarked = (upstream_default_tlp or "amber") if taxii else (tlp or "amber")
-        if parse_tlp(unmarked) is None:
-            raise ValueError(f"unknown TLP level {unmarked!r}: use {', '.join(TLP_LEVELS)}")
+        level = read_tlp(unmarked)
+        if level is None:
+            raise ValueError(f"unknown TLP level {unmarked!r}: use {', '.join(TLP_WORDS)}")
         producer_id, producer_name = producer_of(sm, as_org)
         settings = FeedSettings(
             producer_id=producer_id,
             producer_name=producer_name,
             feed_name=feed_name or _default_feed_name(source),
-            tlp=parse_tlp(unmarked) or "amber",
+            tlp=level.word,
             tlp_version=tlp_version,
             columns=_columns(columns),
             with_observables=with_observables,

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from hub.cli.app import app
-from hub.cli.common import console
+from hub.cli.common import _fail, console
 from hub.cli.remote import JSON, ascii_lines, call, show
 
 org_app = typer.Typer(
@@ -156,12 +156,19 @@ def group_update(
     min_ipv4_prefix: int | None = typer.Option(None, help="broadest IPv4 network on device lists (9-32)"),
     min_ipv6_prefix: int | None = typer.Option(None, help="broadest IPv6 network on device lists (16-128)"),
     benign_mode: str | None = typer.Option(None, help="flag (default) or refuse: known-benign values"),
+    feedback_visibility: str | None = typer.Option(
+        None, help="publisher (default), everyone-anonymous or everyone: who reads feedback in full"
+    ),
+    false_positive_threshold: int | None = typer.Option(
+        None, help="organisations whose false positives hold an object off device lists (default 2)"
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Change a group's settings (its coordinators)."""
     body = _given(name=name, description=description, community=community, default_tlp=default_tlp,
                   max_tlp=max_tlp, min_ipv4_prefix=min_ipv4_prefix, min_ipv6_prefix=min_ipv6_prefix,
-                  benign_mode=benign_mode)  # fmt: skip
+                  benign_mode=benign_mode, feedback_visibility=feedback_visibility,
+                  false_positive_threshold=false_positive_threshold)  # fmt: skip
     show(call(ctx, "PATCH", f"/groups/{group}", body=body), as_json=as_json)
 
 
@@ -376,7 +383,7 @@ def collection_archive(ctx: typer.Context, group: str, collection: str, as_json:
 
 # ---------------------------------------------------------------- audit log and statistics
 
-AUDIT_COLUMNS = ["id", "at", "action", "organisation", "group", "target", "before", "after"]
+AUDIT_COLUMNS = ["id", "at", "action", "organisation", "group", "collection_id", "target", "before", "after"]
 
 
 def _audit_params(group: str | None, org: str | None, action: str | None, since: str | None,
@@ -457,7 +464,7 @@ def stats(
     show([{"member": k, "last push": v} for k, v in out["last_push"].items()], as_json=False,
          columns=["member", "last push"])  # fmt: skip
     if out["feeds"]:
-        columns = ["name", "direction", "enabled", "healthy", "failures", "last_run", "last_error"]
+        columns = ["name", "direction", "enabled", "state", "failures", "last_run", "last_error"]
         show(out["feeds"], as_json=False, columns=columns)
 
 
@@ -471,7 +478,7 @@ app.add_typer(feed_app, name="feed")
 FEED_COLUMNS = ["name", "format", "url", "collection", "tlp", "interval_s", "enabled", "next_run_at",
                 "failures", "last_error"]  # fmt: skip
 RUN_COLUMNS = ["started_at", "status", "read", "created", "new_versions", "unchanged", "rejected", "refused",
-               "cursor_after", "error"]  # fmt: skip
+               "sent", "cursor_after", "error"]  # fmt: skip
 
 
 @feed_app.command("list")
@@ -515,10 +522,16 @@ def feed_update(
     collection: str | None = typer.Option(None),
     tlp: str | None = typer.Option(None),
     interval: str | None = typer.Option(None),
+    two_way: bool | None = typer.Option(
+        None,
+        "--two-way/--no-two-way",
+        help="a TAXII pull from another hub: post the feedback on what it brought in back to it "
+        "(a platform admin's; see docs/feedback.md)",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Change a feed; a new source, format or collection resets its cursor."""
-    body = _given(url=url, format=fmt, collection=collection, tlp=tlp, interval=interval)
+    body = _given(url=url, format=fmt, collection=collection, tlp=tlp, interval=interval, two_way=two_way)
     show(call(ctx, "PATCH", f"/groups/{group}/feeds/{name}", body=body), as_json=as_json)
 
 
@@ -535,9 +548,42 @@ def feed_disable(ctx: typer.Context, group: str, name: str, as_json: bool = JSON
 
 
 @feed_app.command("run")
-def feed_run(ctx: typer.Context, group: str, name: str, as_json: bool = JSON) -> None:
-    """Run a feed now: it becomes due at once and the next free worker runs it."""
-    show(call(ctx, "POST", f"/groups/{group}/feeds/{name}/run"), as_json=as_json)
+def feed_run(
+    ctx: typer.Context,
+    group: str,
+    name: str,
+    wait: bool = typer.Option(
+        True, "--wait/--no-wait", help="wait for a sync worker to run it, print the run"
+    ),
+    timeout: float = typer.Option(120.0, help="how many seconds to wait for the run"),
+    as_json: bool = JSON,
+) -> None:
+    """Run a feed now: it becomes due at once and the next free sync worker runs it (`hub demo` runs one;
+    elsewhere `hub sync worker`). Waits for the run and prints it (exit 1 when it failed); `--no-wait`
+    prints the feed at once instead."""
+    import time
+
+    runs = f"/groups/{group}/feeds/{name}/runs"
+    before = call(ctx, "GET", runs, params={"limit": 1}) if wait else []
+    last = before[0]["id"] if before else None
+    feed = call(ctx, "POST", f"/groups/{group}/feeds/{name}/run")
+    if not wait:
+        show(feed, as_json=as_json)
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        newest = call(ctx, "GET", runs, params={"limit": 1})
+        if newest and newest[0]["id"] != last:
+            show(newest, as_json=as_json, columns=RUN_COLUMNS)
+            if newest[0]["status"] != "ok":
+                raise typer.Exit(1)
+            return
+        if time.monotonic() >= deadline:
+            _fail(
+                f"the feed is due, but no sync worker ran it within {timeout:g} s: is `hub sync worker` "
+                f"running? (`hub feed runs {group} {name}` shows the run once it ran)"
+            )
+        time.sleep(1.0)
 
 
 @feed_app.command("runs")

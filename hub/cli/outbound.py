@@ -72,8 +72,8 @@ def export(
     """Write a STIX bundle of what may leave a collection (public export by default: TLP:CLEAR only)."""
     import uuid
 
-    from hub.stix import format_us
     from hub.sync.outbound import export_bundle, outbound
+    from hub.vocab.time import format_us
 
     session, coll, grp, dest, after = _outbound_args(
         _settings(), group, collection, to_group, peer, added_after
@@ -119,9 +119,9 @@ def push(
     tlp_version: int = typer.Option(2, help="TLP marking ids written on copies without one: 2 or 1"),
 ) -> None:
     """Push what may leave a collection to a peer TAXII server, in envelopes that fit its size limit."""
-    from hub.stix import format_us
     from hub.sync.fetch import credentials_in_url
     from hub.sync.outbound import push_to_peer
+    from hub.vocab.time import format_us
 
     secret = credentials_in_url(url)
     if secret:

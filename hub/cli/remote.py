@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import typer
@@ -60,6 +61,24 @@ def resolve(url: str | None, profile: str | None) -> Remote:
     return Remote(url=url, key=key, profile=profile)
 
 
+# the paths of the hub's own surfaces: a URL given with one of them (the demo prints the discovery URL,
+# .../taxii2/) still means the hub it is on
+_SURFACES = ("/taxii2", "/admin/v1", "/admin", "/console")
+
+
+def hub_base(url: str) -> str:
+    """The hub's base URL from a URL of the hub: its own, or one of its discovery, API root, admin API
+    or console URLs (http://h:8000/taxii2/africa/ -> http://h:8000)."""
+    parts = urlsplit(url.strip())
+    path = parts.path.rstrip("/")
+    for surface in _SURFACES:
+        at = (path + "/").find(surface + "/")
+        if at >= 0:
+            path = path[:at]
+            break
+    return urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
+
+
 def remote(ctx: typer.Context) -> Remote:
     """The connection of this invocation (the root command's options)."""
     found = ctx.find_root().obj
@@ -84,22 +103,30 @@ def call(
         if not r.key:
             _fail("no API key: set HUB_API_KEY (or put `key` in the profile)")
         headers["Authorization"] = f"Bearer {r.key}"
-    url = str(r.url).rstrip("/") + "/admin/v1" + path
+    base = hub_base(str(r.url))
+    url = base + "/admin/v1" + path
     clean = {k: v for k, v in (params or {}).items() if v is not None}
     try:
         resp = httpx.request(method, url, json=body, params=clean, headers=headers, timeout=TIMEOUT)
     except httpx.HTTPError as exc:
         _fail(f"{r.url}: {type(exc).__name__}: {exc}")
-    return _answer(resp)
+    return _answer(resp, base)
 
 
-def _answer(resp: httpx.Response) -> Any:
+def _answer(resp: httpx.Response, base: str = "") -> Any:
     if resp.status_code >= 400:
         try:
             err = resp.json()
             reason = f"{err.get('title', 'Error')}: {err.get('description', '')}".rstrip(": ")
         except ValueError:
-            reason = resp.text[:200] or resp.reason_phrase
+            err, reason = None, resp.text[:200] or resp.reason_phrase
+        described = err.get("description") if isinstance(err, dict) else None
+        if resp.status_code == 404 and described in (None, "", "Not Found"):
+            # not the hub's "there is no X" but a server without the admin API there
+            _fail(
+                f"404 Not found: {base or 'the URL'} answers no hub admin API (nothing at /admin/v1): "
+                "give the hub's base URL, e.g. http://127.0.0.1:8000"
+            )
         _fail(f"{resp.status_code} {reason}")
     if resp.status_code == 204 or not resp.content:
         return None

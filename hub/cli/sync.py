@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,7 +89,8 @@ def sync_list() -> None:
         relation = ""
         if f.direction == "pull" and f.upstream_default_tlp:
             source = "public upstream" if f.public else f"upstream of community {f.peer_community}"
-            relation = f"  ({source}; unmarked there: {f.upstream_default_tlp})"
+            relation = f"  ({source}; unmarked there: {f.upstream_default_tlp}"
+            relation += "; two-way: feedback goes back)" if f.two_way else ")"
         elif f.direction == "push":
             relation = (
                 f"  (peer of community {f.peer_community})" if f.peer_community else "  (TLP:CLEAR only)"
@@ -102,6 +104,7 @@ def sync_list() -> None:
         console.print(
             f"  {state}, {when}, next run {_when(f.next_run_at_us)}, "
             f"cursor {f.cursor or '-'}, failures {f.failures}"
+            + (f", feedback cursor {f.feedback_cursor or '-'}" if f.two_way else "")
             + (f", running on {f.leased_by} until {_when(f.lease_until_us)}" if f.leased_by else ""),
             highlight=False,
             markup=False,
@@ -148,6 +151,7 @@ def sync_worker(
 ) -> None:
     """Run due feeds until SIGINT or SIGTERM (the current run is interrupted and recorded first)."""
     from hub.cli.serve import _operate
+    from hub.sync.notify import NotifyConfig
     from hub.sync.worker import Worker, default_worker_id
 
     wid = worker_id or default_worker_id()
@@ -160,6 +164,7 @@ def sync_worker(
         lease_s=lease_seconds,
         max_runs=max_runs,
         on_run=_print_run,
+        notify=NotifyConfig.from_settings(s, os.environ),
     )
 
     console.print(f"worker {wid} started", highlight=False)

@@ -171,6 +171,19 @@ def has_totp(session: Session, *, account_id: int) -> bool:
     return bool(cred is not None and cred.totp_secret)
 
 
+def set_language(session: Session, *, account_id: int, language: str | None) -> None:
+    """Choose the console's language for an account (None: follow the browser); 422 for an unknown one."""
+    from hub.console.i18n import LANGUAGES
+
+    if language is not None and language not in LANGUAGES:
+        raise Unprocessable(f"language: one of {', '.join(LANGUAGES)}, or empty for the browser's")
+    cred = session.get(ConsoleCredential, account_id)
+    if cred is None:  # a signed-in account has credentials; nothing to remember otherwise
+        raise Unprocessable("This account has no console password.")
+    cred.language = language
+    session.flush()
+
+
 def begin_totp(session: Session, *, account: Account, org: Organisation) -> tuple[str, str]:
     """Start TOTP enrolment: a new secret (pending until a code confirms it) and its otpauth URI."""
     cred = session.get(ConsoleCredential, account.id)
@@ -262,6 +275,7 @@ class SignedIn:
     org_name: str
     principal: Principal
     stale: bool  # last_seen_at should be refreshed
+    language: str | None = None  # the console language chosen on the account page; None: the browser's
 
     @property
     def user(self) -> str:
@@ -272,14 +286,15 @@ class SignedIn:
 def resolve_session(session: Session, token: str) -> SignedIn | None:
     """The live session of a token, or None (unknown, expired, idle too long, organisation inactive)."""
     row = session.execute(
-        select(ConsoleSession, Account, Organisation)
+        select(ConsoleSession, Account, Organisation, ConsoleCredential.language)
         .join(Account, ConsoleSession.account_id == Account.id)
         .join(Organisation, Account.organisation_id == Organisation.id)
+        .outerjoin(ConsoleCredential, ConsoleCredential.account_id == Account.id)
         .where(ConsoleSession.token_digest == digest(token))
     ).first()
     if row is None:
         return None
-    cs, account, org = row
+    cs, account, org, language = row
     now = _now()
     if _aware(cs.expires_at) <= now or _aware(cs.last_seen_at) + SESSION_IDLE <= now or not org.active:
         return None
@@ -293,6 +308,7 @@ def resolve_session(session: Session, token: str) -> SignedIn | None:
         org_name=org.name,
         principal=principal_for(session, account=account, org=org),
         stale=_aware(cs.last_seen_at) + TOUCH_EVERY <= now,
+        language=language,
     )
 
 

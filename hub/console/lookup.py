@@ -12,8 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from hub.console.feedback import NOTICES
 from hub.console.web import PREFIX, Me, render, signed_in
 from hub.errors import NotFound
+from hub.feedback import summary_for
 from hub.lookup import downloads, objects, search
 from hub.lookup.reads import readable
 from hub.lookup.routes import _download as download_response
@@ -41,7 +43,7 @@ def search_page(request: Request, me: Me = Who, session: Session = Db) -> Respon
             with session.begin():
                 result = search.search(session, me.who.principal, q, limit=100)
         except QueryError as exc:
-            error = str(exc)
+            error = exc.args[0] if exc.args else str(exc)  # a Phrase: the page translates it
     return render(
         request, "search.html", me, q=q, result=result, error=error, tlp_name=tlp_name,
         status=400 if error else 200,
@@ -54,10 +56,15 @@ def object_page(object_id: str, request: Request, me: Me = Who, session: Session
     may see it and why. Hidden and absent ids get the same 404."""
     with session.begin():
         view = objects.object_view(session, me.who.principal, object_id[:300])
+        fb = summary_for(session, me.who.principal, view.id) if view is not None else None
     if view is None:
         raise NotFound(f"There is no object '{object_id[:300]}' that you may read.")
     pretty = json.dumps(json.loads(view.body), indent=2, ensure_ascii=False)
-    return render(request, "object.html", me, view=view, pretty=pretty, tlp_name=tlp_name)
+    notice = NOTICES.get(request.query_params.get("feedback", ""))
+    return render(
+        request, "object.html", me, view=view, pretty=pretty, tlp_name=tlp_name, feedback=fb,
+        feedback_notice=notice, is_publisher=view.publisher_slug == me.who.principal.org_slug,
+    )  # fmt: skip
 
 
 @router.get("/downloads", response_class=HTMLResponse)

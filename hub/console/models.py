@@ -27,6 +27,8 @@ class ConsoleCredential(Base):
     # the time step of the last code accepted: a code is good once, not again within its 30 s window
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the console's language for this person (hub.console.i18n.LANGUAGES); None: the browser's
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class ConsoleSession(Base):

@@ -24,8 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.console import accounts, charts, signin
+from hub.console import accounts, charts, i18n, signin
+from hub.console import feedback as feedback_pages
 from hub.console import lookup as lookup_pages
+from hub.console.i18n import N_
 from hub.console.web import (
     HERE,
     PRE_COOKIE,
@@ -37,6 +39,7 @@ from hub.console.web import (
     check_origin,
     clear_cookie,
     console_key,
+    language_of,
     me_or_none,
     pre_token,
     redirect,
@@ -48,12 +51,14 @@ from hub.console.web import (
     templates,
 )
 from hub.db import begin_write
-from hub.errors import Conflict, Forbidden, Unprocessable
+from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
 from hub.policy.rules import Reader
 from hub.policy.tlp import Tlp
-from hub.trust import benign, collections, feeds, invitations, keys, manage, reports
+from hub.policy.words import Phrase
+from hub.sync import group_feeds as feeds
+from hub.trust import benign, collections, invitations, keys, manage, reports
 from hub.trust.explain import ExplainError, explain
-from hub.trust.models import Organisation, TrustGroup
+from hub.trust.models import Collection, Organisation, TrustGroup
 from hub.web.deps import db_session
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -61,22 +66,23 @@ Db = Depends(db_session)
 Who = Depends(signed_in)
 
 DONE = {
-    "password": "Your password was changed; other browsers were signed out.",
-    "totp-on": "Two-step verification is on: sign-in now asks for a code.",
-    "totp-off": "Two-step verification is off.",
-    "signed-out-everywhere": "Every other session of your account was signed out.",
-    "member-added": "The member was added.",
-    "member-changed": "The member was changed.",
-    "member-removed": "The member was removed.",
-    "invitation-revoked": "The invitation was withdrawn.",
-    "key-revoked": "The key was revoked; requests made with it are refused from now on.",
-    "feed-run": "The feed is due now: the next free sync worker runs it.",
-    "collection-created": "The collection was created.",
-    "collection-changed": "The recipients were changed.",
-    "collection-archived": "The collection was archived: readable as before, no longer writable.",
-    "benign-added": "The value was added to the group's known-benign list.",
-    "benign-removed": "The value was taken off the group's known-benign list.",
-    "benign-settings": "The group's device-list settings were saved.",
+    "password": N_("Your password was changed; other browsers were signed out."),
+    "totp-on": N_("Two-step verification is on: sign-in now asks for a code."),
+    "totp-off": N_("Two-step verification is off."),
+    "signed-out-everywhere": N_("Every other session of your account was signed out."),
+    "member-added": N_("The member was added."),
+    "member-changed": N_("The member was changed."),
+    "member-removed": N_("The member was removed."),
+    "invitation-revoked": N_("The invitation was withdrawn."),
+    "key-revoked": N_("The key was revoked; requests made with it are refused from now on."),
+    "feed-run": N_("The feed is due now: the next free sync worker runs it."),
+    "collection-created": N_("The collection was created."),
+    "collection-changed": N_("The recipients were changed."),
+    "collection-archived": N_("The collection was archived: readable as before, no longer writable."),
+    "benign-added": N_("The value was added to the group's known-benign list."),
+    "benign-removed": N_("The value was taken off the group's known-benign list."),
+    "benign-settings": N_("The group's device-list settings were saved."),
+    "language": N_("The console's language was saved."),
 }
 
 
@@ -86,12 +92,25 @@ def install(app: FastAPI) -> None:
     templates.globals["STATIC_VERSION"] = static_version()
     app.include_router(router)
     app.include_router(lookup_pages.router)
+    app.include_router(feedback_pages.router)
+    from hub.console import inside  # it builds on this module's form helpers
+
+    app.include_router(inside.router)
     app.mount(PREFIX + "/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_middleware(ConsoleHeaders)
+
+    app.add_api_route("/", hub_root, methods=["GET", "HEAD"], include_in_schema=False)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
         return redirect(f"{PREFIX}/sign-in?next={exc.next_path}")
+
+
+def hub_root(request: Request) -> Response:
+    """The hub's own root: a browser is sent to the console; a TAXII client is told where discovery is."""
+    if "taxii" in request.headers.get("accept", "").lower():
+        raise NotFound("This is a TAXII 2.1 hub: its discovery resource is /taxii2/.")
+    return redirect(PREFIX + "/")
 
 
 @contextmanager
@@ -101,7 +120,7 @@ def _write(session: Session) -> Iterator[None]:
             begin_write(session)
             yield
     except IntegrityError:
-        raise Conflict("The change clashes with a change made at the same moment; retry.") from None
+        raise Conflict(N_("The change clashes with a change made at the same moment; retry.")) from None
 
 
 async def posted(request: Request) -> dict[str, str]:
@@ -120,8 +139,30 @@ def _checked(request: Request, me: Me, form: dict[str, str]) -> dict[str, str]:
     check_origin(request)
     sent = request.headers.get("x-csrf-token") or form.get("csrf", "")
     if not sent or not hmac.compare_digest(sent, me.csrf):
-        raise Forbidden("The form's security token is missing or out of date; reload the page and retry.")
+        raise Forbidden(N_("The form's security token is missing or out of date; reload the page and retry."))
     return form
+
+
+def _confirmed(
+    request: Request,
+    me: Me,
+    form: dict[str, str],
+    *,
+    title: str,
+    question: str,
+    button: str,
+    back: str,
+    group: TrustGroup | None = None,
+    fields: dict[str, str] | None = None,
+) -> Response | None:
+    """None when a destructive form carries `confirm=yes`; else the page that asks, whose form posts the
+    same fields again with it. The question is a plain form, so it works without JavaScript."""
+    if form.get("confirm") == "yes":
+        return None
+    return render(
+        request, "confirm.html", me, title=title, question=question, button=button, back=back,
+        action=request.url.path, group=group, fields=fields or {},
+    )  # fmt: skip
 
 
 def _done(request: Request) -> str | None:
@@ -137,12 +178,6 @@ def _safe_next(value: str | None) -> str:
     if value and value.startswith(PREFIX + "/") and "//" not in value and "\\" not in value:
         return value
     return PREFIX + "/"
-
-
-def _dt(us: int | None) -> str:
-    if not us:
-        return ""
-    return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 # ---------------------------------------------------------------- sign-in, sign-out, account
@@ -195,19 +230,22 @@ def _pre_checked(request: Request, key: bytes, form: dict[str, str]) -> None:
     check_origin(request)
     expected, fresh = pre_token(request, key)
     if fresh is not None or not hmac.compare_digest(form.get("csrf", ""), expected):
-        raise Forbidden("The form's security token is missing or out of date; reload the page and retry.")
+        raise Forbidden(N_("The form's security token is missing or out of date; reload the page and retry."))
 
 
 # one answer for every failure (unknown name, wrong password, wrong or replayed code), after the same work
 # (one argon2 verification and one audit event), so no failure tells which part was wrong
-WRONG = "The name, password or code is wrong."
+WRONG = N_("The name, password or code is wrong.")
 
 
 def _too_many(request: Request, key: bytes, wait: int, user: str) -> Response:
     return _sign_in_form(
         request,
         key,
-        error=f"Too many failed sign-ins for this account or address. Wait {wait} seconds and try again.",
+        error=Phrase(
+            "Too many failed sign-ins for this account or address. Wait {seconds} seconds and try again.",
+            seconds=wait,
+        ),
         status=429,
         user=user,
     )
@@ -319,9 +357,9 @@ def change_password(
             session, account_id=me.who.account_id, password=form.get("password", "")
         )
     if not right:
-        raise Forbidden("The current password is wrong.")
+        raise Forbidden(N_("The current password is wrong."))
     if new != form.get("confirm", ""):
-        raise Unprocessable("The new password and its confirmation differ.")
+        raise Unprocessable(N_("The new password and its confirmation differ."))
     with _write(session):
         from hub.trust.models import Account
 
@@ -363,7 +401,7 @@ def totp_confirm(
         return redirect(PREFIX + "/account", done="totp-on")
     return render(
         request, "totp.html", me, status=422, secret=secret, uri=uri,
-        error="That code is not right; check the device's clock and try the current code.",
+        error=N_("That code is not right; check the device's clock and try the current code."),
     )  # fmt: skip
 
 
@@ -377,10 +415,23 @@ def totp_disable(
         if not accounts.verify_password(
             session, account_id=me.who.account_id, password=form.get("password", "")
         ):
-            raise Forbidden("The current password is wrong.")
+            raise Forbidden(N_("The current password is wrong."))
         acct, _org = _account(session, me)
         accounts.disable_totp(session, account=acct)
     return redirect(PREFIX + "/account", done="totp-off")
+
+
+@router.post("/account/language")
+def set_language(
+    request: Request, form: dict[str, str] = Form, me: Me = Who, session: Session = Db
+) -> Response:
+    """Choose the console's language for this account (empty: the browser's)."""
+    _checked(request, me, form)
+    with _write(session):
+        accounts.set_language(
+            session, account_id=me.who.account_id, language=form.get("language", "").strip()[:8] or None
+        )
+    return redirect(PREFIX + "/account", done="language")
 
 
 def _account(session: Session, me: Me) -> tuple[Any, Organisation]:
@@ -425,7 +476,7 @@ def redeem(
     if me is None:
         accounts.check_password_rules(password)
         if password != form.get("confirm", ""):
-            raise Unprocessable("The password and its confirmation differ.")
+            raise Unprocessable(N_("The password and its confirmation differ."))
     with _write(session):
         done = invitations.redeem_invitation(
             session,
@@ -468,7 +519,7 @@ def issue_key(request: Request, form: dict[str, str] = Form, me: Me = Who, sessi
     expires = None
     if days:
         if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= 3650:
-            raise Unprocessable("expires in days is a whole number from 1 to 3650, or empty for never.")
+            raise Unprocessable(N_("expires in days is a whole number from 1 to 3650, or empty for never."))
         expires = datetime.now(UTC) + timedelta(days=int(days))
     # the form's checkboxes (scope_<name>); a form without them (an older page, a script) asks for all four
     scopes = [n for n in ("download", "manage", "read", "write") if form.get(f"scope_{n}")]
@@ -499,8 +550,18 @@ def rotate_key(
 def revoke_key(
     key_id: str, request: Request, form: dict[str, str] = Form, me: Me = Who, session: Session = Db
 ) -> Response:
-    """Revoke a key at once."""
+    """Revoke a key at once (after a confirmation)."""
     _checked(request, me, form)
+    with session.begin():
+        keys.get_key(session, me.who.principal, me.who.org_slug, key_id[:40])  # 404 before asking
+    ask = _confirmed(
+        request, me, form, title=Phrase("Revoke key {key}?", key=key_id[:40]),
+        button=Phrase("Revoke key {key}", key=key_id[:40]),
+        question=N_("Every request made with it is refused from the moment it is revoked."),
+        back=PREFIX + "/keys",
+    )  # fmt: skip
+    if ask is not None:
+        return ask
     with _write(session):
         keys.revoke_key(session, me.who.principal, me.who.org_slug, key_id[:40])
     return redirect(PREFIX + "/keys", done="key-revoked")
@@ -530,19 +591,22 @@ def dashboard(group: str, request: Request, me: Me = Who, session: Session = Db)
         t for t in (manage.tlp_name(x) for x in Tlp) if any(t in c for c in stats.per_day_by_tlp.values())
     ]
     today = datetime.now(UTC).date()
-    label = f"objects added per day by TLP, last {days} days; the table below gives the numbers"
-    chart = {
-        "day": charts.stacked_per_day(
-            stats.per_day_by_tlp, order=day_order, days=days, today=today, label=label
-        ),
-        "day_legend": charts.tlp_legend(day_order),
-        "tlp": charts.bars(by_tlp, label="objects by TLP", colours=charts.TLP_COLOURS),
-        "type": charts.bars(stats.by_type, label="objects by type"),
-    }  # fmt: skip
+    with i18n.speaking(language_of(request, me)):  # the charts' words, in the page's language
+        label = i18n.gettext(
+            "objects added per day by TLP, last %(days)s days; the table below gives the numbers"
+        ) % {"days": days}
+        chart = {
+            "day": charts.stacked_per_day(
+                stats.per_day_by_tlp, order=day_order, days=days, today=today, label=label
+            ),
+            "day_legend": charts.tlp_legend(day_order),
+            "tlp": charts.bars(by_tlp, label=i18n.gettext("objects by TLP"), tlp=True),
+            "type": charts.bars(stats.by_type, label=i18n.gettext("objects by type")),
+        }  # fmt: skip
     return render(
         request, "dashboard.html", me, group=g, stats=stats, by_tlp=by_tlp, chart=chart, days=days,
         day_order=day_order,
-        refusals=refusals, names=names, dt=_dt,
+        refusals=refusals, names=names, dt=i18n.when,
     )  # fmt: skip
 
 
@@ -561,10 +625,22 @@ def _names(session: Session, events: list[reports.AuditEntry]) -> dict[int, str]
 @router.get("/groups/{group}/members", response_class=HTMLResponse)
 def members_page(group: str, request: Request, me: Me = Who, session: Session = Db) -> Response:
     """A group's members with their roles and clearances."""
+    return _members(request, me, session, group, done=_done(request))
+
+
+def _members(
+    request: Request, me: Me, session: Session, group: str, *, done: str | None = None, error: str = "",
+    status: int = 200,
+) -> Response:  # fmt: skip
+    """The members page, read afresh (after a refused change it shows the stored values again)."""
     with session.begin():
         g = _group(session, me, group)
         rows = manage.list_members(session, me.who.principal, g.slug)
-    return render(request, "members.html", me, group=g, members=rows, done=_done(request))
+        locked = manage.member_locks(session, me.who.principal, g.slug, rows)
+    return render(
+        request, "members.html", me, status=status, group=g, members=rows, locked=locked, done=done,
+        error=error,
+    )  # fmt: skip
 
 
 @router.post("/groups/{group}/members")
@@ -586,11 +662,18 @@ def add_member(
 def change_member(
     group: str, org: str, request: Request, form: dict[str, str] = Form, me: Me = Who, session: Session = Db
 ) -> Response:
-    """Change a member's role or clearance."""
+    """Change a member's role or clearance; a refused change is shown on the members page, with the stored
+    values back in the form."""
     _checked(request, me, form)
     changes = {k: form[k] for k in ("role", "clearance") if form.get(k)}
-    with _write(session):
-        manage.update_member(session, me.who.principal, group[:64], org[:64], **changes)
+    try:
+        with _write(session):
+            manage.update_member(session, me.who.principal, group[:64], org[:64], **changes)
+    except (Unprocessable, Forbidden, Conflict) as exc:
+        session.rollback()
+        return _members(
+            request, me, session, group, error=exc.description or exc.title, status=exc.http_status
+        )
     return redirect(f"{PREFIX}/groups/{group}/members", done="member-changed")
 
 
@@ -598,8 +681,23 @@ def change_member(
 def remove_member(
     group: str, org: str, request: Request, form: dict[str, str] = Form, me: Me = Who, session: Session = Db
 ) -> Response:
-    """Remove a member from the group."""
+    """Remove a member from the group (after a confirmation)."""
     _checked(request, me, form)
+    with session.begin():
+        g = _group(session, me, group)
+        member = manage.get_member(session, me.who.principal, g.slug, org[:64])  # 404 before asking
+        locked = manage.member_locks(session, me.who.principal, g.slug, [member])
+        if locked:  # 403 before asking, as removing would answer
+            raise Forbidden(next(iter(locked.values())))
+    ask = _confirmed(
+        request, me, form, title=Phrase("Remove {org}?", org=org[:64]), group=g,
+        button=Phrase("Remove {org}", org=org[:64]),
+        question=Phrase("'{org}' loses access to {group} at once; what it published stays.", org=org[:64],
+                        group=g.name),
+        back=f"{PREFIX}/groups/{g.slug}/members",
+    )  # fmt: skip
+    if ask is not None:
+        return ask
     with _write(session):
         manage.remove_member(session, me.who.principal, group[:64], org[:64])
     return redirect(f"{PREFIX}/groups/{group}/members", done="member-removed")
@@ -628,7 +726,7 @@ def create_invitation(
     _checked(request, me, form)
     hours = form.get("expires_in_hours", "168").strip() or "168"
     if not (hours.isascii() and hours.isdigit()) or not 1 <= int(hours) <= 720:
-        raise Unprocessable("expires in hours is a whole number from 1 to 720.")
+        raise Unprocessable(N_("expires in hours is a whole number from 1 to 720."))
     country = form.get("country", "").strip().upper() or None
     with _write(session):
         _inv, token = invitations.create_invitation(
@@ -655,8 +753,21 @@ def revoke_invitation(
     me: Me = Who,
     session: Session = Db,
 ) -> Response:
-    """Withdraw a pending invitation."""
+    """Withdraw a pending invitation (after a confirmation)."""
     _checked(request, me, form)
+    with session.begin():
+        g = _group(session, me, group)
+        if not any(
+            i.token_id == invitation for i in invitations.list_invitations(session, me.who.principal, g.slug)
+        ):
+            raise NotFound(Phrase("'{group}' has no invitation '{id}'.", group=g.slug, id=invitation[:32]))
+    ask = _confirmed(
+        request, me, form, title=Phrase("Withdraw invitation {id}?", id=invitation[:40]), group=g,
+        button=N_("Withdraw invitation"), question=N_("Its token can no longer be redeemed."),
+        back=f"{PREFIX}/groups/{g.slug}/invitations",
+    )  # fmt: skip
+    if ask is not None:
+        return ask
     with _write(session):
         invitations.revoke_invitation(session, me.who.principal, group[:64], invitation[:40])
     return redirect(f"{PREFIX}/groups/{group}/invitations", done="invitation-revoked")
@@ -670,7 +781,7 @@ def collections_page(group: str, request: Request, me: Me = Who, session: Sessio
     """A group's collections and the recipients of its named-recipient ones; for a member that does not
     coordinate the group, the named-recipient collections it owns and every change made to them."""
     p = me.who.principal
-    changes: list[dict[str, str]] = []
+    changes: list[dict[str, Any]] = []
     with session.begin():
         g = manage.find_group(session, p, group[:64], manage=False)
         coordinator = p.is_admin or p.memberships[g.id].role == "coordinator"
@@ -686,7 +797,7 @@ def collections_page(group: str, request: Request, me: Me = Who, session: Sessio
             mine = [e for e in events if e.action.startswith("collection.") and e.collection_id in owned]
             names = _names(session, mine)
             changes = [
-                {"when": _dt(e.at_us), "who": names.get(e.organisation_id or 0, "the hub"),
+                {"when": e.at_us, "who": names.get(e.organisation_id or 0, N_("the hub")),
                  "what": f"{e.action} {e.target or ''}", "before": _recipients_of(e.before),
                  "after": _recipients_of(e.after)}
                 for e in mine
@@ -700,7 +811,7 @@ def _recipients_of(state: str | None) -> str:
     if not state:
         return ""
     recipients = orjson.loads(state).get("recipients") or []
-    return ", ".join(str(r) for r in recipients) or "nobody"
+    return ", ".join(str(r) for r in recipients) or N_("nobody")
 
 
 def _slugs(text: str) -> list[str]:
@@ -748,8 +859,19 @@ def archive_collection(
     group: str, collection: str, request: Request, form: dict[str, str] = Form, me: Me = Who,
     session: Session = Db,
 ) -> Response:  # fmt: skip
-    """Archive a collection: readable as before, no longer writable."""
+    """Archive a collection: readable as before, no longer writable (after a confirmation)."""
     _checked(request, me, form)
+    with session.begin():
+        g = _group(session, me, group)
+        collections.get_collection(session, me.who.principal, g.slug, collection[:64])  # 404 before asking
+    ask = _confirmed(
+        request, me, form, title=Phrase("Archive {collection}?", collection=collection[:64]), group=g,
+        button=Phrase("Archive {collection}", collection=collection[:64]),
+        question=N_("It stays readable as before; nothing more can be written to it."),
+        back=f"{PREFIX}/groups/{g.slug}/collections",
+    )  # fmt: skip
+    if ask is not None:
+        return ask
     with _write(session):
         collections.archive_collection(session, me.who.principal, group[:64], collection[:64])
     return redirect(f"{PREFIX}/groups/{group}/collections", done="collection-archived")
@@ -767,7 +889,15 @@ def feeds_page(group: str, request: Request, me: Me = Who, session: Session = Db
         runs = {f.name: feeds.feed_runs(session, me.who.principal, g.slug, f.name, limit=5) for f in rows}
         shown = reports.feed_counts_shown(session, me.who.principal, rows)  # errors carry counts
     return render(
-        request, "feeds.html", me, group=g, feeds=rows, runs=runs, shown=shown, dt=_dt, done=_done(request)
+        request,
+        "feeds.html",
+        me,
+        group=g,
+        feeds=rows,
+        runs=runs,
+        shown=shown,
+        dt=i18n.when,
+        done=_done(request),
     )
 
 
@@ -794,7 +924,7 @@ def benign_page(group: str, request: Request, me: Me = Who, session: Session = D
     return render(
         request, "benign.html", me, group=g, entries=entries, limits=limits,
         list_name=benign.own_list_name(g), floors=(benign.FLOOR_V4, benign.FLOOR_V6),
-        dt=lambda d: d.strftime("%Y-%m-%d %H:%M UTC"), done=_done(request),
+        dt=i18n.when, done=_done(request),
     )  # fmt: skip
 
 
@@ -814,8 +944,19 @@ def add_benign(
 def remove_benign(
     group: str, request: Request, form: dict[str, str] = Form, me: Me = Who, session: Session = Db
 ) -> Response:
-    """Take a value off the group's own known-benign list."""
+    """Take a value off the group's own known-benign list (after a confirmation)."""
     _checked(request, me, form)
+    value = form.get("value", "")[:2048]
+    with session.begin():
+        g, _entries = benign.list_entries(session, me.who.principal, group[:64])
+    ask = _confirmed(
+        request, me, form, title=N_("Take the value off the list?"), group=g, button=N_("Take it off"),
+        question=Phrase("'{value}' goes back onto device lists wherever it is shared.", value=value),
+        fields={"value": value},
+        back=f"{PREFIX}/groups/{g.slug}/benign",
+    )  # fmt: skip
+    if ask is not None:
+        return ask
     with _write(session):
         benign.remove_entry(session, me.who.principal, group[:64], form.get("value", "")[:2048])
     return redirect(f"{PREFIX}/groups/{group}/benign", done="benign-removed")
@@ -827,7 +968,9 @@ def _prefix(text: str, what: str) -> int | None:
     if not text:
         return None
     if not text.isdigit() or len(text) > 3:
-        raise Unprocessable(f"{what}: a prefix length (a number), or empty for the hub's default")
+        raise Unprocessable(
+            Phrase("{field}: a prefix length (a number), or empty for the hub's default", field=what)
+        )
     return int(text)
 
 
@@ -858,7 +1001,9 @@ def _when(value: str, what: str) -> datetime | None:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise Unprocessable(f"{what} is a date or time such as 2026-12-01 or 2026-12-01T10:00.") from None
+        raise Unprocessable(
+            Phrase("{field} is a date or time such as 2026-12-01 or 2026-12-01T10:00.", field=what)
+        ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
@@ -869,18 +1014,35 @@ def audit_page(group: str, request: Request, me: Me = Who, session: Session = Db
     filters = {k: q.get(k, "")[:64] for k in ("organisation", "action", "since", "until")}
     cursor = q.get("cursor", "")[:40] or None
     request.app.state.audit.flush(timeout=5.0)  # the reads this process answered are in it
+    events: list[reports.AuditEntry] = []
+    nxt, names, aliases, error = None, {}, {}, ""
     with session.begin():
         g = _group(session, me, group)
-        query = reports.AuditQuery(
-            group=g.slug, organisation=filters["organisation"].strip() or None,
-            action=filters["action"].strip() or None,
-            since=_when(filters["since"], "since"), until=_when(filters["until"], "until"),
-        )  # fmt: skip
-        events, nxt = reports.audit_page(session, me.who.principal, query, limit=50, cursor=cursor)
+        try:
+            query = reports.AuditQuery(
+                group=g.slug, organisation=filters["organisation"].strip() or None,
+                action=filters["action"].strip() or None,
+                since=_when(filters["since"], "since"), until=_when(filters["until"], "until"),
+            )  # fmt: skip
+            events, nxt = reports.audit_page(session, me.who.principal, query, limit=50, cursor=cursor)
+        except Unprocessable as exc:  # shown beside the filters, which keep what was typed
+            error = exc.description
         names = _names(session, events)
+        # per-collection events (a push, a pull) name their collection: the same action in two collections
+        # is two rows
+        ids = {e.collection_id for e in events if e.collection_id}
+        if ids:
+            aliases = dict(
+                session.execute(
+                    select(Collection.id, Collection.alias).where(
+                        Collection.group_id == g.id, Collection.id.in_(ids)
+                    )
+                ).all()
+            )
     return render(
-        request, "audit.html", me, group=g, events=events, next=nxt, filters=filters, names=names, dt=_dt
-    )
+        request, "audit.html", me, group=g, events=events, next=nxt, filters=filters, names=names,
+        dt=i18n.when, aliases=aliases, error=error, status=422 if error else 200,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- policy explain
@@ -910,5 +1072,5 @@ def explain_page(group: str, request: Request, me: Me = Who, session: Session = 
                     caller=p,
                 )
             except ExplainError as exc:
-                error = str(exc)
+                error = exc.args[0] if exc.args else str(exc)
     return render(request, "explain.html", me, group=g, form=form, answers=answers, error=error)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.console import accounts
+from hub.console import accounts, i18n
 from hub.db import begin_write
 from hub.errors import Forbidden
 from hub.policy.tlp import Tlp
@@ -256,7 +256,14 @@ templates = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+# one environment for every language: the callables read the language of the page being rendered
+templates.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+templates.filters["t"] = i18n.translate
+templates.filters["num"] = i18n.number
+templates.filters["when"] = i18n.when
+templates.globals["LANGUAGES"] = i18n.LANGUAGES
 templates.filters["tlp_class"] = _tlp_class
 templates.filters["tlp"] = lambda v: tlp_name(int(v))
 templates.filters["urlq"] = lambda v: quote(str(v), safe="")
@@ -275,9 +282,21 @@ def render(
     headers: dict[str, str] | None = None,
     **ctx: Any,
 ) -> HTMLResponse:
-    """Render a console page."""
-    html = templates.get_template(name).render(request=request, me=me, path=request.url.path, **ctx)
-    return HTMLResponse(html, status_code=status, headers=headers)
+    """Render a console page in the reader's language (hub.console.i18n.choose)."""
+    lang = language_of(request, me)
+    with i18n.speaking(lang):
+        html = templates.get_template(name).render(
+            request=request, me=me, path=request.url.path, lang=lang, **ctx
+        )
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    response.headers["Content-Language"] = lang.code
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    return response
+
+
+def language_of(request: Request, me: Me | None) -> i18n.Language:
+    """The account's language setting, else the browser's Accept-Language, else English."""
+    return i18n.choose(me.who.language if me else None, request.headers.get("accept-language"))
 
 
 def redirect(path: str, *, done: str | None = None) -> RedirectResponse:

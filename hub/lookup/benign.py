@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from hub.lookup.values import DEFAULT_LIMITS, Limits, Value, url_host
+from hub.lookup.values import CANONICAL_V4_NET, DEFAULT_LIMITS, Limits, Value, url_host
 
 # MISP warninglists taken by default: the values of issue 18's observation 2 and their kin
 DEFAULT_WARNINGLISTS = (
@@ -131,6 +131,12 @@ class BenignIndex:
         address = _v4(value)
         if address is not None:
             return self._within(4, 32, 32, address, address)
+        m = CANONICAL_V4_NET.match(value)
+        if m is not None:  # a canonical IPv4 network (most of a device list's): as ipaddress reads it
+            plen = int(m.group(1))
+            mask = ((1 << plen) - 1) << (32 - plen) if plen else 0
+            start = int.from_bytes(socket.inet_aton(value[: value.index("/")]), "big") & mask
+            return self._within(4, 32, plen, start, start | (~mask & 0xFFFFFFFF))
         try:
             net: Network = ipaddress.ip_network(value, strict=False)
         except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -14,12 +15,15 @@ from hub.lookup.values import lifecycle, values_of
 from hub.policy.explain import explain_read
 from hub.policy.rules import Reader, Role, may_read, read_clearance
 from hub.policy.tlp import Tlp
-from hub.stix import format_us
+from hub.policy.words import Phrase
+from hub.store import reads as door
+from hub.store import values as value_index
 from hub.store.markings import marking_index, referenced
-from hub.store.models import ObjectVersion as OV
 from hub.trust import access
 from hub.trust.models import Membership, Organisation
 from hub.trust.service import Principal
+from hub.vocab.time import format_us
+from hub.vocab.values import value_key
 
 __all__ = ["Audience", "ObjectView", "Placement", "ReaderDecision", "VersionInfo", "object_view"]
 
@@ -98,6 +102,9 @@ class ObjectView:
     versions: list[VersionInfo]
     collections: list[Placement]
     audience: list[Audience]
+    # each value the object carries, with the distinct publishers the member sees reporting it in the
+    # collections it may read (hub.store.values.reporters)
+    reporters: tuple[tuple[str, int], ...] = ()
 
     @property
     def flagged(self) -> list[str]:
@@ -182,7 +189,26 @@ def object_view(session: Session, principal: Principal, object_id: str) -> Objec
         ],
         collections=placements,
         audience=[_audience(session, principal, x) for x in _one_per_collection(latest)],
+        reporters=_reporters(session, principal, obj, accesses),
     )
+
+
+def _reporters(
+    session: Session, principal: Principal, obj: dict[str, Any], accesses: list[access.CollectionAccess]
+) -> tuple[tuple[str, int], ...]:
+    """Each value of `obj` with the distinct publishers `principal` sees reporting it (hub.store.values)."""
+    values = values_of(obj)
+    found = {v.value: value_key(v.kind, v.value) for v in values}
+    if not found:
+        return ()
+    scopes = [
+        value_index.Scope(principal.org_id, int(c), tuple(a.collection.id for a in accs))
+        for c, accs in reads.by_clearance(accesses).items()
+    ]
+    counts = value_index.reporters(
+        session, scopes, found.values(), now_us=time.time_ns() // 1000, kinds={v.kind for v in values}
+    )
+    return tuple((value, counts.get(key, 0)) for value, key in found.items())
 
 
 def _latest(
@@ -192,12 +218,12 @@ def _latest(
     out: list[_Latest] = []
     for clearance, accs in reads.by_clearance(accesses).items():
         by_id = {a.collection.id: a for a in accs}
-        stmt = reads.visible_rows(
-            (OV.seq, OV.collection_id, OV.stix_id, OV.type, OV.version, OV.version_us, OV.date_added_us,
-             OV.tlp, OV.redact_tlp, OV.producer_id, OV.private_to, OV.body),
-            collection_ids=list(by_id), reader_org_id=principal.org_id, clearance=clearance,
-        ).where(OV.stix_id == object_id)  # fmt: skip
-        rows = list(session.execute(stmt.order_by(OV.seq)))
+        rows = door.visible_versions(
+            session, reader=door.Reader(principal.org_id, clearance), collections=list(by_id),
+            columns=("seq", "collection_id", "stix_id", "type", "version", "version_us", "date_added_us",
+                     "tlp", "redact_tlp", "producer_id", "private_to", "body"),
+            filters=door.Filters(ids=(object_id,)), order="seq",
+        )  # fmt: skip
         received = reads.as_received(session, rows, clearance_of=dict.fromkeys(by_id, clearance))
         for r in rows:
             got = received[r.seq]
@@ -220,13 +246,14 @@ def _versions(
     out: list[tuple[str, int, str, int, Tlp, bool]] = []
     unique = {a.collection.id: a for a in accesses}
     for clearance, accs in reads.by_clearance(unique.values()).items():
-        stmt = reads.visible_rows(
-            (OV.collection_id, OV.producer_id, OV.version, OV.date_added_us, OV.tlp, OV.private_to),
-            collection_ids=[a.collection.id for a in accs], reader_org_id=principal.org_id,
-            clearance=clearance, versions=("all",),
-        ).where(OV.stix_id == object_id)  # fmt: skip
-        stmt = stmt.order_by(OV.version_us.desc(), OV.seq.desc()).limit(MAX_VERSIONS * len(accs))
-        for cid, producer, ver, added, tlp, private_to in session.execute(stmt):
+        rows = door.visible_versions(
+            session, reader=door.Reader(principal.org_id, clearance),
+            collections=[a.collection.id for a in accs],
+            columns=("collection_id", "producer_id", "version", "date_added_us", "tlp", "private_to"),
+            filters=door.Filters(ids=(object_id,), versions=("all",)), order="newest",
+            limit=MAX_VERSIONS * len(accs),
+        )  # fmt: skip
+        for cid, producer, ver, added, tlp, private_to in rows:
             level = Tlp(min(tlp, Tlp.RED))
             out.append((cid, producer, ver, added, level, private_to != 0))
     out.sort(key=lambda v: v[3], reverse=True)
@@ -247,11 +274,11 @@ def _author(
         return org.name if org.id == producer_id or org.id == principal.org_id else None
     for clearance, accs in reads.by_clearance(accesses).items():
         by_id = {a.collection.id: a for a in accs}
-        stmt = reads.visible_rows(
-            (OV.seq, OV.collection_id, OV.redact_tlp, OV.body),
-            collection_ids=list(by_id), reader_org_id=principal.org_id, clearance=clearance,
-        ).where(OV.stix_id == ref, OV.type == "identity")  # fmt: skip
-        rows = list(session.execute(stmt.order_by(OV.version_us.desc()).limit(1)))
+        rows = door.visible_versions(
+            session, reader=door.Reader(principal.org_id, clearance), collections=list(by_id),
+            columns=("seq", "collection_id", "redact_tlp", "body"),
+            filters=door.Filters(ids=(ref,), types=("identity",)), order="newest", limit=1,
+        )  # fmt: skip
         for got in reads.as_received(session, rows, clearance_of=dict.fromkeys(by_id, clearance)).values():
             if got is not None and isinstance(got.obj.get("name"), str):
                 return str(got.obj["name"])
@@ -280,14 +307,14 @@ def _audience(session: Session, principal: Principal, latest: _Latest) -> Audien
     ]
     if row.private_to != 0:
         members = [(o, m) for o, m in members if o.id == principal.org_id]
-        note = "This is a private version: only its publisher reads it."
+        note = Phrase("This is a private version: only its publisher reads it.")
     elif coll.kind == "named" and coll.owner_id != principal.org_id:
         members = [(o, m) for o, m in members if o.id in (principal.org_id, coll.owner_id)]
-        note = "A named-recipient collection: its owner chooses who reads it."
+        note = Phrase("A named-recipient collection: its owner chooses who reads it.")
     elif not principal.is_admin and acc.role != "coordinator":
         # a group's members, roles and clearances are its coordinators' to know (the admin API's rule)
         members = [(o, m) for o, m in members if o.id in (principal.org_id, row.producer_id)]
-        note = (
+        note = Phrase(
             "Only your organisation and the publisher are shown; the group's coordinators see every member."
         )
     markings = marking_index(session, collection_id=coll.id, refs=referenced([obj]))
@@ -296,7 +323,11 @@ def _audience(session: Session, principal: Principal, latest: _Latest) -> Audien
     for org, m in members:
         reader = Reader(org_id=org.id, role=cast(Role, m.role), clearance=Tlp(m.clearance), name=org.slug)
         if row.private_to != 0:
-            allowed, text = org.id == row.producer_id, "A private version: only its publisher reads it."
+            text: str
+            allowed, text = (
+                org.id == row.producer_id,
+                Phrase("A private version: only its publisher reads it."),
+            )
             clearance = None
         else:
             allowed = may_read(reader, acc.policy, level, row.producer_id).allowed

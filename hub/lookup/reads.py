@@ -1,9 +1,9 @@
 """The read path lookups share: the collections a member may read, and TAXII's own visibility query.
 
-Every lookup reads through `hub.store.queries` exactly as the TAXII routes do: the collection's clearance
-from `hub.trust.access` (the policy's `read_clearance`), the policy layer's `visible` predicate in SQL,
-`match_version` for the latest version the reader may see (per publisher for cyber-observables), and
-`hub.policy.granular.redact` on rows with optional content above the reader's clearance. Rows a reader
+Every lookup reads through the store's read door (`hub.store.reads`) exactly as the TAXII routes do: the
+collection's clearance from `hub.trust.access` (the policy's `read_clearance`), the policy layer's
+`visible` predicate in SQL, the latest version the reader may see (per publisher for cyber-observables),
+and `hub.policy.granular.redact` on rows with optional content above the reader's clearance. Rows a reader
 may not see are never loaded, so nothing downstream can count or leak them.
 """
 
@@ -14,50 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import FunctionElement
-from sqlalchemy.types import Boolean, LargeBinary
 
 from hub.errors import NotFound
 from hub.policy.granular import redact
 from hub.policy.tlp import MarkingConflict, Tlp, effective_tlp
-from hub.store import queries as q
+from hub.store import reads as door
 from hub.store.markings import marking_index, referenced
 from hub.store.models import PRIVATE_TLP
-from hub.store.models import ObjectVersion as OV
 from hub.trust import access
 from hub.trust.models import Organisation, TrustGroup
 from hub.trust.service import Principal
-
-
-class contains_bytes(FunctionElement[bool]):
-    """`haystack` holds the byte string `needle`: instr() on SQLite, position() on PostgreSQL."""
-
-    type = Boolean()
-    inherit_cache = True
-    name = "contains_bytes"
-
-
-@compiles(contains_bytes, "sqlite")
-def _contains_sqlite(element: contains_bytes, compiler: SQLCompiler, **kw: Any) -> str:
-    haystack, needle = list(element.clauses)
-    return f"(instr({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)}) > 0)"
-
-
-@compiles(contains_bytes, "postgresql")
-def _contains_postgresql(element: contains_bytes, compiler: SQLCompiler, **kw: Any) -> str:
-    haystack, needle = list(element.clauses)
-    return f"(position({compiler.process(needle, **kw)} in {compiler.process(haystack, **kw)}) > 0)"
-
-
-def body_contains(needle: bytes) -> ColumnElement[bool]:
-    """The stored JSON bytes of a version hold `needle` (a bound parameter, never spliced into SQL)."""
-    from sqlalchemy import literal
-
-    return contains_bytes(OV.body, literal(needle, LargeBinary()))
 
 
 def readable(
@@ -84,28 +52,6 @@ def by_clearance(accesses: Iterable[access.CollectionAccess]) -> dict[Tlp, list[
     return out
 
 
-def visible_rows(
-    columns: Sequence[Any],
-    *,
-    collection_ids: Sequence[str],
-    reader_org_id: int,
-    clearance: int,
-    versions: Sequence[str | int] = ("last",),
-    upto_seq: int | None = None,
-) -> Select[Any]:
-    """TAXII's read query (hub.store.objects._read) over several collections read at one clearance;
-    with `upto_seq`, over the versions stored up to that sequence only (q.match_version)."""
-    stmt = select(*columns).where(
-        OV.collection_id.in_(list(collection_ids)),
-        q.visible(reader_org_id=reader_org_id, clearance=clearance),
-    )
-    if upto_seq is not None:
-        stmt = stmt.where(OV.seq <= upto_seq)
-    return q.match_version(
-        stmt, list(versions), reader_org_id=reader_org_id, clearance=clearance, upto_seq=upto_seq
-    )
-
-
 @dataclass(frozen=True)
 class Redacted:
     """A visible row as its reader receives it: TAXII's redacted copy, or the stored bytes."""
@@ -128,7 +74,7 @@ def as_received(
     for r in rows:
         obj = orjson.loads(r.body)
         clearance = clearance_of[r.collection_id]
-        if r.redact_tlp is not None and r.redact_tlp > clearance:
+        if door.needs_redaction(r, clearance):
             pending.setdefault(r.collection_id, []).append((r.seq, obj))
         else:
             out[r.seq] = Redacted(obj, r.body, False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -13,7 +14,8 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from hub.errors import BadRequest
-from hub.lookup import downloads
+from hub.lookup import device_cache, downloads
+from hub.lookup.device_cache import DeviceListCache
 from hub.lookup.downloads import Counter, DownloadFilters
 from hub.policy.tlp import Tlp
 from hub.stix import timestamp_us
@@ -22,6 +24,7 @@ from hub.trust.access import CollectionAccess
 from hub.trust.service import Principal
 from hub.web.deps import db_session, downloader
 
+log = logging.getLogger("hub.lookup")
 router = APIRouter(prefix="/console/downloads")
 
 STIX_BUNDLE = "application/stix+json;version=2.1"
@@ -30,9 +33,15 @@ STIX_BUNDLE = "application/stix+json;version=2.1"
 CACHE_CONTROL = "private, no-store"
 _COMMON = frozenset({"collection", "tlp_min", "tlp_max", "added_after", "valid"})
 ALLOWED = {
-    "txt": _COMMON | {"kind", "algorithm", "include_flagged"},
-    "csv": _COMMON | {"kind", "algorithm", "include_flagged"},
+    "txt": _COMMON | {"kind", "algorithm", "include_flagged", "min_reporters"},
+    "csv": _COMMON | {"kind", "algorithm", "include_flagged", "min_reporters"},
     "bundle": _COMMON | {"type"},
+    # the device formats of hub.lookup.export_routes: a zone and a MISP feed are whole snapshots (no
+    # added_after); a MISP feed says revoked and expired with to_ids (no valid)
+    "suricata": _COMMON | {"kind", "include_flagged"},
+    "zeek": _COMMON | {"kind", "include_flagged"},
+    "rpz": (_COMMON - {"added_after"}) | {"kind", "include_flagged"},
+    "misp": (_COMMON - {"added_after", "valid"}) | {"include_flagged"},
 }
 Stream = Callable[..., Iterator[bytes]]
 
@@ -70,6 +79,12 @@ def _filters(request: Request, what: str) -> tuple[str | None, DownloadFilters]:
     flagged = params.get("include_flagged", "false").strip().lower()
     if flagged not in ("true", "false", "1", "0", "yes", "no"):
         raise BadRequest("'include_flagged' is true or false.")
+    min_reporters = 0
+    if "min_reporters" in params:
+        raw = params["min_reporters"].strip()
+        if not raw.isdigit() or not 0 <= int(raw) <= 1000:
+            raise BadRequest("'min_reporters' is a whole number of members, 0 to 1000 (2: a consensus list).")
+        min_reporters = int(raw)
     types: tuple[str, ...] = ()
     if "type" in params:
         types = tuple(t.strip() for t in params["type"].split(",") if t.strip())[:50]
@@ -83,6 +98,7 @@ def _filters(request: Request, what: str) -> tuple[str | None, DownloadFilters]:
         kind=kind,
         algorithm=algorithm,
         types=types,
+        min_reporters=min_reporters,
     )
 
 
@@ -125,43 +141,140 @@ def _audit(
         )
 
 
+def _validators(etag: str, last_added_us: int | None) -> dict[str, str]:
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization"}
+    last = _http_date(last_added_us)
+    if last:
+        headers["Last-Modified"] = last
+    return headers
+
+
+def device_lists(request: Request) -> DeviceListCache | None:
+    """The process's kept device lists (HUB_DEVICE_LIST_MAX_AGE), or None when they are off."""
+    cache: DeviceListCache | None = getattr(request.app.state, "device_lists", None)
+    return cache
+
+
+def kept_copy(
+    request: Request,
+    got: device_cache.Copy,
+    *,
+    counter: Counter,
+    background: BackgroundTask,
+    media: str,
+    disposition: str,
+) -> Response:
+    """A kept copy as the answer, with its own validators and `Age` (a 304 when the device holds it)."""
+    headers = _validators(got.kept.etag, got.kept.last_added_us)
+    headers["Age"] = str(got.age_s)
+    if _matches(request.headers.get("if-none-match"), got.kept.etag):
+        got.close()
+        return Response(status_code=304, headers=headers, background=background)
+    counter.counts.update(got.kept.counts)
+    headers["Content-Disposition"] = disposition
+    return StreamingResponse(got.chunks(), media_type=media, headers=headers, background=background)
+
+
+def from_kept(
+    request: Request,
+    cache: DeviceListCache,
+    fp: downloads.Fingerprint,
+    *,
+    counter: Counter,
+    background: BackgroundTask,
+    media: str,
+    disposition: str,
+    produce: device_cache.Produce,
+) -> Response:
+    """A device list from the cache: the lineage's kept copy when it is today's answer or young enough,
+    else the build in progress or a new one, followed as it is written. The caller has authorized the
+    request and computed `fp` (its lineage and current ETag) first. The validators are those of the copy
+    served, so If-None-Match is answered against it; `Age` says how old it is."""
+    inm = request.headers.get("if-none-match")
+    got: device_cache.Copy | device_cache.Follower | None = cache.kept(fp.lineage, fp.etag)
+    if got is None and _matches(inm, fp.etag):  # today's answer is the device's own copy: nothing to build
+        headers = _validators(fp.etag, fp.last_added_us)
+        return Response(status_code=304, headers=headers, background=background)
+    if got is None:
+        try:
+            got = cache.follow(fp.lineage, fp.etag, fp.last_added_us, produce)
+        except OSError as exc:  # no room or no directory for a copy: the list is built for this request
+            log.warning("device list not kept: %s", exc)
+            headers = _validators(fp.etag, fp.last_added_us)
+            headers["Content-Disposition"] = disposition
+            body = produce(counter.counts)
+            return StreamingResponse(body, media_type=media, headers=headers, background=background)
+    if isinstance(got, device_cache.Copy):
+        return kept_copy(
+            request, got, counter=counter, background=background, media=media, disposition=disposition
+        )
+    build = got.build
+    headers = _validators(build.etag, build.last_added_us)
+    headers["Age"] = "0"
+    if _matches(inm, build.etag):
+        got.close()
+        return Response(status_code=304, headers=headers, background=background)
+    first = got.first()  # the build's error, if it failed before writing, is this request's
+    headers["Content-Disposition"] = disposition
+    follower = got
+
+    def stream() -> Iterator[bytes]:
+        yield from follower.rest(first)
+        counter.counts.update(follower.build.counts)  # complete: the build's counts are final
+
+    return StreamingResponse(stream(), media_type=media, headers=headers, background=background)
+
+
 def _download(
     request: Request, session: Session, who: Principal, group: str, what: str, stream: Stream
 ) -> Response:
     collection, f = _filters(request, what)
-    with session.begin():
-        accesses = downloads.scope(session, who, group, collection)
-        fp = downloads.fingerprint(session, who, accesses, f, what)
-    headers = {"ETag": fp.etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization"}
-    last = _http_date(fp.last_added_us)
-    if last:
-        headers["Last-Modified"] = last
+    cache = device_lists(request)
     action = f"download-{what}"
     counter = Counter()
-    sm = request.app.state.sessionmaker
-    background = BackgroundTask(_audit, request.app.state.audit, who, accesses, action, counter)
-    if _matches(request.headers.get("if-none-match"), fp.etag):
-        return Response(status_code=304, headers=headers, background=background)
     name = f"{group}-{f.kind or 'all'}" if what != "bundle" else f"{group}-bundle"
     ext = {"txt": "txt", "csv": "csv", "bundle": "json"}[what]
-    headers["Content-Disposition"] = f'attachment; filename="{name}.{ext}"'
+    disposition = f'attachment; filename="{name}.{ext}"'
     media = {"txt": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8", "bundle": STIX_BUNDLE}[
         what
     ]
+    with session.begin():
+        accesses = downloads.scope(session, who, group, collection)
+        background = BackgroundTask(_audit, request.app.state.audit, who, accesses, action, counter)
+        guard = downloads.group_guard(session, accesses)  # read once, for the lineage and the ETag
+        # a copy young enough is the answer before anything reads what the reader sees now
+        if cache is not None:
+            kin = downloads.lineage(session, who, accesses, f, what, group=group, guard=guard)
+            young = cache.young(kin)
+            if young is not None:
+                return kept_copy(
+                    request, young, counter=counter, background=background, media=media,
+                    disposition=disposition,
+                )  # fmt: skip
+        fp = downloads.fingerprint(session, who, accesses, f, what, group=group, guard=guard)
+    headers = _validators(fp.etag, fp.last_added_us)
+    sm = request.app.state.sessionmaker
 
-    def body() -> Iterator[bytes]:
+    def build(out: Counter) -> Iterator[bytes]:
         # a session of its own: the request's closes when the handler returns, before the stream ends;
         # no s.begin(): the stream ends its read transaction after each page (downloads.rows)
         with sm() as s:
             accs = downloads.scope(s, who, group, collection)
             if what == "bundle":
-                yield from downloads.bundle(
-                    s, who, accs, f, bundle_id=downloads.bundle_id_for(fp), counter=counter
-                )
+                bid = downloads.bundle_id_for(fp)
+                yield from downloads.bundle(s, who, accs, f, bundle_id=bid, counter=out)
             else:
-                yield from stream(s, who, accs, f, counter=counter)
+                yield from stream(s, who, accs, f, counter=out)
 
-    return StreamingResponse(body(), media_type=media, headers=headers, background=background)
+    if cache is not None:
+        return from_kept(
+            request, cache, fp, counter=counter, background=background, media=media, disposition=disposition,
+            produce=lambda counts: build(Counter(counts)),
+        )  # fmt: skip
+    if _matches(request.headers.get("if-none-match"), fp.etag):
+        return Response(status_code=304, headers=headers, background=background)
+    headers["Content-Disposition"] = disposition
+    return StreamingResponse(build(counter), media_type=media, headers=headers, background=background)
 
 
 @router.get("/{group}/blocklist.txt")

@@ -1,29 +1,33 @@
 """Search by value ("have we seen 203.0.113.7?") across every collection a member may read.
 
-There is no table of extracted values: the search reads the stored JSON bytes of the latest visible
-versions of the candidate types only (the `(collection_id, type, ...)` index), looking for the value as
-it is written there: `"value":"203.0.113.7"` in an observable, `'203.0.113.7'` inside a pattern, a hash
-as a quoted string. Each candidate is then read as its reader receives it (redacted like TAXII) and
-kept only if one of its values really answers the query. bench/bench_lookup.py measures the cost.
+The search reads the value index (hub.store.values): the values each stored version carries, in
+canonical form, joined to their versions through the same visibility predicate as TAXII (the latest
+version the reader may see; private versions only for their publisher). An address finds the stored
+networks holding it (byte ranges, IPv4 and IPv6), a domain the URLs on it, and every hit says how many
+distinct publishers the reader sees reporting the value (`reporters`). Rows whose optional content is
+marked above the reader's clearance are checked against the copy the reader receives (redacted like
+TAXII). bench/bench_lookup.py measures the cost.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 import orjson
-from sqlalchemy import ColumnElement, and_, or_, tuple_
 from sqlalchemy.orm import Session
 
+from hub.feedback import summaries
 from hub.lookup import reads
 from hub.lookup.benign import benign_list
-from hub.lookup.values import Kind, Query, lifecycle, matches, parse_query, values_of
+from hub.lookup.values import Kind, Query, Value, lifecycle, matches, parse_query, values_of
 from hub.policy.tlp import Tlp
-from hub.stix import format_us
-from hub.store.models import ObjectVersion as OV
+from hub.store import values as index
+from hub.store.models import PRIVATE_TLP
 from hub.trust import access
 from hub.trust.service import Principal
+from hub.vocab.time import format_us
+from hub.vocab.values import host_key, query_key
 
 __all__ = ["MAX_LIMIT", "SearchHit", "SearchResult", "search"]
 
@@ -51,6 +55,16 @@ class SearchHit:
     private: bool  # a version only its publisher reads (hub.ingest)
     state: str | None = None  # "revoked" or "expired" (hub.lookup.values.lifecycle): off device lists
     flagged: str | None = None  # the known-benign list holding the matched value (hub.lookup.benign)
+    # distinct publishers of the visible, live versions holding the matched value, in the collections
+    # searched (revoked and expired versions report nothing; what the reader cannot read never counts)
+    reporters: int = 0
+    key: bytes = b""  # the matched value's index key (hub.vocab.values.value_key)
+    group_id: int = 0
+    # feedback on the object the reader may count (hub.feedback.summaries): distinct organisations
+    # reporting a sighting, a false positive; held out of device lists by false positives
+    sightings: int = 0
+    false_positives: int = 0
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,7 +80,8 @@ class SearchResult:
 def search(
     session: Session, principal: Principal, query: str, *, limit: int = 50, group: str | None = None
 ) -> SearchResult:
-    """Latest visible versions holding the value `query`, in every collection `principal` may read.
+    """Latest visible versions holding the value `query`, in every collection `principal` may read,
+    newest first, each with its value's `reporters`.
 
     Raises `hub.lookup.values.QueryError` for text that is no value, `hub.errors.NotFound` for a
     `group` that is unknown or not the caller's (alike).
@@ -76,127 +91,117 @@ def search(
     accesses = reads.readable(session, principal, group=group)
     hits: list[tuple[int, int, SearchHit]] = []
     more = False
+    scopes: list[index.Scope] = []
     for clearance, accs in reads.by_clearance(accesses).items():
-        found, extra = _search_at(session, principal, parsed, accs, clearance, limit)
+        scope = index.Scope(principal.org_id, int(clearance), tuple(a.collection.id for a in accs))
+        scopes.append(scope)
+        found, extra = _search_at(session, parsed, accs, scope, limit)
         hits.extend(found)
         more = more or extra
-    hits.sort(key=lambda h: (h[0], h[1]), reverse=True)
+    hits.sort(key=lambda h: (h[0], h[1]), reverse=True)  # newest first: date added, then sequence
     more = more or len(hits) > limit
-    return SearchResult(parsed.text, parsed.kind, [h for _, _, h in hits[:limit]], more)
+    shown = [h for _, _, h in hits[:limit]]
+    with index.few_keys():  # at most MAX_LIMIT keys: planned by the value index (hub.store.values)
+        counts = index.reporters(
+            session,
+            scopes,
+            {h.key for h in shown},
+            now_us=time.time_ns() // 1000,
+            kinds={h.matched_kind for h in shown},
+        )
+    feedback = summaries(session, principal, accesses, sorted({h.object_id for h in shown}))
+    shown = [
+        replace(
+            h,
+            reporters=counts.get(h.key, 0),
+            sightings=feedback[h.object_id].sightings if h.object_id in feedback else 0,
+            false_positives=feedback[h.object_id].false_positives if h.object_id in feedback else 0,
+            held=h.object_id in feedback and feedback[h.object_id].held,
+        )
+        for h in shown
+    ]
+    return SearchResult(parsed.text, parsed.kind, shown, more)
+
+
+def match_of(parsed: Query) -> index.Match:
+    """What the index is asked for a searched value: the value itself; for an address or network the
+    stored networks holding it; for a domain, the URLs on it too."""
+    if parsed.kind == "ip" and parsed.network is not None:
+        return index.Match(holding=(parsed.network,), kinds=("ip",))
+    if parsed.kind == "domain":
+        return index.Match(hosts=(host_key(parsed.text),), kinds=("domain", "url"))
+    return index.Match(keys=(query_key(parsed),), kinds=(parsed.kind,))
 
 
 def _search_at(
     session: Session,
-    principal: Principal,
     parsed: Query,
     accs: list[access.CollectionAccess],
-    clearance: Tlp,
+    scope: index.Scope,
     limit: int,
 ) -> tuple[list[tuple[int, int, SearchHit]], bool]:
     """Up to `limit` hits in collections read at one clearance, and whether more exist."""
     by_id = {a.collection.id: a for a in accs}
-    clearance_of = dict.fromkeys(by_id, clearance)
-    stmt = reads.visible_rows(
-        (OV.seq, OV.collection_id, OV.stix_id, OV.type, OV.tlp, OV.redact_tlp, OV.producer_id,
-         OV.private_to, OV.version, OV.date_added_us, OV.body),
-        collection_ids=list(by_id), reader_org_id=principal.org_id, clearance=clearance,
-    ).where(_candidates(parsed))  # fmt: skip
-    stmt = stmt.order_by(OV.date_added_us.desc(), OV.seq.desc())
+    clearance = Tlp(scope.clearance)
+    match = match_of(parsed)
     out: list[tuple[int, int, SearchHit]] = []
-    position: tuple[int, int] | None = None
+    position: int | None = None
+    now = time.time_ns() // 1000
     while True:
-        page = stmt if position is None else stmt.where(tuple_(OV.date_added_us, OV.seq) < tuple_(*position))
-        rows = list(session.execute(page.limit(_BATCH)))
+        rows = index.find(session, scope, match, limit=_BATCH, before_seq=position)
         if not rows:
             return out, False
-        received = reads.as_received(session, rows, clearance_of=clearance_of)
+        redacted = reads.as_received(
+            session,
+            [r for r in rows if r.redact_tlp is not None and r.redact_tlp > scope.clearance],
+            clearance_of=dict.fromkeys(by_id, clearance),
+        )
         names = reads.organisation_names(session, (r.producer_id for r in rows))
+        done: set[int] = set()
         for r in rows:
-            got = received[r.seq]
-            if got is None:
+            if r.seq in done:
                 continue
-            value = next((v for v in values_of(got.obj) if matches(parsed, v)), None)
-            if value is None:
-                continue
+            value = Value(r.kind, r.stix_type, r.value, r.algorithm, r.in_pattern, r.port)
+            obj = None
+            if r.seq in redacted:  # the reader's copy: the value must still be in it
+                got = redacted[r.seq]
+                if got is None:
+                    continue
+                obj = got.obj
+                if not any(v.value == value.value and matches(parsed, v) for v in values_of(obj)):
+                    continue
+            done.add(r.seq)
             if len(out) == limit:
                 return out, True
             acc = by_id[r.collection_id]
             slug, name = names.get(r.producer_id, ("", ""))
-            tlp = reads.display_tlp(
-                session, tlp=r.tlp, obj=got.obj, collection_id=r.collection_id, default=acc.group.default_tlp
+            if r.tlp == PRIVATE_TLP and obj is None:
+                obj = orjson.loads(r.body)
+            tlp = (
+                Tlp(min(r.tlp, Tlp.RED))
+                if obj is None
+                else reads.display_tlp(
+                    session, tlp=r.tlp, obj=obj, collection_id=r.collection_id, default=acc.group.default_tlp
+                )
             )
+            state = lifecycle(obj) if obj is not None else _state(r.revoked, r.valid_until_us, now)
             hit = SearchHit(
                 group=acc.group.slug, collection_id=r.collection_id, collection=acc.collection.alias,
                 object_id=r.stix_id, type=r.type, matched=value.value, matched_kind=value.kind,
                 in_pattern=value.in_pattern, tlp=tlp, publisher=name, publisher_slug=slug,
                 version=r.version, date_added=format_us(r.date_added_us), private=r.private_to != 0,
-                state=lifecycle(got.obj), flagged=benign_list(value),
+                state=state, flagged=benign_list(value), key=r.key, group_id=acc.group.id,
             )  # fmt: skip
             out.append((r.date_added_us, r.seq, hit))
-        if len(rows) < _BATCH:
+        if len({r.seq for r in rows}) < _BATCH:
             return out, False
-        position = (rows[-1].date_added_us, rows[-1].seq)
+        position = rows[-1].seq
 
 
-def _json_text(value: str) -> bytes:
-    """`value` as it is written inside a JSON string by orjson (quotes and backslashes escaped)."""
-    return orjson.dumps(value)[1:-1]
-
-
-def _candidates(parsed: Query) -> ColumnElement[bool]:
-    """Rows of the candidate types whose stored bytes hold the value in one of its written forms."""
-    sco: dict[str, set[bytes]] = {}
-    in_patterns: set[bytes] = set()
-    variants = [parsed.text]
-    if parsed.kind == "hash":
-        variants.append(parsed.text.upper())
-    for v in variants:
-        t = _json_text(v)
-        if parsed.kind == "hash":
-            for stype in ("file", "artifact"):
-                sco.setdefault(stype, set()).add(b'"' + t + b'"')
-        else:
-            for stype in parsed.types:
-                if stype != "indicator":
-                    sco.setdefault(stype, set()).add(b'"value":"' + t + b'"')
-        in_patterns.add(b"'" + t + b"'")
-    cidr_sco: set[bytes] = set()
-    cidr_patterns: set[bytes] = set()
-    if parsed.kind == "ip" and parsed.network is not None:
-        for net in _enclosing(parsed.network):
-            t = _json_text(str(net))
-            cidr_sco.add(b'"value":"' + t + b'"')
-            cidr_patterns.add(b"'" + t + b"'")
-    if parsed.kind == "domain":
-        # URLs on the domain: the host follows "://" and ends at a path, port, query or the value's end
-        host = b"://" + _json_text(parsed.text)
-        urls = {host + end for end in (b"/", b":", b"?", b"#", b'"')}
-        sco.setdefault("url", set()).update(urls)
-        in_patterns.update(host + end for end in (b"/", b":", b"?", b"#", b"'"))
-    conds = [_any(needles, type_=stype) for stype, needles in sorted(sco.items())]
-    conds.append(_any(in_patterns, type_="indicator"))
-    if cidr_sco and parsed.network is not None:
-        # networks holding the address: a dozen needles or more, so each row is first asked for the two
-        # bytes every one of them holds (a "/" and the first group of the address, quoted)
-        head = _json_text(
-            parsed.text.split(".")[0] if parsed.network.version == 4 else parsed.text.split(":")[0]
-        )
-        sco_type = f"ipv{parsed.network.version}-addr"
-        conds.append(_any(cidr_sco, type_=sco_type, guard=(b"/", b'"value":"' + head)))
-        conds.append(_any(cidr_patterns, type_="indicator", guard=(b"/", b"'" + head)))
-    return or_(*conds)
-
-
-def _any(needles: set[bytes], *, type_: str, guard: tuple[bytes, ...] = ()) -> ColumnElement[bool]:
-    """Rows of `type_` holding one of the needles (after each guard, when given)."""
-    found = or_(*(reads.body_contains(n) for n in sorted(needles)))
-    return and_(OV.type == type_, *(reads.body_contains(g) for g in guard), found)
-
-
-def _enclosing(
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network,
-) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """The networks written as CIDR values that contain `network`: /8 to /32, or IPv6 /16 to /128 by 4."""
-    top = network.prefixlen + 1
-    lengths = range(8, top) if network.version == 4 else range(16, top, 4)
-    return [network.supernet(new_prefix=n) for n in lengths]
+def _state(revoked: bool, valid_until_us: int | None, now_us: int) -> str | None:
+    """hub.lookup.values.lifecycle from the index's columns."""
+    if revoked:
+        return "revoked"
+    if valid_until_us is not None and valid_until_us <= now_us:
+        return "expired"
+    return None

@@ -8,6 +8,7 @@ from typing import Any, Final, Literal
 
 from hub.policy.granular import storage_levels
 from hub.policy.tlp import MarkingConflict, Tlp, effective_tlp
+from hub.policy.words import Phrase
 
 __all__ = [
     "WRITER_ROLES",
@@ -86,7 +87,7 @@ class CollectionPolicy:
     @property
     def display(self) -> str:
         """How reasons name the collection."""
-        return f"collection {self.title or self.id}"
+        return Phrase("collection {name}", name=self.title or self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ class Submitter:
     @property
     def display(self) -> str:
         """How reasons name the organisation."""
-        return self.name or f"organisation {self.org_id}"
+        return self.name or Phrase("organisation {number}", number=self.org_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ class Reader:
     @property
     def display(self) -> str:
         """How reasons name the organisation."""
-        return self.name or f"organisation {self.org_id}"
+        return self.name or Phrase("organisation {number}", number=self.org_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,13 @@ class Destination:
         """How reasons name the destination."""
         kind = {"group": "group", "peer": "peer hub", "export": "export"}[self.kind]
         # default names already say what they are ("export", "peer hub of <community>")
-        return self.name if self.name.startswith(kind) else f"{kind} {self.name}"
+        if self.name.startswith(kind):
+            return self.name
+        if self.kind == "group":
+            return Phrase("group {name}", name=self.name)
+        if self.kind == "peer":
+            return Phrase("peer hub {name}", name=self.name)
+        return Phrase("export {name}", name=self.name)
 
 
 def _ceiling_refusal(level: Tlp, collection: CollectionPolicy, what: str) -> str:
@@ -189,7 +196,10 @@ def accept(
     except MarkingConflict as exc:
         return _deny(f"marking refused: {exc.reason}")
     # redact_tlp is None only when no optional property is marked above tlp, itself within the ceiling.
-    return _allow(f"accepted at {levels[0].label} into {collection.display}", levels)
+    # the accepted path runs per stored object: a plain string, the same words as `collection.display`
+    return _allow(
+        f"accepted at {levels[0].label} into collection {collection.title or collection.id}", levels
+    )
 
 
 def read_clearance(reader: Reader, collection: CollectionPolicy) -> Tlp | None:
@@ -227,23 +237,35 @@ def may_read(
     if clearance is None:
         if collection.kind == "named":
             return _deny(
-                f"{reader.display} is neither the owner nor a named recipient of {collection.display}"
+                Phrase(
+                    "{reader} is neither the owner nor a named recipient of {collection}",
+                    reader=reader.display,
+                    collection=collection.display,
+                )
             )
-        return _deny(f"{reader.display} is not a member of group {collection.group.slug}")
-    if producer_org_id == reader.org_id:
-        return _allow(f"{reader.display} produced it and always sees its own objects")
-    where = (
-        f"as a named recipient of {collection.display}"
-        if collection.kind == "named"
-        else f"in group {collection.group.slug}"
-    )
-    if obj_level <= clearance:
-        return _allow(
-            f"its TLP is {obj_level.label}, within {reader.display}'s clearance {clearance.label} {where}"
+        return _deny(
+            Phrase(
+                "{reader} is not a member of group {group}",
+                reader=reader.display,
+                group=collection.group.slug,
+            )
         )
-    return _deny(
-        f"its TLP is {obj_level.label}, above {reader.display}'s clearance {clearance.label} {where}"
+    if producer_org_id == reader.org_id:
+        return _allow(Phrase("{reader} produced it and always sees its own objects", reader=reader.display))
+    where = (
+        Phrase("as a named recipient of {collection}", collection=collection.display)
+        if collection.kind == "named"
+        else Phrase("in group {group}", group=collection.group.slug)
     )
+    values = {
+        "level": obj_level.label,
+        "reader": reader.display,
+        "clearance": clearance.label,
+        "where": where,
+    }
+    if obj_level <= clearance:
+        return _allow(Phrase("its TLP is {level}, within {reader}'s clearance {clearance} {where}", **values))
+    return _deny(Phrase("its TLP is {level}, above {reader}'s clearance {clearance} {where}", **values))
 
 
 def redistribution_ceiling(source_group: GroupPolicy, destination: Destination) -> Tlp:
@@ -268,20 +290,42 @@ def may_redistribute(level: Tlp, source_group: GroupPolicy, destination: Destina
     community (a group or peer without a community shares with nobody; an export is public, so GREEN is
     never exported). AMBER, AMBER+STRICT and RED never leave the collection they were shared into.
     """
+    to = destination.display
     if level is Tlp.CLEAR:
-        return _allow(f"TLP:CLEAR may go anywhere, {destination.display} included")
+        return _allow(Phrase("TLP:CLEAR may go anywhere, {destination} included", destination=to))
     if level is Tlp.GREEN:
         if destination.kind == "export":
-            return _deny(f"TLP:GREEN stays inside its community; {destination.display} would leave it")
+            return _deny(
+                Phrase("TLP:GREEN stays inside its community; {destination} would leave it", destination=to)
+            )
         community = source_group.community
         if community is None:
-            return _deny(f"TLP:GREEN may not leave group {source_group.slug}: it belongs to no community")
-        if destination.community != community:
-            theirs = destination.community or "no community"
             return _deny(
-                f"TLP:GREEN flows only within community {community}; {destination.display} is in {theirs}"
+                Phrase(
+                    "TLP:GREEN may not leave group {group}: it belongs to no community",
+                    group=source_group.slug,
+                )
             )
-        return _allow(f"TLP:GREEN may flow within community {community}, to {destination.display}")
+        if destination.community != community:
+            return _deny(
+                Phrase(
+                    "TLP:GREEN flows only within community {community}; {destination} is in {theirs}",
+                    community=community,
+                    destination=to,
+                    theirs=destination.community or Phrase("no community"),
+                )
+            )
+        return _allow(
+            Phrase(
+                "TLP:GREEN may flow within community {community}, to {destination}",
+                community=community,
+                destination=to,
+            )
+        )
     return _deny(
-        f"{level.label} never leaves the collection it was shared into, {destination.display} included"
+        Phrase(
+            "{level} never leaves the collection it was shared into, {destination} included",
+            level=level.label,
+            destination=to,
+        )
     )

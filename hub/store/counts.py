@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.store.models import ObjectCount as OC
-from hub.store.models import ObjectVersion as OV
+from hub.store.tables import ObjectVersion as OV
 
 DAY_US = 86_400_000_000
 _KEY = ("collection_id", "day", "tlp", "type", "producer_id")
@@ -95,6 +95,7 @@ def removed(session: Session, rows: Iterable[Counted]) -> None:
                 OV.tlp == tlp,
                 OV.producer_id == producer,
                 OV.private_to == 0,
+                OV.audience == 0,
             )
             .scalar_subquery()
         )
@@ -110,7 +111,7 @@ def rebuild(session: Session) -> int:
         select(
             OV.collection_id, day, OV.tlp, OV.type, OV.producer_id, func.count(), func.max(OV.date_added_us)
         )
-        .where(OV.private_to == 0)
+        .where(OV.private_to == 0, OV.audience == 0)  # feedback with an audience is nobody's statistics
         .group_by(OV.collection_id, day, OV.tlp, OV.type, OV.producer_id)
     )
     result = session.execute(insert(OC).from_select([*_KEY, "n", "last_added_us"], counted))

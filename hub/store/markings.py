@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.policy.tlp import TLP_LEVEL_BY_ID, MarkingIndex
-from hub.store.models import ObjectVersion as OV
+from hub.store.tables import ObjectVersion as OV
 
 
 def referenced(objects: Iterable[Any]) -> set[str]:

@@ -1,4 +1,7 @@
-"""ORM tables of stored object versions, TAXII status resources, audit events and hub secrets."""
+"""ORM tables of statistics counts, TAXII status resources, audit events and hub secrets.
+
+The stored object versions and their owners are in `hub.store.tables`, which only `hub.store` imports.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,53 +21,6 @@ from hub.db import Base
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class ObjectVersion(Base):
-    """One version of one STIX object in one collection, kept as its exact JSON bytes.
-
-    Times are integer microseconds since the epoch so that they sort and compare alike on every
-    database; `version` keeps the object's own timestamp text for the manifest and versions.
-    """
-
-    __tablename__ = "object_versions"
-
-    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
-    # no foreign keys on the two ingest tables (migration 0005_ingest): PostgreSQL's per-row checks cost
-    # more than the inserts; collections and organisations are never deleted, and every row takes its
-    # references from the authorised collection and caller
-    collection_id: Mapped[str] = mapped_column(String(36))
-    # a 250-character type, "--" and a UUID
-    stix_id: Mapped[str] = mapped_column(String(300))
-    type: Mapped[str] = mapped_column(String(250))
-    spec_version: Mapped[str] = mapped_column(String(8))
-    version: Mapped[str] = mapped_column(String(40))
-    version_us: Mapped[int] = mapped_column(BigInteger)
-    date_added_us: Mapped[int] = mapped_column(BigInteger)
-    # the level a reader's clearance must reach: the object's effective TLP, raised by granular
-    # markings on required properties (hub.policy.granular)
-    tlp: Mapped[int] = mapped_column(SmallInteger)
-    # set when granular markings on optional properties exceed `tlp`: readers below it get them removed
-    redact_tlp: Mapped[int | None] = mapped_column(SmallInteger)
-    # the publisher: the member organisation that put this version in the hub (the author, if stated,
-    # is the body's created_by_ref)
-    producer_id: Mapped[int] = mapped_column(Integer)
-    # 0 for the shared record; else the publisher's id, for a version only its publisher may ever read
-    # (hub.ingest: a post that could not join the record without revealing a hidden object). Such
-    # rows carry tlp PRIVATE_TLP, above every clearance, so every read and outbound query skips them.
-    private_to: Mapped[int] = mapped_column(Integer, server_default="0")
-    body: Mapped[bytes] = mapped_column(LargeBinary)
-
-    __table_args__ = (
-        UniqueConstraint(
-            "collection_id", "stix_id", "version_us", "private_to", name="uq_object_versions_version"
-        ),
-        # pages in date-added order (objects, manifest) and filtered by type
-        Index("ix_object_versions_added", "collection_id", "date_added_us", "seq"),
-        Index("ix_object_versions_type_added", "collection_id", "type", "date_added_us", "seq"),
-        # the unique constraint's index also serves first/last/all-versions lookups of one id
-        {"sqlite_autoincrement": True},
-    )
 
 
 class ObjectCount(Base):
@@ -88,22 +43,6 @@ class ObjectCount(Base):
 
 
 PRIVATE_TLP = 100  # the `tlp` of a private row: no clearance reaches it, only its publisher reads it
-
-
-class ObjectOwner(Base):
-    """Who owns a STIX id: the organisation that first published it in the hub, and where.
-
-    Only the owner adds versions (STIX 2.1 section 3.6). Cyber-observables (deterministic ids, one copy
-    per publisher) and marking definitions (immutable, per collection) have no row here.
-    """
-
-    __tablename__ = "object_owners"
-
-    # lowercased: UUIDs compare case-insensitively, so no other spelling may stand in for an owned id
-    stix_id: Mapped[str] = mapped_column(String(300), primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(Integer)  # no foreign keys here either (see above)
-    # the collection it was first shared into: originator control judges later moves from there
-    collection_id: Mapped[str] = mapped_column(String(36))
 
 
 class Status(Base):
@@ -146,8 +85,15 @@ class AuditEvent(Base):
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
 
-    # a coordinator's audit log: one group's events, newest first (keyset on id)
-    __table_args__ = (Index("ix_audit_events_group", "group_id", "id"),)
+    # a coordinator's audit log: one group's events, newest first (keyset on id); and of one action
+    # (the dashboard's last refusals, which are rare: without it the group's events are walked back)
+    __table_args__ = (
+        Index("ix_audit_events_group", "group_id", "id"),
+        Index("ix_audit_events_group_action", "group_id", "action", "id"),
+        # one organisation's history: what it did, and what was done to it
+        Index("ix_audit_events_organisation", "organisation_id", "id"),
+        Index("ix_audit_events_target_org", "target_org_id", "id"),
+    )
 
 
 class AuditDaily(Base):
@@ -172,3 +118,15 @@ class HubSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ZoneSerial(Base):
+    """The SOA serial of one reader's response-policy zone (hub.lookup.formats.rpz): it changes only
+    when the zone's content does, and only upwards."""
+
+    __tablename__ = "zone_serials"
+
+    # sha256 of the reader's organisation, the group, the collection and the download's parameters
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of the zone's records
+    serial: Mapped[int] = mapped_column(BigInteger)

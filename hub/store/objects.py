@@ -1,27 +1,21 @@
-"""Reading and writing object versions: bulk insert, paged reads of stored bytes, deletes."""
+"""Writing object versions (bulk insert, deletes) and TAXII's paged reads, through `hub.store.reads`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Select, delete, func, select, text, tuple_
+from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
-from hub.store import counts
-from hub.store import queries as q
-from hub.store.models import ObjectOwner
-from hub.store.models import ObjectVersion as OV
-
-
-@dataclass(frozen=True)
-class Reader:
-    """Whom a read is for: the organisation and its clearance in the collection."""
-
-    org_id: int
-    clearance: int
+from hub.store import counts, reads
+from hub.store import values as value_index
+from hub.store.reads import Page as Page
+from hub.store.reads import Reader as Reader
+from hub.store.tables import ObjectOwner
+from hub.store.tables import ObjectVersion as OV
 
 
 @dataclass(frozen=True)
@@ -36,54 +30,37 @@ class Filters:
     limit: int = 100
     position: tuple[int, int] | None = None
 
-
-@dataclass
-class Page:
-    """One page of rows plus whether more follow."""
-
-    rows: list[Any]
-    more: bool
-
-    @property
-    def first_added(self) -> int | None:
-        return self.rows[0].date_added_us if self.rows else None
-
-    @property
-    def last_added(self) -> int | None:
-        return self.rows[-1].date_added_us if self.rows else None
-
-    @property
-    def last_position(self) -> tuple[int, int] | None:
-        return (self.rows[-1].date_added_us, self.rows[-1].seq) if self.rows else None
+    def matching(self) -> reads.Filters:
+        """What the read asks for, as the read door takes it."""
+        return reads.Filters(
+            added_after_us=self.added_after_us,
+            ids=self.ids,
+            types=self.types,
+            spec_versions=self.spec_versions,
+            versions=self.versions,
+        )
 
 
-def _read(session: Session, columns: Sequence[Any], collection_id: str, reader: Reader, f: Filters) -> Page:
-    stmt = select(OV.seq, OV.date_added_us, *columns).where(
-        OV.collection_id == collection_id, q.visible(reader_org_id=reader.org_id, clearance=reader.clearance)
-    )
-    stmt = q.added_after(stmt, f.added_after_us)
-    stmt = q.match_id(stmt, f.ids)
-    stmt = q.match_type(stmt, f.types)
-    stmt = q.match_spec_version(stmt, f.spec_versions)
-    stmt = q.match_version(stmt, f.versions, reader_org_id=reader.org_id, clearance=reader.clearance)
-    stmt = q.page(q.after_token(stmt, f.position), f.limit)
-    rows = list(session.execute(stmt))
-    return Page(rows=rows[: f.limit], more=len(rows) > f.limit)
+def _read(session: Session, columns: Sequence[str], collection_id: str, reader: Reader, f: Filters) -> Page:
+    return reads.page_versions(
+        session, reader=reader, collections=[collection_id], columns=columns, filters=f.matching(),
+        after=f.position, limit=f.limit,
+    )  # fmt: skip
 
 
 def get_objects(session: Session, *, collection_id: str, reader: Reader, filters: Filters) -> Page:
     """A page of visible object versions: stored bytes, and the level above which parts are redacted."""
-    return _read(session, (OV.body, OV.redact_tlp), collection_id, reader, filters)
+    return _read(session, ("body", "redact_tlp"), collection_id, reader, filters)
 
 
 def get_manifest(session: Session, *, collection_id: str, reader: Reader, filters: Filters) -> Page:
     """A page of manifest entries (id, version, date added) of visible object versions."""
-    return _read(session, (OV.stix_id, OV.version), collection_id, reader, filters)
+    return _read(session, ("stix_id", "version"), collection_id, reader, filters)
 
 
 def get_versions(session: Session, *, collection_id: str, reader: Reader, filters: Filters) -> Page:
     """A page of the visible versions of one object."""
-    return _read(session, (OV.version,), collection_id, reader, filters)
+    return _read(session, ("version",), collection_id, reader, filters)
 
 
 def delete_versions(
@@ -91,19 +68,21 @@ def delete_versions(
 ) -> int:
     """Delete the visible versions that match; only the producer's when `producer_id` is given."""
     # what each deleted version counted for (hub.store.counts), read with it
-    columns = (OV.seq, OV.collection_id, OV.date_added_us, OV.tlp, OV.type, OV.producer_id, OV.private_to)
-    stmt: Select[Any] = select(*columns).where(  # type: ignore[assignment]
-        OV.collection_id == collection_id, q.visible(reader_org_id=reader.org_id, clearance=reader.clearance)
+    columns = ("seq", "collection_id", "date_added_us", "tlp", "type", "producer_id", "private_to")
+    matching = reads.Filters(
+        ids=filters.ids,
+        spec_versions=filters.spec_versions,
+        versions=filters.versions,
+        producer_id=producer_id,
     )
-    stmt = q.match_id(stmt, filters.ids)
-    stmt = q.match_spec_version(stmt, filters.spec_versions)
-    stmt = q.match_version(stmt, filters.versions, reader_org_id=reader.org_id, clearance=reader.clearance)
-    if producer_id is not None:
-        stmt = stmt.where(OV.producer_id == producer_id)
+    stmt = reads.select_versions(
+        columns, reader=reader, collections=[collection_id], filters=matching, order=None
+    )
     found = list(session.execute(stmt))
     seqs = [r.seq for r in found]
     for i in range(0, len(seqs), 1000):
         session.execute(delete(OV).where(OV.seq.in_(seqs[i : i + 1000])))
+    value_index.remove(session, seqs)  # the value index forgets them in the same transaction
     counts.removed(session, found)
     session.flush()
     return len(seqs)
@@ -144,6 +123,16 @@ def own_versions(
         )
         for sid, ver, ver_us, body in session.execute(stmt):
             found[sid] = (ver, ver_us, body)
+    return found
+
+
+def stored_ids(session: Session, *, collection_id: str, ids: Sequence[str]) -> set[str]:
+    """The ids among `ids` with any version stored in the collection (an importer tells new objects
+    from new versions by it; a private version counts, as the insert would find it too)."""
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        stmt = select(OV.stix_id).where(OV.collection_id == collection_id, OV.stix_id.in_(chunk))
+        found.update(session.scalars(stmt))
     return found
 
 
@@ -253,21 +242,30 @@ class NewVersion(NamedTuple):
 
 
 def insert_versions(
-    session: Session, rows: list[NewVersion], *, fresh: frozenset[str] = frozenset()
+    session: Session,
+    rows: list[NewVersion],
+    *,
+    fresh: frozenset[str] = frozenset(),
+    objects: Mapping[tuple[str, str, int, int], Mapping[str, Any]] | None = None,
 ) -> set[tuple[str, int]]:
     """Insert object versions in one statement; a version already stored is left as it is.
 
     `fresh` holds lowercased ids that nobody owned before this transaction claimed them: no version of
     them can be stored, so they are not looked up. Returns the (id, version µs) pairs actually
-    inserted, so callers can tell new from unchanged.
+    inserted, so callers can tell new from unchanged. The values the new versions carry go into the
+    value index in the same transaction (hub.store.values; `objects` may give the parsed objects by
+    (collection, id, version µs, private_to), saving a second parse).
     """
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
-    new_rows = (
-        _pg_insert(session, rows, fresh) if dialect == "postgresql" else _sqlite_insert(session, rows, fresh)
-    )
+    seqs: list[int] | None = None
+    if dialect == "postgresql":
+        new_rows, seqs = _pg_insert(session, rows, fresh)
+    else:
+        new_rows, seqs = _sqlite_insert(session, rows, fresh)
     counts.added(session, new_rows)  # statistics' counts move in the same transaction
+    value_index.index_versions(session, new_rows, objects, seqs=seqs)
     return {(r.stix_id, r.version_us) for r in new_rows}
 
 
@@ -276,6 +274,9 @@ _SQLITE_STORED = (
     "SELECT stix_id, version_us, private_to FROM object_versions "
     "WHERE collection_id = ? AND stix_id IN (SELECT value FROM json_each(?))"
 )
+# the versions above a seq: (n, last - n + 1, last) above last - n when the n rows just inserted (the n
+# highest seqs, AUTOINCREMENT never reusing one) are exactly the run ending at last
+_SQLITE_RUN = "SELECT count(*), min(seq), max(seq) FROM object_versions WHERE seq > ?"
 _SQLITE_INSERT = (
     "INSERT INTO object_versions (collection_id, stix_id, type, spec_version, version, version_us, "
     "date_added_us, tlp, redact_tlp, producer_id, private_to, body) "
@@ -292,12 +293,18 @@ def _stored_candidates(rows: list[NewVersion], fresh: frozenset[str]) -> dict[st
     return {coll: sorted(ids) for coll, ids in found.items()}
 
 
-def _sqlite_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) -> list[NewVersion]:
+def _sqlite_insert(
+    session: Session, rows: list[NewVersion], fresh: frozenset[str]
+) -> tuple[list[NewVersion], list[int] | None]:
     """SQLite: the versions already stored are looked up, the others inserted by the driver's executemany.
 
     The caller holds SQLite's one write lock (`begin_write`: BEGIN IMMEDIATE), so nothing can insert
     between the lookup and the insert; a plain INSERT (no OR IGNORE) would fail loudly if that ever
     changed. SQLAlchemy's insertmanyvalues with RETURNING cost more than the insert itself.
+
+    Also returns the new rows' seqs when they are provably the consecutive run ending at
+    last_insert_rowid() (AUTOINCREMENT gives each row the largest seq ever used plus one; the run is
+    checked by counting it), else None and the value index reads them back.
     """
     conn = session.connection()
     stored: set[tuple[str, str, int, int]] = set()
@@ -311,9 +318,15 @@ def _sqlite_insert(session: Session, rows: list[NewVersion], fresh: frozenset[st
             continue
         stored.add(key)  # a second copy in the same batch is "already stored", as on PostgreSQL
         new_rows.append(r)
-    if new_rows:
-        conn.exec_driver_sql(_SQLITE_INSERT, new_rows)
-    return new_rows
+    if not new_rows:
+        return new_rows, None
+    conn.exec_driver_sql(_SQLITE_INSERT, new_rows)
+    n = len(new_rows)
+    last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+    run = conn.exec_driver_sql(_SQLITE_RUN, (last - n,)).one()
+    if tuple(run) != (n, last - n + 1, last):
+        return new_rows, None
+    return new_rows, list(range(last - n + 1, last + 1))
 
 
 _PG_STORED = (
@@ -324,6 +337,8 @@ _PG_TYPES = (
     "varchar", "varchar", "varchar", "varchar", "varchar", "int8", "int8", "int2", "int2", "int4", "int4",
     "bytea",
 )  # fmt: skip
+_PG_SEQ_TYPES = ["int8", *_PG_TYPES]
+_PG_COPY_VERSIONS = f"COPY object_versions (seq, {', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 
 
 @dataclass
@@ -338,13 +353,26 @@ class StatisticsWatch:
 _watch = StatisticsWatch()
 
 
-def _pg_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) -> list[NewVersion]:
+# n sequence numbers of object_versions.seq, in the order the sequence hands them out
+_PG_NEXT_SEQS = (
+    "SELECT nextval(pg_get_serial_sequence('object_versions', 'seq')) FROM generate_series(1, %s) ORDER BY 1"
+)
+
+
+def _pg_insert(
+    session: Session, rows: list[NewVersion], fresh: frozenset[str]
+) -> tuple[list[NewVersion], list[int]]:
     """PostgreSQL: the versions already stored are looked up, the others COPied straight into the table.
 
     The caller holds the advisory lock of each collection it writes (`lock_collection`), which every
     writer of a collection takes, so nothing can insert between the lookup and the COPY. COPY streams
     the rows with no SQL text to parse (a multi-row INSERT of a thousand rows has eleven thousand
     parameters), in binary, so bodies go as they are rather than hex-encoded.
+
+    The new rows' sequence numbers are taken from the column's sequence first (one round trip of n
+    integers) and COPied with them, the same numbers in the same order the column's default would
+    have given, so the value index needs no read-back of what was just written. Returns the new rows
+    and their seqs.
     """
     dbapi: Any = session.connection().connection.driver_connection
     stored: set[tuple[str, str, int, int]] = set()
@@ -359,18 +387,21 @@ def _pg_insert(session: Session, rows: list[NewVersion], fresh: frozenset[str]) 
                 continue
             stored.add(key)  # a second copy in the same batch is "already stored"
             new_rows.append(r)
+        seqs: list[int] = []
         if new_rows:
-            with cur.copy(f"COPY object_versions ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(list(_PG_TYPES))
-                for t in new_rows:
-                    copy.write_row(t)
+            cur.execute(_PG_NEXT_SEQS, (len(new_rows),))
+            seqs = [n for (n,) in cur.fetchall()]
+            with cur.copy(_PG_COPY_VERSIONS) as copy:
+                copy.set_types(_PG_SEQ_TYPES)
+                for seq, t in zip(seqs, new_rows, strict=True):
+                    copy.write_row((seq, *t))
         # the statistics are looked at (a catalog query) when this process's own inserts may have
         # crossed the next threshold, and every 16 COPYs for what other processes insert meanwhile
         _watch.inserted += len(new_rows)
         _watch.copies += 1
         if _watch.inserted >= _watch.look_at or _watch.copies >= 16:
             _keep_statistics(cur, _watch)
-    return new_rows
+    return new_rows, seqs
 
 
 ANALYZE_AFTER = 5000  # rows changed before the first ANALYZE of a new table

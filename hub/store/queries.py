@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, false, or_, tuple_
 from sqlalchemy.orm import aliased
 
 from hub.policy.sql import visible_clause
-from hub.stix import SCO_TYPES
-from hub.store.models import ObjectVersion as OV
+from hub.store.tables import ObjectVersion as OV
+from hub.vocab.stix import SCO_TYPES
 
 
 def visible(*, reader_org_id: int, clearance: int, table: Any = OV) -> ColumnElement[bool]:
@@ -48,12 +48,35 @@ def match_version(
     clearance: int,
     upto_seq: int | None = None,
 ) -> Select[Any]:
+    """TAXII `match[version]` for a member: `latest` with the member's visibility predicate."""
+    return latest(
+        stmt,
+        spec,
+        other_visible=lambda other: [visible(reader_org_id=reader_org_id, clearance=clearance, table=other)],
+        upto_seq=upto_seq,
+    )
+
+
+# the other version `latest` compares with: one alias for every query, made once (making an alias's
+# column proxies costs more than building the rest of a query), and only ever used inside latest's own
+# NOT EXISTS, which holds no other latest: so it is never correlated with itself
+_OTHER = aliased(OV)
+
+
+def latest(
+    stmt: Select[Any],
+    spec: Sequence[str | int],
+    *,
+    other_visible: Callable[[Any], Sequence[ColumnElement[bool]]],
+    upto_seq: int | None = None,
+) -> Select[Any]:
     """TAXII `match[version]`: `first`, `last`, `all` and exact timestamps (µs), any of them.
 
-    `first` and `last` are judged among the versions this reader may see, so a hidden newer version
-    neither hides an older visible one nor reveals that it exists. With `upto_seq` they are judged
-    among the versions stored up to that sequence: a read spread over several transactions then sees
-    the latest versions as they were when it started, each object once.
+    `first` and `last` are judged among the versions the reader may see (`other_visible`, the reader's
+    predicate on another version), so a hidden newer version neither hides an older visible one nor
+    reveals that it exists. With `upto_seq` they are judged among the versions stored up to that
+    sequence: a read spread over several transactions then sees the latest versions as they were when
+    it started, each object once.
     """
     if "all" in spec:
         return stmt
@@ -64,7 +87,7 @@ def match_version(
             # and walks the date-added index under the LIMIT, while it guesses an equality with a
             # subquery keeps 0.5% of rows and then sorts the whole collection for each page. It
             # needs statistics for that: see hub.store.objects._keep_statistics.
-            other = aliased(OV)
+            other = _OTHER
             newer = other.version_us > OV.version_us if item == "last" else other.version_us < OV.version_us
             conds.append(
                 ~exists().where(
@@ -74,13 +97,43 @@ def match_version(
                     # an SCO is one object per publisher (deterministic ids, hub.ingest): another
                     # publisher's copy never stands in for this one
                     or_(OV.type.not_in(sorted(SCO_TYPES)), other.producer_id == OV.producer_id),
-                    visible(reader_org_id=reader_org_id, clearance=clearance, table=other),
+                    *other_visible(other),
                     *(() if upto_seq is None else (other.seq <= upto_seq,)),
                 )
             )
         else:
             conds.append(OV.version_us == item)
     return stmt.where(or_(*conds) if conds else false())
+
+
+def reclassified_above(ceiling: int) -> ColumnElement[bool]:
+    """A later version of the same object is above `ceiling`: its publisher reclassified the object.
+
+    Only its publisher reclassifies it: a private version (hub.ingest) or another publisher's copy of
+    an SCO is no reclassification, or anyone could stop an object leaving (and have it withdrawn at
+    the peer) by posting a version of its id.
+    """
+    later = aliased(OV)
+    return exists().where(
+        later.collection_id == OV.collection_id,
+        later.stix_id == OV.stix_id,
+        later.producer_id == OV.producer_id,
+        later.private_to == 0,
+        later.version_us > OV.version_us,
+        later.tlp > ceiling,
+    )
+
+
+def earlier_within(ceiling: int) -> ColumnElement[bool]:
+    """The same publisher stored an earlier version of the object at or below `ceiling`."""
+    earlier = aliased(OV)
+    return exists().where(
+        earlier.collection_id == OV.collection_id,
+        earlier.stix_id == OV.stix_id,
+        earlier.producer_id == OV.producer_id,
+        earlier.version_us < OV.version_us,
+        earlier.tlp <= ceiling,
+    )
 
 
 def after_token(stmt: Select[Any], position: tuple[int, int] | None) -> Select[Any]:

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors import ColumnMap
-from connectors.tlp import TLP_LEVELS, parse_tlp
 from hub.config_files import read_yaml
 from hub.sync.fetch import credentials_in_url, is_url
 from hub.sync.models import Feed
 from hub.sync.sources import PULL_FORMATS, TAXII_FORMATS
+from hub.vocab.tlp import TLP_WORDS, read_tlp
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -93,6 +93,8 @@ class FeedConfig(Strict):
     connector: ConnectorOptions = Field(default_factory=ConnectorOptions)
     public: bool = False
     upstream_default_tlp: str | None = None
+    # a TAXII pull from another hub: the feedback on what it brought in goes back to it (hub.sync.feedback)
+    two_way: bool = False
     user: str | None = Field(default=None, max_length=255)
     password_env: str | None = Field(default=None, max_length=128)
     auth_header: str | None = Field(default=None, max_length=128)
@@ -135,10 +137,10 @@ class FeedConfig(Strict):
     def _tlp(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        level = parse_tlp(v)
+        level = read_tlp(v)
         if level is None:
-            raise ValueError(f"unknown TLP level {v!r}: use {', '.join(TLP_LEVELS)}")
-        return level
+            raise ValueError(f"unknown TLP level {v!r}: use {', '.join(TLP_WORDS)}")
+        return level.word
 
     @field_validator("url")
     @classmethod
@@ -222,8 +224,14 @@ class FeedConfig(Strict):
                         "on a TAXII pull feed `upstream_default_tlp` gives the level of objects the "
                         "upstream serves unmarked (default amber); `tlp` is for feeds that are not hubs"
                     )
+                if self.two_way and self.format != "taxii":
+                    raise ValueError(
+                        "`two_way` posts feedback back to the upstream as TAXII 2.1 reports: the "
+                        "upstream is a TAXII 2.1 hub (format `taxii`)"
+                    )
             else:
-                extra = {"peer_community", "public", "upstream_default_tlp"} & self.model_fields_set
+                hubs_only = {"peer_community", "public", "upstream_default_tlp", "two_way"}
+                extra = hubs_only & self.model_fields_set
                 if extra:
                     raise ValueError(
                         f"{', '.join(sorted(extra))}: only TAXII feeds (pulling from another hub) use these"
@@ -237,6 +245,7 @@ class FeedConfig(Strict):
                 "tlp",
                 "public",
                 "upstream_default_tlp",
+                "two_way",
             } & self.model_fields_set
             if unused:
                 raise ValueError(f"{', '.join(sorted(unused))}: only pull feeds use these")
@@ -312,6 +321,7 @@ def definition(fc: FeedConfig) -> dict[str, Any]:
         ),
         "tlp": fc.tlp,
         "tlp_version": fc.tlp_version,
+        "two_way": fc.two_way,
         "options": fc.connector.model_dump(exclude_defaults=True) if fc.direction == "pull" else {},
         "username": fc.user,
         "password_env": fc.password_env,
@@ -383,6 +393,9 @@ def apply_feeds(
         if not changed:
             report.unchanged.append(fc.name)
             continue
+        if changed & {*CURSOR_SCOPE, "two_way"}:
+            # the reports posted back belonged to the old upstream; turned on, it starts from the first
+            feed.feedback_cursor = None
         if changed & set(CURSOR_SCOPE):
             feed.cursor = None
         elif changed & set(RULE_SCOPE) and feed.cursor is not None:

@@ -15,7 +15,7 @@ from hub.ingest import Submission, add_prepared, prepare
 from hub.lookup.benign import DEFAULT_GUARD
 from hub.policy.rules import Reader, Submitter, read_clearance
 from hub.policy.tlp import Tlp
-from hub.store.models import ObjectVersion as OV
+from hub.store.objects import stored_ids
 from hub.trust.access import collection_policy
 from hub.trust.benign import guard_for
 from hub.trust.models import Collection, CollectionRecipient, Membership, Organisation, TrustGroup
@@ -194,17 +194,7 @@ def run_import(
                 begin_write(session)
                 submission, _org = resolve_submission(session, target)
                 ids = list({o["id"] for o in objs if isinstance(o.get("id"), str)})
-                known = (
-                    set(
-                        session.scalars(
-                            select(OV.stix_id).where(
-                                OV.collection_id == submission.collection_id, OV.stix_id.in_(ids)
-                            )
-                        )
-                    )
-                    if ids
-                    else set()
-                )
+                known = stored_ids(session, collection_id=submission.collection_id, ids=ids)
                 outcome = add_prepared(session, submission=submission, prepared=prepared, keep_status=False)
                 for sid, _ver in outcome.inserted:
                     if sid in known:

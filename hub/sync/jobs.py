@@ -22,7 +22,8 @@ from hub.db import end_read
 from hub.lookup.benign import DEFAULT_GUARD
 from hub.net import OutboundGuard
 from hub.policy.rules import Destination
-from hub.stix import format_us, timestamp_us
+from hub.stix import timestamp_us
+from hub.sync.feedback import post_back
 from hub.sync.feeds import connector_options, seen_at
 from hub.sync.fetch import Access, Conditional, RunInterrupted, is_url
 from hub.sync.importer import ImportReport, Target, producer_of, resolve_submission, run_import
@@ -33,6 +34,7 @@ from hub.sync.sources import TAXII_FORMATS, PullCursor, feed_results, valid_curs
 from hub.sync.upstream import upstream_screen
 from hub.trust.benign import guard_for
 from hub.trust.models import TrustGroup
+from hub.vocab.time import format_us
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,8 @@ class FeedJob:
     etag: str | None = None
     last_modified: str | None = None
     guarded: bool = True  # a coordinator's feed: public addresses only, errors that never echo the source
+    two_way: bool = False  # a TAXII pull: the feedback on what it brought in goes back upstream
+    feedback_cursor: str | None = None
 
     @classmethod
     def of(cls, feed: Feed) -> FeedJob:
@@ -129,6 +133,8 @@ class FeedJob:
             etag=feed.etag,
             last_modified=feed.last_modified,
             guarded=feed.declared_by != "operator",
+            two_way=bool(feed.two_way),
+            feedback_cursor=feed.feedback_cursor,
         )
 
 
@@ -148,7 +154,8 @@ class RunOutcome:
     """What one run did, and where the next run starts.
 
     For a push, `sent` counts what the peer stored new, `unchanged` what it already had, `withdrawn`
-    the reclassified objects deleted at the peer, `refused` what it refused or could not be sent.
+    the reclassified objects deleted at the peer, `refused` what it refused or could not be sent. For a
+    two-way pull, `sent` counts the reports the upstream took back (its refusals are in `reasons`).
     """
 
     ok: bool = True
@@ -167,6 +174,8 @@ class RunOutcome:
     reasons: list[str] = field(default_factory=list)
     audit: Audit | None = None
     validators: tuple[str | None, str | None] | None = None  # URL feeds: (ETag, Last-Modified) to keep
+    # a two-way pull's reports posted back: (feedback cursor before, after); None when none were read
+    feedback: tuple[str | None, str | None] | None = None
 
     def summary(self, direction: str) -> str:
         """The counts as a person reads them."""
@@ -175,10 +184,11 @@ class RunOutcome:
                 f"sent {self.sent} new, {self.unchanged} already at the peer, refused by the peer "
                 f"{self.refused}, withdrawn {self.withdrawn}"
             )
+        back = f", feedback sent back {self.sent}" if self.feedback is not None else ""
         return (
             f"read {self.read}, new {self.created}, new versions {self.new_versions}, "
             f"unchanged {self.unchanged}, rejected {self.rejected}, skipped {self.skipped}, "
-            f"refused {self.refused}"
+            f"refused {self.refused}{back}"
         )
 
 
@@ -376,9 +386,47 @@ def run_pull(
         )
         if revoked:
             outcome.reasons.append(f"snapshot: {revoked} indicator(s) no longer listed by the source revoked")
+    if error is None and job.two_way:
+        error = _post_back(sm, job, password, outcome, guard)
     if error is not None:
         outcome.ok, outcome.error = False, error[:4000]
     return outcome
+
+
+def _post_back(
+    sm: sessionmaker[Session],
+    job: FeedJob,
+    password: str | None,
+    outcome: RunOutcome,
+    guard: OutboundGuard | None = None,
+) -> str | None:
+    """A two-way pull, after its import: post the feedback on what it brought in back upstream
+    (hub.sync.feedback). The feedback cursor moves past what the upstream acknowledged, refused
+    reports included; the error, when posting stopped."""
+    after = timestamp_us(job.feedback_cursor, "feedback cursor") if job.feedback_cursor else None
+    with sm() as session:
+        coll, grp = source_collection(session, group=job.group, collection=job.collection)
+        report = post_back(
+            session, collection=coll, group=grp, origin=job.publish_as or "", url=job.url,
+            user=job.username, password=password, peer_community=job.peer_community, public=job.public,
+            added_after_us=after, timeout=job.timeout_s, tlp_version=job.tlp_version, guard=guard,
+        )  # fmt: skip
+        end_read(session)
+    cursor = format_us(report.last_added_us) if report.last_added_us else job.feedback_cursor
+    outcome.feedback = (job.feedback_cursor, cursor)
+    outcome.sent = report.sent
+    if report.sent or report.already_there or report.refused_by_peer:
+        outcome.reasons.append(
+            f"feedback back upstream: {report.sent} sent, {report.already_there} already there, "
+            f"{report.refused_by_peer} refused by the upstream"
+        )
+        outcome.reasons.extend((report.reasons or [])[:5])
+    if report.sent:
+        outcome.audit = Audit(
+            action="feedback-out", group_id=grp.id, collection_id=coll.id, count=report.sent,
+            detail=f"feed {job.name}: feedback on what it brought in posted back to {job.url}",
+        )  # fmt: skip
+    return f"posting feedback back upstream: {report.error}" if report.error else None
 
 
 def _counted(job: FeedJob, report: ImportReport) -> list[str]:

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import ColumnElement, exists, select, tuple_
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from hub.db import end_read
 from hub.policy.granular import redact
 from hub.policy.rules import Destination, redistribution_ceiling
 from hub.policy.tlp import (
@@ -27,7 +26,7 @@ from hub.policy.tlp import (
     marking_ids,
 )
 from hub.store.markings import marking_index, referenced
-from hub.store.models import ObjectVersion as OV
+from hub.store.reads import Filters, needs_redaction, reclassified, stream_versions
 from hub.sync.fetch import PeerError, RunInterrupted
 from hub.sync.peer import PeerCollection
 from hub.trust.access import group_policy
@@ -83,24 +82,6 @@ def destination_for(
     return Destination(kind="export", name=name or "export")
 
 
-def _newer_above(ceiling: int) -> ColumnElement[bool]:
-    """A later version of the same object is above `ceiling`: the object was reclassified.
-
-    Only its publisher reclassifies it: a private version (hub.ingest) or another publisher's copy of
-    an SCO is no reclassification, or anyone could stop an object leaving (and have it withdrawn at
-    the peer) by posting a version of its id.
-    """
-    later = aliased(OV)
-    return exists().where(
-        later.collection_id == OV.collection_id,
-        later.stix_id == OV.stix_id,
-        later.producer_id == OV.producer_id,
-        later.private_to == 0,
-        later.version_us > OV.version_us,
-        later.tlp > ceiling,
-    )
-
-
 def _definition_of(ref: str) -> dict[str, Any] | None:
     """The built-in TLP marking-definition object behind a TLP 1.0 or TLP 2.0 id, or None."""
     level = TLP_LEVEL_BY_ID.get(ref)
@@ -135,31 +116,27 @@ def outbound(
     """
     ceiling = int(redistribution_ceiling(group_policy(group), destination))
     version: Literal[1, 2] = 1 if tlp_version == 1 else 2
-    not_reclassified = ~_newer_above(ceiling)
     sent_markings: set[str] = set()
-    position: tuple[int, int] | None = None
-    while True:
-        stmt = select(OV.seq, OV.date_added_us, OV.body, OV.tlp, OV.redact_tlp, OV.type).where(
-            OV.collection_id == collection.id, OV.tlp <= ceiling, not_reclassified
-        )
-        if added_after_us is not None:
-            stmt = stmt.where(OV.date_added_us > added_after_us)
-        if position is not None:
-            stmt = stmt.where(tuple_(OV.date_added_us, OV.seq) > tuple_(*position))
-        rows = list(session.execute(stmt.order_by(OV.date_added_us, OV.seq).limit(page)))
-        if not rows:
-            return
+
+    def with_page(rows: list[Any]) -> tuple[list[Any], list[dict[str, Any]], list[Any], MarkingIndex]:
         parsed = [orjson.loads(r.body) for r in rows]
         refs_of = [_refs(obj) for obj in parsed]
         # stored definitions are read only for refs that are not the built-in TLP ones
         custom = {ref for refs in refs_of for ref in refs[1] if ref not in TLP_LEVEL_BY_ID}
         markings = marking_index(session, collection_id=collection.id, refs=custom) if custom else _BUILT_IN
-        # the page is read: end its transaction before a slow peer or disk takes the items
-        end_read(session)
+        return rows, parsed, refs_of, markings
+
+    # each page is read in a transaction of its own, ended before a slow peer or disk takes the items
+    pages = stream_versions(
+        session, reader=None, collections=[collection.id], ceiling=ceiling, page=page, snapshot=False,
+        columns=("seq", "date_added_us", "body", "tlp", "redact_tlp", "type"),
+        filters=Filters(added_after_us=added_after_us, versions=("all",)), with_page=with_page,
+    )  # fmt: skip
+    for rows, parsed, refs_of, markings in pages:
         out: list[Outbound] = []
         for r, obj, (own, every) in zip(rows, parsed, refs_of, strict=True):
             changed = False
-            if r.redact_tlp is not None and r.redact_tlp > ceiling:
+            if needs_redaction(r, ceiling):
                 redacted = redact(obj, Tlp(ceiling), markings)
                 if redacted is None:
                     continue  # a required property is above what may leave: withhold the object
@@ -182,7 +159,6 @@ def outbound(
                         out.append(Outbound(orjson.dumps(md), r.date_added_us, marking=True))
             out.append(Outbound(orjson.dumps(obj) if changed else r.body, r.date_added_us))
         yield from out
-        position = (rows[-1].date_added_us, rows[-1].seq)
 
 
 _BUILT_IN = MarkingIndex()
@@ -220,22 +196,7 @@ def withdrawn(
     of those versions, which a push's cursor may move past once they are withdrawn.
     """
     ceiling = int(redistribution_ceiling(group_policy(group), destination))
-    earlier = aliased(OV)
-    stmt = select(OV.stix_id, OV.date_added_us).where(
-        OV.collection_id == collection.id,
-        OV.tlp > ceiling,
-        OV.private_to == 0,  # a private version reclassifies nothing (see _newer_above)
-        exists().where(
-            earlier.collection_id == OV.collection_id,
-            earlier.stix_id == OV.stix_id,
-            earlier.producer_id == OV.producer_id,
-            earlier.version_us < OV.version_us,
-            earlier.tlp <= ceiling,
-        ),
-    )
-    if added_after_us is not None:
-        stmt = stmt.where(OV.date_added_us > added_after_us)
-    rows = list(session.execute(stmt))
+    rows = reclassified(session, collection_id=collection.id, ceiling=ceiling, added_after_us=added_after_us)
     return sorted({r.stix_id for r in rows}), max((r.date_added_us for r in rows), default=None)
 
 

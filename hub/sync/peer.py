@@ -9,6 +9,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from hub.net import OutboundGuard
 from hub.sync.fetch import PeerError, http_client
 
 TAXII = "application/taxii+json;version=2.1"
@@ -44,12 +45,19 @@ class PeerCollection:
 
     @classmethod
     def open(
-        cls, url: str, *, user: str | None, password: str | None, timeout: float | None = None
+        cls,
+        url: str,
+        *,
+        user: str | None,
+        password: str | None,
+        timeout: float | None = None,
+        guard: OutboundGuard | None = None,
     ) -> PeerCollection:
-        """A client on the collection at `url`, with HTTP Basic credentials when given."""
+        """A client on the collection at `url`, with HTTP Basic credentials when given; with a `guard`
+        (a coordinator's feed), it connects only where the guard allows."""
         auth = httpx.BasicAuth(user or "", password) if password is not None else None
         headers = {"Accept": TAXII}
-        client = http_client(timeout=timeout, auth=auth, headers=headers)
+        client = http_client(timeout=timeout, auth=auth, headers=headers, guard=guard)
         return cls(url if url.endswith("/") else url + "/", client)
 
     def close(self) -> None:
@@ -72,6 +80,16 @@ class PeerCollection:
         except (ValueError, AttributeError):
             raise PeerError(f"{self.url}: API root information is not a JSON object") from None
         return value if isinstance(value, int) and value > 0 else None
+
+    def can_write(self) -> bool:
+        """The collection resource's `can_write` for this account (TAXII 2.1 section 5.2)."""
+        resp = self._request("GET", self.url)
+        if resp.status_code != 200:
+            raise PeerError(f"{self.url}: collection information: {_short(resp)}")
+        try:
+            return resp.json().get("can_write") is True
+        except (ValueError, AttributeError):
+            raise PeerError(f"{self.url}: collection information is not a JSON object") from None
 
     def add_objects(self, envelope: bytes) -> dict[str, Any]:
         """TAXII 2.1 section 5.4: post one envelope; the status resource the peer answers."""

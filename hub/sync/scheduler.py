@@ -223,6 +223,8 @@ def reset_cursor(session: Session, *, name: str, to: str | None = None) -> str |
     feed = _named(session, name)
     before = feed.cursor
     feed.cursor = valid_cursor(to) if to is not None else None
+    if to is None:  # from the beginning: a two-way pull posts its feedback back again (already there)
+        feed.feedback_cursor = None
     feed.etag = None
     feed.last_modified = None
     session.flush()
@@ -273,6 +275,8 @@ def record_run(
         expected = progress_cursor if progress_cursor is not None else cursor_before
         if feed.cursor == expected:  # else `hub sync load` or reset-cursor moved it meanwhile
             feed.cursor = outcome.cursor_after
+        if outcome.feedback is not None and feed.feedback_cursor == outcome.feedback[0]:
+            feed.feedback_cursor = outcome.feedback[1]
         if outcome.validators is not None:
             feed.etag, feed.last_modified = outcome.validators
         elif not outcome.ok:

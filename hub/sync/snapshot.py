@@ -16,13 +16,13 @@ import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import Normalised, Rejected
-from hub.lookup import reads
 from hub.lookup.benign import benign_list
 from hub.lookup.values import Value, values_of
 from hub.policy.tlp import Tlp
-from hub.stix import format_us, timestamp_us
-from hub.store.models import ObjectVersion as OV
+from hub.stix import timestamp_us
+from hub.store.reads import Filters, Reader, visible_versions
 from hub.sync.importer import ImportReport, Target, resolve_submission, run_import
+from hub.vocab.time import format_us
 
 
 def listed(results: Iterable[Normalised | Rejected], ids: set[str]) -> Iterator[Normalised | Rejected]:
@@ -54,14 +54,16 @@ def _unlisted(
     session: Session, target: Target, producer_id: str, ids: set[str], now_us: int
 ) -> list[dict[str, Any]]:
     submission, _org = resolve_submission(session, target)
-    stmt = reads.visible_rows(
-        (OV.stix_id, OV.body),
-        collection_ids=[submission.collection_id],
-        reader_org_id=submission.org_id,
-        clearance=int(Tlp.RED),
-    ).where(OV.producer_id == submission.org_id, OV.type == "indicator", OV.private_to == 0)
+    rows = visible_versions(
+        session,
+        reader=Reader(org_id=submission.org_id, clearance=int(Tlp.RED)),
+        collections=[submission.collection_id],
+        columns=("stix_id", "body"),
+        filters=Filters(types=("indicator",), producer_id=submission.org_id, shared_only=True),
+        order=None,
+    )
     out = []
-    for row in session.execute(stmt):
+    for row in rows:
         if row.stix_id in ids:
             continue
         obj = orjson.loads(row.body)

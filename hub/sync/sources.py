@@ -9,10 +9,11 @@ import orjson
 
 from connectors import FORMATS, FeedSettings, Normalised, Rejected, get_connector
 from connectors.misp import MispConnector
-from hub.stix import InvalidObject, format_us, timestamp_us
+from hub.stix import InvalidObject, timestamp_us
 from hub.sync.fetch import Access, FetchError, looks_like_html, misp_feed_loader, read_source, taxii_pages
+from hub.trust.feed_models import TAXII_FORMATS as TAXII_FORMATS
+from hub.vocab.time import format_us
 
-TAXII_FORMATS = ("taxii", "taxii20")
 PULL_FORMATS = tuple(sorted({*FORMATS, "misp-feed", *TAXII_FORMATS}))
 # formats whose documents are JSON: an HTML page fails their parser with its own clear reason
 JSON_FORMATS = frozenset({"stix", "misp", "intelmq"})

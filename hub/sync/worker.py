@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from hub.db import begin_write
 from hub.sync.fetch import RunInterrupted
 from hub.sync.jobs import Audit, FeedJob, RunControl, RunOutcome, run_feed
 from hub.sync.models import Feed, FeedRun
+from hub.sync.notify import NotifyConfig
+from hub.sync.notify import run_once as run_notify
 from hub.sync.scheduler import (
     LEASE_S,
     claim_due,
@@ -213,10 +216,22 @@ class Worker:
         max_runs: int | None = None,
         environ: Mapping[str, str] | None = None,
         on_run: Callable[[Completed], None] | None = None,
+        notify: NotifyConfig | None = None,
     ):
         self.sm, self.worker_id, self.poll_s, self.lease_s = sm, worker_id, poll_s, lease_s
         self.max_runs, self.environ, self.on_run = max_runs, environ, on_run
         self.stopping = threading.Event()
+        # constituency watch rides on the same loop: one pass at most every poll_s, feeds due or not
+        self.notify, self._next_notify = notify, 0.0
+
+    def _watch(self) -> None:
+        if self.notify is None or time.monotonic() < self._next_notify:
+            return
+        self._next_notify = time.monotonic() + self.poll_s
+        try:
+            run_notify(self.sm, worker_id=self.worker_id, config=self.notify)
+        except Exception:  # the watch jobs' bad luck never stops the feeds
+            log.exception("worker %s: a constituency watch pass failed; going on", self.worker_id)
 
     def stop(self) -> None:
         """Finish the current run, then return from `run()`."""
@@ -226,6 +241,7 @@ class Worker:
         """Loop until stopped or `max_runs` runs are recorded; return how many were."""
         runs = 0
         while not self.stopping.is_set() and (self.max_runs is None or runs < self.max_runs):
+            self._watch()
             try:
                 c = run_next(
                     self.sm,

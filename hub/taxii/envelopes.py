@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from hub.stix import format_us
 from hub.store.objects import Page
 from hub.tokens import encode_page_token
+from hub.vocab.time import format_us
 
 
 def page_headers(page: Page) -> dict[str, str]:

@@ -14,17 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
-from hub import ingest
+from hub import feedback, ingest
 from hub.db import begin_write
-from hub.errors import BadRequest, ClientGone, NotFound, PayloadTooLarge
+from hub.errors import BadRequest, ClientGone, Forbidden, NotFound, PayloadTooLarge
 from hub.lookup.benign import Guard
 from hub.policy.granular import redact
 from hub.policy.rules import Submitter
 from hub.settings import Settings
 from hub.store import objects as store
+from hub.store import statuses
 from hub.store.audit import PullEvent, record
 from hub.store.markings import marking_index, referenced
-from hub.store.models import Status
 from hub.taxii import envelopes
 from hub.taxii.deps import taxii_accept, taxii_scope
 from hub.taxii.filters import parse_filters
@@ -112,13 +112,9 @@ def get_status(
     """TAXII 2.1 section 4.3: Get Status; only the submitting organisation sees it."""
     with session.begin():
         group = access.group_for(session, who, api_root)
-        row = session.get(Status, status_id[:36])
-        if row is None or row.group_id != group.id or row.organisation_id != who.org_id:
+        body = statuses.submitted_status(session, status_id=status_id, group_id=group.id, org_id=who.org_id)
+        if body is None:
             raise NotFound(f"There is no status '{status_id[:80]}' for you in API root '{api_root}'.")
-        details = ingest.unpack_details(row.details)
-        body = ingest.status_resource(
-            row.id, row.request_timestamp, details["successes"], details["failures"]
-        )
     return taxii(body)
 
 
@@ -164,7 +160,7 @@ def get_collection(
 
 
 def _reader(acc: access.CollectionAccess, who: Principal) -> store.Reader:
-    return store.Reader(org_id=who.org_id, clearance=acc.clearance)
+    return store.Reader(org_id=who.org_id, clearance=acc.clearance, coordinator=acc.role == "coordinator")
 
 
 def _objects_body(session: Session, acc: access.CollectionAccess, page: store.Page, key: bytes) -> bytes:
@@ -272,18 +268,39 @@ async def add_objects(
     """TAXII 2.1 section 5.5: Add Objects; every object is judged alone, the rest are stored."""
     check_content_type(request.headers.get("content-type"))
     # a reader's or an outsider's POST is refused before a byte of its body is read or parsed
-    guard = await run_in_threadpool(_authorize_write, session, who, api_root, collection_id)
+    guard, reports_only = await run_in_threadpool(_authorize_write, session, who, api_root, collection_id)
     body = await _read_body(request, cfg.max_content_length)
     objs = _envelope_objects(body, cfg.max_objects_per_envelope)
+    if reports_only:
+        return await run_in_threadpool(_add_reports, session, who, api_root, collection_id, objs, guard)
     return await run_in_threadpool(_add_objects, session, who, api_root, collection_id, objs, guard)
 
 
-def _authorize_write(session: Session, who: Principal, api_root: str, collection_id: str) -> Guard:
+def _authorize_write(
+    session: Session, who: Principal, api_root: str, collection_id: str
+) -> tuple[Guard, bool]:
     """401/403/404 for a caller that may not add objects here, in a short read transaction; the
-    group's value checks (IP prefix minimums, known-benign mode and own list) otherwise."""
+    group's value checks (IP prefix minimums, known-benign mode and own list) otherwise. A member that
+    may read but not write here may add feedback only (hub.feedback): True then."""
     with session.begin():
-        acc = access.authorize(session, who, api_root, collection_id, "write")
-        return guard_for(session, acc.group, ingest_only=True)
+        try:
+            acc = access.authorize(session, who, api_root, collection_id, "write")
+        except Forbidden:
+            acc = access.authorize(session, who, api_root, collection_id, "read")
+            if acc.collection.archived_at is not None:
+                raise
+            return guard_for(session, acc.group, ingest_only=True), True
+        return guard_for(session, acc.group, ingest_only=True), False
+
+
+def _add_reports(
+    session: Session, who: Principal, api_root: str, collection_id: str, objs: list[Any], guard: Guard
+) -> Response:
+    with session.begin():
+        begin_write(session)
+        acc = access.authorize(session, who, api_root, collection_id, "read")
+        result = feedback.add_reports(session, acc=acc, who=who, objects=objs, guard=guard)
+    return taxii(result.outcome.resource(), status_code=202)
 
 
 def _add_objects(

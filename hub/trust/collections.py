@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 
 from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
 from hub.policy.tlp import Tlp
-from hub.store.models import ObjectVersion as OV
-from hub.sync.models import Feed
-from hub.sync.sources import TAXII_FORMATS
+from hub.store.reads import Filters, visible_versions
+from hub.trust.feed_models import TAXII_FORMATS, Feed
 from hub.trust.manage import OPERATOR, audit, find_group
 from hub.trust.models import Collection, CollectionRecipient, Membership, Organisation, TrustGroup
 from hub.trust.schemas import SLUG
@@ -129,12 +128,16 @@ def holds_upstream_amber(session: Session, coll: Collection, group_slug: str) ->
     if pulled is None:
         return False
     return (
-        session.scalar(
-            select(OV.seq)
-            .where(OV.collection_id == coll.id, OV.tlp >= int(Tlp.AMBER), OV.private_to == 0)
-            .limit(1)
+        visible_versions(
+            session,
+            reader=None,
+            collections=[coll.id],
+            columns=("seq",),
+            filters=Filters(tlp_min=int(Tlp.AMBER), versions=("all",)),
+            order=None,
+            limit=1,
         )
-        is not None
+        != []
     )
 
 

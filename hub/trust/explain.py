@@ -13,8 +13,9 @@ from hub.lookup.values import listing_reasons
 from hub.policy.explain import explain_read, explain_redistribute
 from hub.policy.rules import Destination, Reader, may_read
 from hub.policy.tlp import Tlp
+from hub.policy.words import Phrase
 from hub.store.markings import marking_index, referenced
-from hub.store.models import ObjectVersion as OV
+from hub.store.reads import COLUMNS, Filters, visible_versions
 from hub.trust.access import collection_policy, group_policy
 from hub.trust.benign import guard_for
 from hub.trust.manage import visible_org_ids
@@ -28,8 +29,8 @@ class ExplainError(ValueError):
 
 # the same words for a name that does not exist and one the asker may not know of (the name not echoed,
 # so the two answers are the same bytes)
-NO_SUCH_READER = "reader: there is no organisation of that name you may ask about"
-NO_SUCH_GROUP = "to: there is no trust group of that name you may ask about"
+NO_SUCH_READER = Phrase("reader: there is no organisation of that name you may ask about")
+NO_SUCH_GROUP = Phrase("to: there is no trust group of that name you may ask about")
 
 
 def _asker_scope(session: Session, principal: Principal | None) -> tuple[set[int] | None, set[int] | None]:
@@ -71,24 +72,35 @@ def explain(
     asked = [reader is not None, to_group is not None, to_peer_community is not None, export]
     if sum(asked) != 1:
         raise ExplainError(
-            "ask about exactly one of: a reader organisation, a destination group, a peer, export"
+            Phrase("ask about exactly one of: a reader organisation, a destination group, a peer, export")
         )
-    stmt = (
-        select(OV, Collection, TrustGroup)
-        .join(Collection, OV.collection_id == Collection.id)
-        .join(TrustGroup, Collection.group_id == TrustGroup.id)
-        .where(OV.stix_id == object_id, OV.private_to == 0)
-        .order_by(Collection.id, OV.version_us.desc())
-    )
-    if within_groups is not None:
-        stmt = stmt.where(TrustGroup.id.in_(within_groups))
-    latest: dict[str, tuple[OV, Collection, TrustGroup]] = {}
-    for ov, coll, group in session.execute(stmt):
+    versions = visible_versions(
+        session, reader=None, collections=None, columns=COLUMNS,
+        filters=Filters(ids=(object_id,), versions=("all",)), order="newest",
+    )  # fmt: skip
+    places: dict[str, tuple[Collection, TrustGroup]] = {}
+    if versions:
+        places_stmt = (
+            select(Collection, TrustGroup)
+            .join(TrustGroup, Collection.group_id == TrustGroup.id)
+            .where(Collection.id.in_({v.collection_id for v in versions}))
+        )
+        if within_groups is not None:
+            places_stmt = places_stmt.where(TrustGroup.id.in_(within_groups))
+        places = {coll.id: (coll, group) for coll, group in session.execute(places_stmt)}
+    latest: dict[str, tuple[Any, Collection, TrustGroup]] = {}
+    # per collection (in id order), its newest version the asker may see
+    for ov in sorted(versions, key=lambda v: v.collection_id):
+        if ov.collection_id not in places:
+            continue
+        coll, group = places[ov.collection_id]
         if asker is not None and not _asker_sees(session, asker, asker_roles or {}, ov, coll, group):
             continue  # an asker learns nothing about objects it may not see itself
         latest.setdefault(coll.id, (ov, coll, group))
     if not latest:
-        raise ExplainError(f"no object {object_id} is stored in a collection you may ask about")
+        raise ExplainError(
+            Phrase("no object {object} is stored in a collection you may ask about", object=object_id)
+        )
     reader_org = None
     if reader is not None:
         reader_org = session.scalar(select(Organisation).where(Organisation.slug == reader))
@@ -132,10 +144,12 @@ def explain(
                 dest = Destination(kind="group", name=dest_group.slug, community=dest_group.community)
             elif to_peer_community is not None:
                 dest = Destination(
-                    kind="peer", name=f"peer hub ({to_peer_community})", community=to_peer_community
+                    kind="peer",
+                    name=Phrase("peer hub ({community})", community=to_peer_community),
+                    community=to_peer_community,
                 )
             else:
-                dest = Destination(kind="export", name="export")
+                dest = Destination(kind="export", name=Phrase("export"))
             text = explain_redistribute(
                 obj=obj, markings=markings, source_group=group_policy(group), destination=dest
             )
@@ -144,13 +158,15 @@ def explain(
                 group=group.slug,
                 collection=coll.alias,
                 version=ov.version,
-                text=" ".join([_provenance(session, ov, obj), text, *_listing(session, group, obj)]),
+                text=Phrase.joined(
+                    " ", [_provenance(session, ov, obj), text, *_listing(session, group, obj)]
+                ),
             )
         )
     return answers
 
 
-def _provenance(session: Session, ov: OV, obj: dict[str, object]) -> str:
+def _provenance(session: Session, ov: Any, obj: dict[str, object]) -> str:
     """Who published this version in the hub, and who authored it."""
     publisher = session.get(Organisation, ov.producer_id)
     author = obj.get("created_by_ref")
@@ -160,19 +176,20 @@ def _provenance(session: Session, ov: OV, obj: dict[str, object]) -> str:
         else None
     )
     if not isinstance(author, str):
-        by = "states no author (no created_by_ref)"
+        by = Phrase("states no author (no created_by_ref)")
     elif member is not None:
-        by = f"is authored by member {member} ({author})"
+        by = Phrase("is authored by member {member} ({author})", member=member, author=author)
     else:
-        by = f"is authored by {author}, an identity outside the hub"
-    return f"Published in the hub by {publisher.slug if publisher else 'an unknown organisation'}; it {by}."
+        by = Phrase("is authored by {author}, an identity outside the hub", author=author)
+    who = publisher.slug if publisher else Phrase("an unknown organisation")
+    return Phrase("Published in the hub by {publisher}; it {by}.", publisher=who, by=by)
 
 
 def _asker_sees(
     session: Session,
     asker: Reader,
     roles: dict[int, tuple[str, int]],
-    ov: OV,
+    ov: Any,
     coll: Collection,
     group: TrustGroup,
 ) -> bool:

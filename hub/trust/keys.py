@@ -261,6 +261,13 @@ def rotate_key(
     return new_info, secret, old_info
 
 
+def get_key(session: Session, actor: Principal, org_slug: str, key_id: str) -> KeyInfo:
+    """One key the caller manages (404 as revoking it would answer)."""
+    org = _own_org(session, actor, org_slug)
+    key, acct = _find_key(session, actor, org, key_id)
+    return _infos(session, [(key, acct)], org)[0]
+
+
 def revoke_key(session: Session, actor: Principal, org_slug: str, key_id: str) -> KeyInfo:
     """Revoke a key at once (its organisation or a platform admin): the next request with it is refused."""
     org = _own_org(session, actor, org_slug)

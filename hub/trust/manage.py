@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 
 from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
 from hub.policy.tlp import Tlp
+from hub.policy.words import Phrase
 from hub.store.audit import record
 from hub.trust.models import Membership, Organisation, TrustGroup
 from hub.trust.schemas import ROLES, SLUG
-from hub.trust.service import Principal, identity_id_for
+from hub.trust.service import Principal
+from hub.vocab.ids import identity_id
 
 # the CLI's operator commands act on the database directly, as the platform
 OPERATOR = Principal(account_id=0, org_id=0, org_slug="(operator)", identity_id="", is_admin=True)
@@ -30,7 +32,7 @@ _UNSET: Any = object()
 
 def tlp_name(level: int) -> str:
     """The level as the admin API writes it: clear, green, amber, amber+strict, red."""
-    return Tlp(level).name.lower().replace("_", "+")
+    return Tlp(level).word
 
 
 def parse_tlp(value: str, what: str) -> int:
@@ -192,7 +194,7 @@ def _new_organisation(
     if session.scalar(select(Organisation.id).where(Organisation.slug == slug)) is not None:
         raise Conflict(f"An organisation '{slug}' already exists.")
     org = Organisation(
-        slug=slug, name=name, country=country, contact=contact, identity_id=identity_id_for(slug),
+        slug=slug, name=name, country=country, contact=contact, identity_id=identity_id(slug),
         active=not pending_approval, pending_approval=pending_approval, introduced_by_org_id=introduced_by,
     )  # fmt: skip
     session.add(org)
@@ -249,6 +251,9 @@ def deactivate_organisation(session: Session, actor: Principal, slug: str) -> Or
 # ---------------------------------------------------------------- trust groups
 
 
+FEEDBACK_POLICIES = ("publisher", "everyone-anonymous", "everyone")  # hub.feedback
+
+
 def group_state(g: TrustGroup) -> dict[str, Any]:
     """A trust group as the audit log records it."""
     return {
@@ -261,6 +266,8 @@ def group_state(g: TrustGroup) -> dict[str, Any]:
         "min_ipv4_prefix": g.min_ipv4_prefix,
         "min_ipv6_prefix": g.min_ipv6_prefix,
         "benign_mode": g.benign_mode,
+        "feedback_visibility": g.feedback_visibility or "publisher",
+        "false_positive_threshold": g.false_positive_threshold or 2,
     }
 
 
@@ -322,6 +329,8 @@ def update_group(
     min_ipv4_prefix: int | None = _UNSET,
     min_ipv6_prefix: int | None = _UNSET,
     benign_mode: str | None = None,
+    feedback_visibility: str | None = None,
+    false_positive_threshold: int | None = None,
 ) -> TrustGroup:
     """Change a group's settings (its coordinators; the community, which opens GREEN flows, admin only).
 
@@ -347,6 +356,17 @@ def update_group(
         g.community = community
     g.default_tlp, g.max_tlp = d, m
     g.min_ipv4_prefix, g.min_ipv6_prefix, g.benign_mode = v4, v6, mode
+    if feedback_visibility is not None:
+        if feedback_visibility not in FEEDBACK_POLICIES:
+            raise Unprocessable(
+                f"feedback_visibility must be one of {', '.join(FEEDBACK_POLICIES)}, "
+                f"not {feedback_visibility[:30]!r}"
+            )
+        g.feedback_visibility = feedback_visibility
+    if false_positive_threshold is not None:
+        if not 1 <= false_positive_threshold <= 1000:
+            raise Unprocessable("false_positive_threshold must be between 1 and 1000")
+        g.false_positive_threshold = false_positive_threshold
     session.flush()
     if group_state(g) != before:
         audit(session, actor, "group.update", target=f"group {slug}", group_id=g.id, before=before,
@@ -376,7 +396,11 @@ def check_role_and_clearance(group: TrustGroup, role: str | None, clearance: int
         raise Unprocessable(f"{role!r} is not a role: use {', '.join(ROLES)}")
     if clearance is not None and clearance > group.max_tlp:
         raise Unprocessable(
-            f"clearance {tlp_name(clearance)} is above the group's max_tlp {tlp_name(group.max_tlp)}"
+            Phrase(
+                "clearance {clearance} is above the group's max_tlp {ceiling}",
+                clearance=tlp_name(clearance),
+                ceiling=tlp_name(group.max_tlp),
+            )
         )
 
 
@@ -473,21 +497,32 @@ def _not_self(session: Session, actor: Principal, org: Organisation, group_slug:
         return
     if org.id == actor.org_id:
         raise Forbidden(
-            f"A coordinator cannot change its own organisation's membership of '{group_slug}'; "
-            "another coordinator or a platform admin can."
+            Phrase(
+                "A coordinator cannot change its own organisation's membership of '{group}'; "
+                "another coordinator or a platform admin can.",
+                group=group_slug,
+            )
         )
     if org.id in introducers(session, actor.org_id):
         raise Forbidden(
-            f"'{actor.org_slug}' was invited or added by '{org.slug}' (directly or through organisations "
-            f"it introduced): it cannot change '{org.slug}''s membership; another coordinator or a "
-            "platform admin can."
+            Phrase(
+                "'{actor}' was invited or added by '{org}' (directly or through organisations "
+                "it introduced): it cannot change '{org}''s membership; another coordinator or a "
+                "platform admin can.",
+                actor=actor.org_slug,
+                org=org.slug,
+            )
         )
     if actor.org_id in introducers(session, org.id, created_only=True):
         # an organisation a coordinator's invitation created may be the coordinator itself under
         # another name: its role and clearance are for another coordinator or a platform admin
         raise Forbidden(
-            f"'{org.slug}' was created by redeeming an invitation of '{actor.org_slug}': its membership is "
-            "changed by another coordinator or a platform admin."
+            Phrase(
+                "'{org}' was created by redeeming an invitation of '{actor}': its membership is "
+                "changed by another coordinator or a platform admin.",
+                org=org.slug,
+                actor=actor.org_slug,
+            )
         )
 
 
@@ -516,6 +551,20 @@ def update_member(
         audit(session, actor, "membership.update", target=f"membership {org_slug}@{group_slug}",
               group_id=m.group_id, target_org_id=org.id, before=before, after=member_state(m))  # fmt: skip
     return found
+
+
+def member_locks(
+    session: Session, actor: Principal, group_slug: str, members: list[Member]
+) -> dict[int, str]:
+    """Per organisation id, why the caller may not change or remove that member (its own organisation, or
+    one it introduced or that introduced it); members it may change are absent."""
+    locks = {}
+    for member in members:
+        try:
+            _not_self(session, actor, member.organisation, group_slug)
+        except Forbidden as exc:
+            locks[member.organisation.id] = exc.description
+    return locks
 
 
 def remove_member(session: Session, actor: Principal, group_slug: str, org_slug: str) -> None:

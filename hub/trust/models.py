@@ -53,13 +53,19 @@ class TrustGroup(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     # groups sharing a community name may pass TLP:GREEN to one another
     community: Mapped[str | None] = mapped_column(String(64))
-    default_tlp: Mapped[int] = mapped_column(SmallInteger)  # hub.policy.tlp.Tlp
+    default_tlp: Mapped[int] = mapped_column(SmallInteger)  # hub.vocab.tlp.Tlp
     max_tlp: Mapped[int] = mapped_column(SmallInteger)
     # the broadest networks this group's values may be (prefix lengths; None: the hub's defaults,
     # hub.lookup.values.Limits) and what ingest does with a value on a known-benign list
     min_ipv4_prefix: Mapped[int | None] = mapped_column(SmallInteger)
     min_ipv6_prefix: Mapped[int | None] = mapped_column(SmallInteger)
     benign_mode: Mapped[str] = mapped_column(String(8), default="flag", server_default="flag")
+    # feedback (hub.feedback): who reads a member's reports in full, and how many organisations'
+    # false-positive reports hold an object out of device lists until its publisher decides
+    feedback_visibility: Mapped[str] = mapped_column(
+        String(24), default="publisher", server_default="publisher"
+    )
+    false_positive_threshold: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="group")
 

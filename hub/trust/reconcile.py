@@ -93,7 +93,8 @@ def plan(session: Session, cfg: TrustConfig) -> Plan:
         want_g = {"slug": gc.slug, "name": gc.name, "description": gc.description, "community": gc.community,
                   "default_tlp": tlp_name(gc.default_tlp), "max_tlp": tlp_name(gc.max_tlp),
                   "min_ipv4_prefix": gc.min_ipv4_prefix, "min_ipv6_prefix": gc.min_ipv6_prefix,
-                  "benign_mode": gc.benign_mode}  # fmt: skip
+                  "benign_mode": gc.benign_mode, "feedback_visibility": gc.feedback_visibility,
+                  "false_positive_threshold": gc.false_positive_threshold}  # fmt: skip
         if group is None:
             out.changes.append(Change("create", f"group {gc.slug}", after=want_g))
         elif group_state(group) != want_g:

@@ -44,12 +44,32 @@ class AccountConfig(Strict):
     keys: list[KeyConfig] = Field(default_factory=lambda: [KeyConfig()])
 
 
+class ConstituencyConfig(Strict):
+    networks: list[str] = Field(default_factory=list)
+    asns: list[int | str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _entries(self) -> ConstituencyConfig:
+        from hub.trust.constituency import parse_asn, parse_domain, parse_network  # it imports this module
+
+        for n in self.networks:
+            parse_network(n)
+        for a in self.asns:
+            parse_asn(a)
+        for d in self.domains:
+            parse_domain(d)
+        return self
+
+
 class OrganisationConfig(Strict):
     slug: str
     name: str = Field(min_length=1, max_length=255)
     country: str | None = None
     contact: str | None = Field(default=None, max_length=255)
     accounts: list[AccountConfig] = Field(default_factory=list)
+    # declared by the operator's file, so confirmed at once (docs/constituency.md)
+    constituency: ConstituencyConfig | None = None
 
     _v_slug = field_validator("slug")(_slug)
 
@@ -108,6 +128,10 @@ class GroupConfig(Strict):
     min_ipv4_prefix: int | None = Field(default=None, ge=9, le=32)
     min_ipv6_prefix: int | None = Field(default=None, ge=16, le=128)
     benign_mode: Literal["flag", "refuse"] = "flag"
+    # feedback (hub.feedback): who reads a member's reports in full, and how many organisations'
+    # false-positive reports hold an object out of device lists
+    feedback_visibility: Literal["publisher", "everyone-anonymous", "everyone"] = "publisher"
+    false_positive_threshold: int = Field(default=2, ge=1, le=1000)
     members: list[MemberConfig] = Field(default_factory=list)
     collections: list[CollectionConfig] = Field(default_factory=list)
 

@@ -33,18 +33,11 @@ from hub.trust.models import (
     TrustGroup,
 )
 from hub.trust.schemas import IssuedKey, TrustConfig
+from hub.vocab.ids import identity_id
 
-# A fixed namespace: organisation identities get the same ids on every hub that loads the same
-# configuration, so peers and re-runs agree.
-IDENTITY_NAMESPACE = uuid.UUID("5d0b3c4e-6a57-4c55-9f0e-7c1f0f1a2b3c")
 KEY_PREFIX = "hub"
 
 _hasher = PasswordHasher()
-
-
-def identity_id_for(slug: str) -> str:
-    """The deterministic STIX identity id of an organisation."""
-    return f"identity--{uuid.uuid5(IDENTITY_NAMESPACE, slug)}"
 
 
 def new_collection_id() -> str:
@@ -105,12 +98,16 @@ def apply_config(session: Session, cfg: TrustConfig, *, update: bool = True) -> 
         org = session.scalar(select(Organisation).where(Organisation.slug == oc.slug))
         new_org = org is None
         if org is None:
-            org = Organisation(slug=oc.slug, identity_id=identity_id_for(oc.slug), name=oc.name)
+            org = Organisation(slug=oc.slug, identity_id=identity_id(oc.slug), name=oc.name)
             session.add(org)
         if update or new_org:
             org.name, org.country, org.contact = oc.name, oc.country, oc.contact
         session.flush()  # flush so org.id is available to accounts and memberships
         orgs[oc.slug] = org
+        if oc.constituency is not None and (update or new_org):
+            from hub.trust.constituency import apply_config_constituency  # it builds on this module
+
+            apply_config_constituency(session, org.slug, oc.constituency)
         for ac in oc.accounts:
             acct = session.scalar(
                 select(Account).where(Account.organisation_id == org.id, Account.name == ac.name)
@@ -146,6 +143,8 @@ def apply_config(session: Session, cfg: TrustConfig, *, update: bool = True) -> 
             group.default_tlp, group.max_tlp = gc.default_tlp, gc.max_tlp
             group.min_ipv4_prefix, group.min_ipv6_prefix = gc.min_ipv4_prefix, gc.min_ipv6_prefix
             group.benign_mode = gc.benign_mode
+            group.feedback_visibility = gc.feedback_visibility
+            group.false_positive_threshold = gc.false_positive_threshold
         session.flush()
         for mc in gc.members:
             org = orgs[mc.org]

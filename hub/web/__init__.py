@@ -1,1 +1,1 @@
-"""What every HTTP surface of the hub shares (TAXII, admin API): request dependencies."""
+"""What every HTTP surface of the hub shares (TAXII, admin API, console, lookups): request dependencies."""

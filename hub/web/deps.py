@@ -26,8 +26,8 @@ def db_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def settings(request: Request) -> Settings:
-    """The settings the app was built with."""
+async def settings(request: Request) -> Settings:
+    """The settings the app was built with (an attribute look-up: on the event loop, no thread hop)."""
     cfg: Settings = request.app.state.settings
     return cfg
 

@@ -711,6 +711,83 @@ class Authority(RuleBasedStateMachine):
         if made is not None:
             self.pool.append(made)
 
+    # ------------------------------------------------------------ a reporter (feedback, hub.feedback)
+
+    def readable_colls(self, org: str) -> list[str]:
+        """The collections `org` may read, by the expected memberships and what owners set."""
+        out = []
+        for k, c in self.colls.items():
+            if self.member_of(org, c.group) is None or (org, c.group) in self.cut:
+                continue
+            if c.kind == "named" and org != c.owner and org not in c.recipients:
+                continue
+            out.append(k)
+        return out
+
+    def sighting_of(self, target: str) -> dict[str, Any]:
+        return {
+            "type": "sighting", "spec_version": "2.1", "id": f"sighting--{uuid.uuid4()}",
+            "created": "2024-02-01T00:00:00.000Z", "modified": "2024-02-01T00:00:00.000Z",
+            "sighting_of_ref": target, "count": 1, "object_marking_refs": [TLP["green"]],
+        }  # fmt: skip
+
+    @rule(who=st.sampled_from(["x", "v", "b", "r"]), data=st.data())
+    def a_reporter_reports_on_hidden_and_absent_ids(self, who: str, data: st.DataObject) -> None:
+        """Reports (TAXII and the lookup API) on an object the reporter may not read and on an id nobody
+        stored get the same answer; a report on an object it reads is read by the publisher, the
+        reporter and the group's coordinators only."""
+        org = self.s[who]
+        places = self.readable_colls(org)
+        hidden = [i for i in self.objects if not self.may_read(org, i)]
+        if not places:
+            return
+        holder = self.key[org]
+        where = self.colls[data.draw(st.sampled_from(sorted(places)))]
+        absent_id = f"indicator--{uuid.uuid4()}"
+        if hidden:
+            oid = data.draw(st.sampled_from(sorted(hidden)))
+            answers = []
+            for target in (oid, absent_id):
+                envelope = orjson.dumps({"objects": [self.sighting_of(target)]})
+                r = self.client.post(
+                    self.objects_url(where), content=envelope, headers=self.taxii_headers(holder)
+                )
+                assert r.status_code < 500, r.text
+                body = r.json()
+                entries = [(e.get("message", "").replace(target, "ID")) for e in body.get("failures", [])]
+                answers.append((r.status_code, body.get("success_count"), body.get("failure_count"), entries))
+                a = self.client.post(f"/lookup/v1/objects/{target}/feedback", json={"kind": "false-positive"},
+                                     headers={"Authorization": f"Bearer {holder.secret}"})  # fmt: skip
+                assert a.status_code < 500, a.text
+                answers.append((a.status_code, a.text.replace(target, "ID")))
+            assert answers[:2] == answers[2:], (
+                f"{who}'s reports on a hidden object and on an absent id are told apart: {answers}"
+            )
+        visible = [
+            i for i, o in self.objects.items() if self.may_read(org, i) and self.objects[i].coll in places
+        ]
+        if not visible:
+            return
+        oid = data.draw(st.sampled_from(sorted(visible)))
+        c = self.colls[self.objects[oid].coll]
+        role = self.members[org, c.group][0]
+        if (c.owner == org) if c.kind == "named" else role != "reader":
+            return  # it may write there: what it posts is ordinary content, not feedback
+        report = self.sighting_of(oid)
+        if self.post(holder, c, [report]) != {report["id"]}:
+            return  # refused: its key was cut meanwhile
+        publisher = self.objects[oid].publisher
+        coordinators = {
+            o for (o, g), (role, _) in self.members.items() if g == c.group and role == "coordinator"
+        }
+        for reader in self.readers():
+            got = self.read(reader, c)
+            if got is None:
+                continue
+            allowed = reader.org in {org, publisher} | coordinators
+            if report["id"] in got:
+                assert allowed, f"{reader.org} reads {who}'s report on {publisher}'s object"
+
     # ------------------------------------------------------------ invariants
 
     @invariant()

@@ -14,16 +14,12 @@ from hub.sync.models import Feed
 from hub.trust.models import CollectionRecipient, Membership, Organisation, TrustGroup
 from tests.admin.conftest import set_clearance
 from tests.factories import indicator
+from tests.taxii_helpers import post
 
 
 def _allow_red(sm):
     with sm() as s, s.begin():
         s.execute(update(TrustGroup).where(TrustGroup.slug == "africa").values(max_tlp=int(Tlp.RED)))
-
-
-def _post(client, world, org, coll_id, objs):
-    url = f"/taxii2/africa/collections/{coll_id}/objects/"
-    return client.post(url, content=orjson.dumps({"objects": objs}), headers=world.post_headers(org))
 
 
 def _read(client, world, org, coll_id):
@@ -57,7 +53,7 @@ def test_a_coordinator_cannot_name_recipients_of_a_members_new_collection(api):
 def test_a_coordinator_cannot_add_recipients_to_a_members_named_collection(client, api, world, sm):
     _allow_red(sm)
     cid = _named_of_cert_b(api, sm)
-    assert _post(client, world, "cert-b", cid, [indicator(1, tlp="red")]).status_code == 202
+    assert post(client, world, [indicator(1, tlp="red")], "cert-b", coll_id=cid).status_code == 202
     # the attack: the coordinator adds itself and a GREEN reader
     r = api(
         "cert-a",
@@ -123,7 +119,7 @@ def test_a_collection_holding_upstream_amber_gains_no_recipients(client, api, wo
                 failures=0,
             )
         )
-    assert _post(client, world, "cert-b", cid, [indicator(2, tlp="amber")]).status_code == 202
+    assert post(client, world, [indicator(2, tlp="amber")], "cert-b", coll_id=cid).status_code == 202
     r = api("cert-b", "PATCH", f"/groups/africa/collections/{cid}", json={"recipients": ["cert-c"]})
     assert r.status_code == 409 and "pulled from another hub" in r.json()["description"]
     assert _read(client, world, "cert-c", cid).status_code == 404

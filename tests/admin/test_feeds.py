@@ -127,3 +127,23 @@ def test_feed_names_are_unique_in_a_group_not_on_the_hub(api, sm, web, cli):  # 
     runs = api("cert-a", "GET", "/groups/africa/feeds/a-list/runs").json()
     assert [r["status"] for r in runs] == ["ok"]
     assert api("cert-c", "GET", "/groups/asia/feeds/a-list/runs").json() == []
+
+
+def test_two_way_pulls_are_the_operators_and_the_api_shows_them(api, cli):  # noqa: F811
+    upstream = {"name": "up", "format": "taxii", "url": "https://peer.example/taxii2/r/collections/x/",
+                "collection": "indicators", "publish_as": "cert-a", "peer_community": "south",
+                "two_way": True}  # fmt: skip
+    r = api("cert-a", "POST", "/groups/africa/feeds", json=upstream)
+    assert r.status_code == 403 and "feedback out of the hub" in r.json()["description"]
+    r = api("admin", "POST", "/groups/africa/feeds", json=upstream)
+    assert r.status_code == 201, r.text
+    assert r.json()["two_way"] is True and r.json()["feedback_cursor"] is None
+    r = api("admin", "POST", "/groups/africa/feeds", json={**upstream, "name": "csv", "format": "csv"})
+    assert r.status_code == 422 and "two_way" in r.json()["description"]
+    # a coordinator may not change where the group's feedback goes; the admin turns it off
+    moved = {"url": "https://elsewhere.example/taxii2/r/collections/y/"}
+    assert api("cert-a", "PATCH", "/groups/africa/feeds/up", json=moved).status_code == 403
+    r = api("admin", "PATCH", "/groups/africa/feeds/up", json={"two_way": False})
+    assert r.status_code == 200 and r.json()["two_way"] is False
+    listed = cli("sync", "list")
+    assert listed.exit_code == 0 and "two-way" not in listed.output

@@ -5,22 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from tests.lookup.helpers import pattern_indicator, sco
+from tests.taxii_helpers import post_ok
 
 DOWNLOAD = "/console/downloads/africa/blocklist.txt"
-
-
-def _post(client: Any, world: Any, objs: list[dict[str, Any]], org: str = "cert-a") -> dict[str, Any]:
-    r = client.post(
-        world.objects_url("africa", "indicators"),
-        content=orjson.dumps({"objects": objs}),
-        headers=world.post_headers(org),
-    )
-    assert r.status_code == 202, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 def _ips(client: Any, world: Any, extra: str = "") -> list[str]:
@@ -43,11 +31,11 @@ def test_group_prefix_minimums_default_and_show_in_group_get(api):
 
 def test_a_coordinator_widens_its_groups_ipv4_minimum_and_ingest_follows(api, client, admin_world):
     wide = sco("ipv4-addr", "45.0.0.0/10", tlp="clear")
-    assert "broader than /12" in _failures(_post(client, admin_world, [wide]))[wide["id"]]
+    assert "broader than /12" in _failures(post_ok(client, admin_world, [wide]))[wide["id"]]
     r = api("cert-a", "PATCH", "/groups/africa", json={"min_ipv4_prefix": 9})
     assert r.status_code == 200, r.text
     assert r.json()["min_ipv4_prefix"] == 9
-    assert _post(client, admin_world, [wide])["success_count"] == 1
+    assert post_ok(client, admin_world, [wide])["success_count"] == 1
     # (a /10 holds some public resolver, so it is flagged: asked for, it is there)
     assert _ips(client, admin_world, "&include_flagged=true") == ["45.0.0.0/10"]
     # another group keeps the hub's default
@@ -58,13 +46,13 @@ def test_a_narrower_group_minimum_refuses_at_the_door_and_drops_stored_values_on
     api, client, admin_world
 ):
     stored = [sco("ipv4-addr", "198.51.0.0/16", tlp="clear"), sco("ipv6-addr", "2001:db8::/40", tlp="clear")]
-    assert _post(client, admin_world, stored)["success_count"] == 2
+    assert post_ok(client, admin_world, stored)["success_count"] == 2
     assert _ips(client, admin_world) == ["198.51.0.0/16", "2001:db8::/40"]
     r = api("admin", "PATCH", "/groups/africa", json={"min_ipv4_prefix": 20, "min_ipv6_prefix": 48})
     assert r.status_code == 200, r.text
     assert _ips(client, admin_world) == []  # stored before: skipped on the way out
     newer = sco("ipv4-addr", "203.0.0.0/18", tlp="clear")
-    assert "broader than /20" in _failures(_post(client, admin_world, [newer]))[newer["id"]]
+    assert "broader than /20" in _failures(post_ok(client, admin_world, [newer]))[newer["id"]]
     # null goes back to the hub's defaults
     r = api("cert-a", "PATCH", "/groups/africa", json={"min_ipv4_prefix": None, "min_ipv6_prefix": None})
     assert r.json()["min_ipv4_prefix"] == 12 and r.json()["min_ipv6_prefix"] == 32
@@ -107,7 +95,7 @@ def test_refuse_mode_refuses_known_benign_values_naming_the_list_and_keeps_the_r
         pattern_indicator("[url:value = 'https://docs.google.com/evil']", tlp="clear"),
     ]
     good = pattern_indicator("[ipv4-addr:value = '203.0.113.70']", tlp="clear")
-    status = _post(client, admin_world, [*benign, good])
+    status = post_ok(client, admin_world, [*benign, good])
     assert status["success_count"] == 1 and status["failure_count"] == len(benign)
     reasons = _failures(status)
     assert "known-benign list 'MISP warninglist public-dns-v4'" in reasons[benign[0]["id"]]
@@ -117,7 +105,7 @@ def test_refuse_mode_refuses_known_benign_values_naming_the_list_and_keeps_the_r
 
 
 def test_flag_mode_is_the_default_and_stores_known_benign_values(api, client, admin_world):
-    status = _post(client, admin_world, [pattern_indicator("[ipv4-addr:value = '8.8.8.8']", tlp="clear")])
+    status = post_ok(client, admin_world, [pattern_indicator("[ipv4-addr:value = '8.8.8.8']", tlp="clear")])
     assert status["success_count"] == 1
     assert _ips(client, admin_world) == []
     assert _ips(client, admin_world, "&include_flagged=true") == ["8.8.8.8"]
@@ -139,7 +127,7 @@ def test_a_coordinators_own_list_keeps_its_values_off_the_groups_device_lists(ap
         sco("url", "http://portal.cirt.example/login", tlp="clear"),
         sco("ipv4-addr", "203.0.113.81", tlp="clear"),
     ]
-    assert _post(client, admin_world, objs)["success_count"] == len(objs)
+    assert post_ok(client, admin_world, objs)["success_count"] == len(objs)
     for value in ("203.0.113.80", "198.51.100.0/24", "hxxp://cirt[.]example"):
         r = api("cert-a", "POST", "/groups/africa/benign", json={"value": value, "note": "our resolvers"})
         assert r.status_code == 201, r.text
@@ -174,7 +162,7 @@ def test_refuse_mode_names_the_groups_own_list(api, client, admin_world):
     assert api("cert-a", "POST", "/groups/africa/benign", json={"value": "203.0.113.90"}).status_code == 201
     assert api("cert-a", "PATCH", "/groups/africa", json={"benign_mode": "refuse"}).status_code == 200
     bad = pattern_indicator("[ipv4-addr:value = '203.0.113.90']", tlp="clear")
-    status = _post(client, admin_world, [bad, sco("ipv4-addr", "203.0.113.91", tlp="clear")])
+    status = post_ok(client, admin_world, [bad, sco("ipv4-addr", "203.0.113.91", tlp="clear")])
     assert status["success_count"] == 1
     assert "known-benign list 'africa own list'" in _failures(status)[bad["id"]]
 
@@ -233,7 +221,7 @@ def test_policy_explain_names_the_groups_own_list_and_minimum(api, client, admin
     assert api("cert-a", "POST", "/groups/africa/benign", json={"value": "203.0.113.98"}).status_code == 201
     assert api("cert-a", "PATCH", "/groups/africa", json={"min_ipv4_prefix": 24}).status_code == 200
     ind = pattern_indicator("[ipv4-addr:value = '203.0.113.98'] OR [ipv4-addr:value = '198.51.0.0/20']")
-    assert _post(client, admin_world, [ind])["success_count"] == 1
+    assert post_ok(client, admin_world, [ind])["success_count"] == 1
     r = client.get(
         "/admin/api/groups/africa/policy/explain",
         params={"object": ind["id"], "reader": "vendor"},
@@ -245,7 +233,7 @@ def test_policy_explain_names_the_groups_own_list_and_minimum(api, client, admin
 
 
 def test_a_change_to_the_own_list_changes_the_download_etag(api, client, admin_world):
-    assert _post(client, admin_world, [sco("ipv4-addr", "203.0.113.99", tlp="clear")])["success_count"] == 1
+    assert post_ok(client, admin_world, [sco("ipv4-addr", "203.0.113.99", tlp="clear")])["success_count"] == 1
     auth = {"Authorization": f"Bearer {admin_world.keys['vendor']}"}
     first = client.get(f"{DOWNLOAD}?kind=ip", headers=auth)
     assert first.text == "203.0.113.99\n"

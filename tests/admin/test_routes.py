@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import orjson
 from sqlalchemy import func, select, update
 
-from hub.store.models import AuditEvent, ObjectVersion
+from hub.store.models import AuditEvent
+from hub.store.tables import ObjectVersion
 from hub.trust.models import Collection, Invitation, Organisation
 from tests.factories import TLP, indicator
-
-
-def post_objects(client, world, objs, org="cert-b", group="africa", alias="indicators", coll_id=None):
-    url = f"/taxii2/{group}/collections/{coll_id}/objects/" if coll_id else world.objects_url(group, alias)
-    return client.post(url, content=orjson.dumps({"objects": objs}), headers=world.post_headers(org))
+from tests.taxii_helpers import post
 
 
 def taxii_get(client, world, org, path="/taxii2/africa/"):
@@ -89,7 +85,7 @@ def test_an_organisation_updates_its_own_record_but_not_anothers(api, sm):
 
 
 def test_deactivating_an_organisation_refuses_its_keys_at_once_and_keeps_its_objects(client, api, world, sm):
-    assert post_objects(client, world, [indicator(1)]).status_code == 202
+    assert post(client, world, [indicator(1)], org="cert-b").status_code == 202
     assert taxii_get(client, world, "cert-b").status_code == 200  # its key is verified and cached
     r = api("admin", "POST", "/organisations/cert-b/deactivate")
     assert r.status_code == 200 and r.json()["active"] is False
@@ -189,7 +185,7 @@ def test_members_are_added_and_removed_and_removal_refuses_the_next_request(clie
     assert r.status_code == 201 and r.json()["clearance"] == "amber"
     r = api("admin", "POST", "/groups/africa/members", json={"organisation": "outsider", "role": "reader"})
     assert r.status_code == 409
-    assert post_objects(client, world, [indicator(7)], org="cert-b").status_code == 202
+    assert post(client, world, [indicator(7)], org="cert-b").status_code == 202
     assert taxii_get(client, world, "cert-b").status_code == 200
     assert api("cert-a", "DELETE", "/groups/africa/members/cert-b").status_code == 204
     assert taxii_get(client, world, "cert-b").status_code == 403
@@ -301,9 +297,7 @@ def test_named_recipient_collection_is_created_renamed_and_its_recipients_change
     r = api("cert-a", "POST", "/groups/africa/collections", json=body)
     assert r.status_code == 201 and r.json()["recipients"] == ["cert-c"]
     cid = r.json()["id"]
-    assert (
-        post_objects(client, world, [indicator(3, tlp="red")], org="cert-a", coll_id=cid).status_code == 202
-    )
+    assert post(client, world, [indicator(3, tlp="red")], org="cert-a", coll_id=cid).status_code == 202
     url = f"/taxii2/africa/collections/{cid}/objects/"
     assert len(client.get(url, headers=world.auth("cert-c")).json()["objects"]) == 1
     assert client.get(url, headers=world.auth("cert-b")).status_code == 404
@@ -341,10 +335,10 @@ def test_bad_collections_are_refused_and_nothing_is_half_made(api, sm):
 
 
 def test_an_archived_collection_is_read_only_and_keeps_its_objects(client, api, world):
-    assert post_objects(client, world, [indicator(1)]).status_code == 202
+    assert post(client, world, [indicator(1)], org="cert-b").status_code == 202
     r = api("cert-a", "POST", "/groups/africa/collections/indicators/archive")
     assert r.status_code == 200 and r.json()["archived_at"]
-    refused = post_objects(client, world, [indicator(2)])
+    refused = post(client, world, [indicator(2)], org="cert-b")
     assert refused.status_code == 403 and "archived" in refused.json()["description"]
     stix_id = indicator(1)["id"]
     assert client.delete(world.objects_url() + f"{stix_id}/", headers=world.auth("cert-a")).status_code == 403
@@ -442,10 +436,7 @@ def test_audit_log_filters_paginates_and_exports(api):
 
 
 def test_group_statistics_count_what_the_caller_may_read(client, api, world):
-    assert (
-        post_objects(client, world, [indicator(1), indicator(2, tlp="amber")], org="cert-b").status_code
-        == 202
-    )
+    assert post(client, world, [indicator(1), indicator(2, tlp="amber")], org="cert-b").status_code == 202
     stats = api("cert-a", "GET", "/groups/africa/stats").json()
     assert stats["total"] == 2 and stats["by_tlp"] == {"green": 1, "amber": 1}
     assert stats["by_type"] == {"indicator": 2}
@@ -459,9 +450,9 @@ def test_statistics_never_count_private_versions(client, api, world):
     # cert-b's AMBER+STRICT object is hidden from cert-g, whose re-post of its id is a private version:
     # no one's statistics count it, and it must not break them either
     hidden = indicator(7, tlp="amber+strict")
-    assert post_objects(client, world, [hidden], org="cert-b").status_code == 202
+    assert post(client, world, [hidden], org="cert-b").status_code == 202
     guess = dict(hidden, object_marking_refs=[TLP["green"]], name="guessed")
-    r = post_objects(client, world, [guess], org="cert-g")
+    r = post(client, world, [guess], org="cert-g")
     assert r.json()["successes"][0]["message"] == "stored"
     for who in ("admin", "cert-a"):
         stats = api(who, "GET", "/groups/africa/stats")
@@ -472,10 +463,8 @@ def test_statistics_never_count_private_versions(client, api, world):
 def test_statistics_never_count_what_the_coordinator_may_not_read(client, api, world, sm):
     # a RED object in the named-recipient collection cert-a owns, then cert-a demoted to GREEN clearance
     cid = world.collections["africa/a-to-b"]
-    assert (
-        post_objects(client, world, [indicator(5, tlp="red")], org="cert-a", coll_id=cid).status_code == 202
-    )
-    assert post_objects(client, world, [indicator(6, tlp="amber")], org="cert-b").status_code == 202
+    assert post(client, world, [indicator(5, tlp="red")], org="cert-a", coll_id=cid).status_code == 202
+    assert post(client, world, [indicator(6, tlp="amber")], org="cert-b").status_code == 202
     r = api(
         "admin", "PATCH", "/groups/africa/members/cert-c", json={"role": "coordinator", "clearance": "green"}
     )
@@ -487,7 +476,7 @@ def test_statistics_never_count_what_the_coordinator_may_not_read(client, api, w
 
 
 def test_policy_explain_is_served_at_both_paths(client, api, world):
-    assert post_objects(client, world, [indicator(1)]).status_code == 202
+    assert post(client, world, [indicator(1)], org="cert-b").status_code == 202
     params = {"object": indicator(1)["id"], "reader": "vendor"}
     old = client.get("/admin/api/groups/africa/policy/explain", params=params, headers=world.auth("cert-a"))
     new = api("cert-a", "GET", "/groups/africa/policy/explain", params=params)

@@ -15,9 +15,9 @@ from hub.db import begin_write
 from hub.policy.tlp import Tlp
 from hub.store import counts
 from hub.store.models import PRIVATE_TLP, ObjectCount
-from hub.store.models import ObjectVersion as OV
 from hub.store.objects import Filters, NewVersion, Reader, delete_versions, insert_versions
 from hub.store.queries import visible
+from hub.store.tables import ObjectVersion as OV
 from hub.trust.access import list_collections
 from hub.trust.manage import find_group, tlp_name
 from hub.trust.models import Collection, Organisation
@@ -191,7 +191,7 @@ def test_hub_db_recount_counts_versions_changed_behind_the_stores_back(
     from typer.testing import CliRunner
 
     import hub.cli
-    from hub.store.models import ObjectVersion
+    from hub.store.tables import ObjectVersion
     from tests.admin.conftest import push_red_and_green
 
     push_red_and_green(client, sm, admin_world)

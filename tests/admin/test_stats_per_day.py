@@ -53,7 +53,7 @@ def test_per_day_counts_cost_the_same_statements_for_one_day_as_for_many(
     from sqlalchemy import event, update
 
     from hub.store import counts
-    from hub.store.models import ObjectVersion
+    from hub.store.tables import ObjectVersion
 
     push_red_and_green(client, sm, admin_world)
     with sm() as session, session.begin():

@@ -22,8 +22,9 @@ from hub.db import make_engine, make_sessionmaker
 from hub.schema import upgrade
 from hub.settings import Settings
 from hub.sync.models import Feed
+from hub.trust.constituency_models import ConstituencyEntry
 from hub.trust.models import Membership, Organisation, TrustGroup
-from hub.trust.service import identity_id_for
+from hub.vocab.ids import identity_id
 from tests.conftest import LiveServer, _worker, fresh_database
 from tests.console.conftest import PASSWORD, give_passwords
 from tests.factories import TAXII, TLP, indicator, load_world
@@ -104,7 +105,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
     give_passwords(sm)
     with sm() as session, session.begin():
         # `partner` is known to cert-a (both in lab, which cert-a coordinates) but not yet in africa
-        partner = Organisation(slug="partner", name="Partner CSIRT", identity_id=identity_id_for("partner"))
+        partner = Organisation(slug="partner", name="Partner CSIRT", identity_id=identity_id("partner"))
         lab = TrustGroup(slug="lab", name="Lab", description="", community="south", default_tlp=2, max_tlp=3)
         session.add_all([partner, lab])
         session.flush()
@@ -113,6 +114,12 @@ def hub(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
             [
                 Membership(group_id=lab.id, organisation_id=a.id, role="coordinator", clearance=3),
                 Membership(group_id=lab.id, organisation_id=partner.id, role="reader", clearance=2),
+                # cert-a's constituency: a confirmed network (its Inside page lists 203.0.113.7) and a
+                # domain waiting for confirmation
+                ConstituencyEntry(organisation_id=a.id, kind="network", value="203.0.113.0/24",
+                                  declared_at_us=1_700_000_000, confirmed_at_us=1_700_000_000),
+                ConstituencyEntry(organisation_id=a.id, kind="domain", value="evil.example",
+                                  declared_at_us=1_700_000_000),
                 Feed(
                     name="abuse-blocklist", direction="pull", format="text_blocklist",
                     url="https://feed.example/list.txt", group_slug="africa", collection="indicators",

@@ -183,7 +183,7 @@ def test_without_a_url_a_remote_command_says_what_it_needs(monkeypatch):
     assert r.exit_code == 2 and "--url" in r.output
 
 
-def test_feed_commands(cli):
+def test_feed_commands(cli, hub):
     out = as_json(cli("cert-a", "feed", "add", "africa", "cli-feed", "--url", "https://feeds.example/l.txt",
                       "--format", "text", "--collection", "indicators", "--publish-as", "cert-a",
                       "--interval", "10m", "--json"))  # fmt: skip
@@ -194,14 +194,34 @@ def test_feed_commands(cli):
         == "green"
     )
     assert as_json(cli("cert-a", "feed", "disable", "africa", "cli-feed", "--json"))["enabled"] is False
-    refused = cli("cert-a", "feed", "run", "africa", "cli-feed", ok=False)
+    refused = cli("cert-a", "feed", "run", "africa", "cli-feed", "--no-wait", ok=False)
     assert refused.exit_code == 2 and "409" in refused.output and "disabled" in refused.output
     assert as_json(cli("cert-a", "feed", "enable", "africa", "cli-feed", "--json"))["enabled"] is True
-    assert as_json(cli("cert-a", "feed", "run", "africa", "cli-feed", "--json"))["name"] == "cli-feed"
+    assert (
+        as_json(cli("cert-a", "feed", "run", "africa", "cli-feed", "--no-wait", "--json"))["name"]
+        == "cli-feed"
+    )
     assert as_json(cli("cert-a", "feed", "runs", "africa", "cli-feed", "--json")) == []
     bad = cli("cert-a", "feed", "add", "africa", "cli-bad", "--url", "/etc/passwd", "--format", "text",
               "--collection", "indicators", "--publish-as", "cert-a", ok=False)  # fmt: skip
     assert bad.exit_code == 2 and "403" in bad.output
+    # two-way is for TAXII pulls from hubs, and the operator's: a platform admin turns it on and off
+    refused = cli("cert-a", "feed", "update", "africa", "cli-feed", "--two-way", ok=False)
+    assert refused.exit_code == 2 and "two_way" in refused.output
+    upstream = {"name": "cli-up", "format": "taxii", "url": "https://hub.example/taxii2/r/collections/x/",
+                "collection": "indicators", "publish_as": "cert-a", "peer_community": "south"}  # fmt: skip
+    r = httpx.post(f"{hub.base}/admin/v1/groups/africa/feeds", json=upstream,
+                   headers={"Authorization": f"Bearer {hub.keys['admin']}"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert (
+        as_json(cli("admin", "feed", "update", "africa", "cli-up", "--two-way", "--json"))["two_way"] is True
+    )
+    refused = cli("cert-a", "feed", "update", "africa", "cli-up", "--interval", "5m", ok=False)
+    assert refused.exit_code == 2 and "403" in refused.output
+    assert (
+        as_json(cli("admin", "feed", "update", "africa", "cli-up", "--no-two-way", "--json"))["two_way"]
+        is False
+    )
 
 
 def test_admin_create_key_bootstraps_a_platform_admin_on_the_database(hub, monkeypatch):

@@ -14,21 +14,19 @@ from hypothesis import strategies as st
 from stix2patterns.validator import run_validator
 
 from connectors.normalise import (
-    EPOCH,
-    SCO_NAMESPACE,
     Draft,
     InvalidValue,
     Value,
     ValueType,
     build,
-    format_time,
-    indicator_id,
     parse_time,
     parse_value,
     quote,
     refang,
 )
 from connectors.tlp import TLP1_IDS, TLP2_IDS, marking_ref, most_restrictive, parse_tlp
+from hub.vocab.ids import SCO_NAMESPACE, indicator_id
+from hub.vocab.time import EPOCH, format_ms
 from tests.connectors.conftest import PRODUCER_A, PRODUCER_B, assert_stix21, make_settings
 
 
@@ -201,7 +199,7 @@ def test_created_comes_from_first_seen_and_modified_from_last_seen() -> None:
 
 def test_created_without_a_source_time_is_the_feed_valid_from_or_the_epoch() -> None:
     (indicator,) = build(Draft(parse_value("192.0.2.1")), make_settings())
-    assert indicator["created"] == format_time(EPOCH)
+    assert indicator["created"] == format_ms(EPOCH)
     start = datetime(2023, 5, 1, tzinfo=UTC)
     (indicator,) = build(Draft(parse_value("192.0.2.1")), make_settings(valid_from=start))
     assert indicator["created"] == "2023-05-01T00:00:00.000Z"
@@ -284,6 +282,6 @@ def test_ipv4_detection_agrees_with_ipaddress() -> None:
 def test_fast_uuid5_equals_the_stdlib(name: str) -> None:
     import uuid
 
-    from connectors.normalise import HUB_NAMESPACE, _uuid5
+    from hub.vocab.ids import HUB_NAMESPACE, uuid5
 
-    assert _uuid5(HUB_NAMESPACE, name) == str(uuid.uuid5(HUB_NAMESPACE, name))
+    assert uuid5(HUB_NAMESPACE, name) == str(uuid.uuid5(HUB_NAMESPACE, name))

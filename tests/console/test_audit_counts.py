@@ -7,7 +7,7 @@ import re
 from tests.admin.conftest import push_red_and_green, set_clearance
 
 ROW = re.compile(
-    r"<tr><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>[^<]*</td><td>(.*?)</td><td>(.*?)</td></tr>"
+    r"<tr><td>[^<]*</td><td>([^<]*)</td><td>[^<]*</td><td>([^<]*)</td><td>[^<]*</td><td>(.*?)</td><td>(.*?)</td></tr>"
 )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.lookup.helpers import pattern_indicator, post
+from tests.lookup.helpers import pattern_indicator
+from tests.taxii_helpers import store
 
 
 def test_console_shows_revoked_and_expired_badges_on_search_and_object_pages(client, world, as_person):
@@ -10,7 +11,7 @@ def test_console_shows_revoked_and_expired_badges_on_search_and_object_pages(cli
     revoked = pattern_indicator("[ipv4-addr:value = '203.0.113.31']", tlp="clear", revoked=True)
     expired = pattern_indicator("[ipv4-addr:value = '203.0.113.32']", tlp="clear", valid_until=past)
     live = pattern_indicator("[ipv4-addr:value = '203.0.113.33']", tlp="clear")
-    post(client, world, [revoked, expired, live])
+    store(client, world, [revoked, expired, live])
     c = as_person("cert-c")
     for obj, badge in ((revoked, "REVOKED"), (expired, "EXPIRED"), (live, None)):
         page = c.get(f"/console/objects/{obj['id']}").text
@@ -24,7 +25,7 @@ def test_console_shows_revoked_and_expired_badges_on_search_and_object_pages(cli
 
 def test_console_names_the_known_benign_list_on_search_and_object_pages(client, world, as_person):
     resolver = pattern_indicator("[ipv4-addr:value = '8.8.8.8']", tlp="clear")
-    post(client, world, [resolver])
+    store(client, world, [resolver])
     c = as_person("cert-c")
     page = c.get(f"/console/objects/{resolver['id']}").text
     assert "On the known-benign list 'MISP warninglist public-dns-v4'" in page

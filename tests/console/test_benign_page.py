@@ -40,7 +40,14 @@ def test_a_coordinator_adds_and_removes_values_from_the_console(as_person, peopl
     assert _ips(c, people) == []
     bad = c.post(PAGE, data={"csrf": csrf, "value": "co.uk"})
     assert bad.status_code == 422 and "public suffix" in bad.text
-    r = c.post(f"{PAGE}/remove", data={"csrf": csrf, "value": "203.0.113.44"}, follow_redirects=False)
+    ask = c.post(f"{PAGE}/remove", data={"csrf": csrf, "value": "203.0.113.44"}, follow_redirects=False)
+    assert ask.status_code == 200 and 'name="confirm" value="yes"' in ask.text  # asked first, nothing done
+    assert 'name="value" value="203.0.113.44"' in ask.text and _ips(c, people) == []
+    r = c.post(
+        f"{PAGE}/remove",
+        data={"csrf": csrf, "value": "203.0.113.44", "confirm": "yes"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert "203.0.113.44" not in c.get(PAGE).text.split("<h2>")[0].split("<tbody>")[1]
     assert _ips(c, people) == ["203.0.113.44"]

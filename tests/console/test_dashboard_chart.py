@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from babel.dates import format_date
+
 from tests.admin.conftest import push_red_and_green, set_clearance
 
 
@@ -20,7 +22,8 @@ def test_per_day_chart_is_stacked_by_tlp_with_a_table(client, sm, people, as_per
     assert "TLP:RED" not in svg  # cert-a reads up to AMBER+STRICT: cert-b's RED objects are not counted
     assert 'fill="#33ff00"' in svg and 'fill="#000000"' in svg  # TLP 2.0 colours, on black
     assert '<ul class="legend">' in svg and "TLP:GREEN</li>" in svg
-    row = re.search(rf'<tr><th scope="row">{today}</th>(.*?)</tr>', svg)
+    shown = format_date(datetime.now(UTC).date(), "medium", locale="en")
+    row = re.search(rf'<tr><th scope="row">{shown}</th>(.*?)</tr>', svg)
     assert row and row.group(1) == "<td>4</td><td>4</td><td>indicator 4</td>"
     assert "<script" not in svg
 
@@ -33,7 +36,8 @@ def test_red_reader_sees_red_stacked(client, sm, people, as_person):
     svg = svg.split("</section>")[0]
     assert f"<title>{today} TLP:GREEN: 4</title>" in svg and f"<title>{today} TLP:RED: 3</title>" in svg
     # RED sits above GREEN in the column: drawn later, at a smaller y
-    green_y = float(re.search(r'class="tlp-green" x="[^"]+" y="([^"]+)"', svg).group(1))
-    red_y = float(re.search(r'class="tlp-red" x="[^"]+" y="([^"]+)"', svg).group(1))
+    green_y = float(re.search(r'class="tlp-green"><rect x="[^"]+" y="([^"]+)"', svg).group(1))
+    red_y = float(re.search(r'class="tlp-red"><rect x="[^"]+" y="([^"]+)"', svg).group(1))
     assert red_y < green_y
-    assert re.search(rf'<tr><th scope="row">{today}</th><td>4</td><td>3</td><td>7</td>', svg)
+    shown = format_date(datetime.now(UTC).date(), "medium", locale="en")
+    assert re.search(rf'<tr><th scope="row">{shown}</th><td>4</td><td>3</td><td>7</td>', svg)

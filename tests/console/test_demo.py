@@ -25,8 +25,14 @@ def test_demo_prints_the_console_url_and_a_sign_in_that_works(tmp_path):
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert "Web console: http://127.0.0.1:8000/console/" in made.stdout
-    found = re.search(r"sign in as (\S+) with password (\S+)", made.stdout)
+    # one sign-in per coordinating organisation, CERT-MU's (the README's walkthrough) among them
+    found = re.search(
+        r"sign in as (console@cert-mu) with password (\S+)\s+\(coordinates africa\)", made.stdout
+    )
     assert found, made.stdout
+    assert re.search(
+        r"sign in as console@bd-cirt with password \S+\s+\(coordinates asia-pacific", made.stdout
+    )
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"))
     with TestClient(app, base_url="http://hub.test") as client:
         assert sign_in(client, found.group(1), password=found.group(2)).status_code == 303

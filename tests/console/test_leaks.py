@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from hub.db import begin_write
+from hub.store.tables import ObjectVersion
 from hub.trust.models import Collection
 from hub.trust.schemas import TrustConfig
 from hub.trust.service import apply_config
@@ -128,6 +129,9 @@ def check(client, sm, orgs, objects, default, recipients) -> None:
     hdr = {s: {"Authorization": f"Bearer {keys[s]}", "Accept": TAXII} for s in slugs}
 
     posted: dict[str, tuple[str, set[str]]] = {}  # id -> (value, versions)
+    # who sent each id: a member's own submissions (their status, the reason a reader's indicator was
+    # refused) name what it sent itself, which reveals nothing to it
+    sent_by: dict[str, str] = {}
     for k, (who, levels, to_named) in enumerate(objects):
         alias = "named" if to_named and "named" in coll_ids else "shared"
         oid = f"indicator--{uuid.uuid5(uuid.NAMESPACE_DNS, f'console-{n}-{k}')}"
@@ -140,12 +144,19 @@ def check(client, sm, orgs, objects, default, recipients) -> None:
             headers={**hdr[slugs[who % len(slugs)]], "Content-Type": TAXII},
         )
         posted[oid] = (value, set(mods))
+        sent_by[oid] = slugs[who % len(slugs)]
+    # an id the hub refused outright (a reader's indicator: readers add feedback only) was never stored:
+    # a refusal naming it (to its sender, or on a coordinator's list of refusals) reveals no object
+    with sm() as session:
+        stored = set(
+            session.scalars(select(ObjectVersion.stix_id).where(ObjectVersion.stix_id.in_(list(posted))))
+        )
     absent_id = f"indicator--{uuid.uuid5(uuid.NAMESPACE_DNS, f'console-{n}-absent')}"
     absent_value = f"10.{n % 250}.250.77"
 
     for i, s in enumerate(slugs):
         ids, versions, count = _taxii_view(client, hdr[s], group, coll_ids)
-        hidden_ids = set(posted) - ids
+        hidden_ids = {o for o in (set(posted) & stored) - ids if sent_by[o] != s}
         hidden_values = {posted[o][0] for o in hidden_ids}
         hidden_versions = {m for _v, ms in posted.values() for m in ms} - versions
         client.cookies.clear()
@@ -162,7 +173,8 @@ def check(client, sm, orgs, objects, default, recipients) -> None:
         if orgs[i][0] == "coordinator":
             for p in ("", "members", "audit", "collections", "feeds", "invitations"):
                 pages[p] = get(f"/console/groups/{group}/{p}")
-            assert f"{count} object versions you may read" in pages[""]
+            versions = "object version" if count == 1 else "object versions"
+            assert f"{count:,} {versions} you may read" in pages[""]
             # a push's count is shown only where the reader reads every object the push stored
             shown = [int(n) for by, n in PUSH_ROW.findall(pages["audit"]) if by != s]
             assert sum(shown) <= count, (s, shown, count)

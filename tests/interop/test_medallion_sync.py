@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
 from sqlalchemy import select
 
@@ -11,15 +10,9 @@ from hub.sync.models import Feed
 from hub.sync.worker import run_named
 from tests.factories import TLP, indicator
 from tests.interop.conftest import MEDALLION_PASSWORD, MEDALLION_USER
+from tests.taxii_helpers import store
 
 pytestmark = pytest.mark.interop
-
-
-def post(client, world, objs):
-    r = client.post(
-        world.objects_url(), content=orjson.dumps({"objects": objs}), headers=world.post_headers("cert-a")
-    )
-    assert r.status_code == 202 and r.json()["failure_count"] == 0, r.text
 
 
 def served(medallion):
@@ -37,7 +30,7 @@ def test_push_to_medallion_carries_explicit_tlp_and_withdraws_reclassified_objec
 ):
     medallion.reset()
     unmarked = indicator(700, tlp=None)  # AMBER by africa's default: it never leaves
-    post(client, world, [indicator(701, tlp="clear"), indicator(702, tlp="green"), unmarked])
+    store(client, world, [indicator(701, tlp="clear"), indicator(702, tlp="green"), unmarked])
     with sm() as s, s.begin():
         apply_feeds(
             s,
@@ -75,7 +68,7 @@ def test_push_to_medallion_carries_explicit_tlp_and_withdraws_reclassified_objec
     assert TLP["green"] in got[indicator(702)["id"]]["object_marking_refs"]
 
     # reclassified at the hub: the peer stops serving it
-    post(client, world, [indicator(702, tlp="amber", modified="2024-05-01T00:00:00.000Z")])
+    store(client, world, [indicator(702, tlp="amber", modified="2024-05-01T00:00:00.000Z")])
     again = run_named(sm, "to-medallion", worker_id="w1", environ=env)
     assert again.outcome.ok, again.outcome.error
     assert again.run.withdrawn == 1
@@ -94,7 +87,7 @@ def test_unmarked_object_reaches_medallion_explicitly_marked_with_tlp_1(sm, clie
     medallion.reset()
     with sm() as s, s.begin():
         s.scalar(select(TrustGroup).where(TrustGroup.slug == "africa")).default_tlp = 0
-    post(client, world, [indicator(710, tlp=None)])
+    store(client, world, [indicator(710, tlp=None)])
     with sm() as s, s.begin():
         apply_feeds(
             s,

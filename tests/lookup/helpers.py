@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import orjson
 from sqlalchemy.orm import sessionmaker
 
 from hub.trust.service import Principal, authenticate
@@ -64,19 +63,6 @@ def pattern_indicator(
         obj["object_marking_refs"] = [TLP[tlp]]
     obj.update(extra)
     return obj
-
-
-def post(client: Any, world: World, objs: list[dict[str, Any]], org: str = "cert-a", group: str = "africa",
-         alias: str = "indicators") -> dict[str, Any]:  # fmt: skip
-    r = client.post(
-        world.objects_url(group, alias),
-        content=orjson.dumps({"objects": objs}),
-        headers=world.post_headers(org),
-    )
-    assert r.status_code == 202, r.text
-    body: dict[str, Any] = r.json()
-    assert body.get("failure_count", 0) == 0, body
-    return body
 
 
 def principal_of(sm: sessionmaker, world: World, org: str) -> Principal:

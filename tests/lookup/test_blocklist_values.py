@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 from hub.ingest import Candidate, Prepared, Submission, add_prepared, now_us
 from hub.lookup.values import Value, door_problem, problem
 from hub.stix import check_and_serialise
 from tests.factories import World
-from tests.lookup.helpers import MD5, file_sco, pattern_indicator, post, sco
+from tests.lookup.helpers import MD5, file_sco, pattern_indicator, sco
+from tests.taxii_helpers import post_ok, store
 
 BASE = "/console/downloads"
 
@@ -25,17 +25,6 @@ def _download(client, world: World, kind: str, org: str = "vendor") -> list[str]
     )
     assert r.status_code == 200, r.text
     return r.text.split("\n")[:-1] if r.text else []
-
-
-def _post_raw(client, world: World, objs: list[dict], org: str = "cert-a") -> dict:
-    r = client.post(
-        world.objects_url("africa", "indicators"),
-        content=orjson.dumps({"objects": objs}),
-        headers=world.post_headers(org),
-    )
-    assert r.status_code == 202, r.text
-    body: dict = r.json()
-    return body
 
 
 def test_observation_1_bad_values_are_refused_at_the_door_and_the_rest_is_kept(client, world):
@@ -56,7 +45,7 @@ def test_observation_1_bad_values_are_refused_at_the_door_and_the_rest_is_kept(c
         sco("url", "http://evil.example/a", tlp="clear"),
         pattern_indicator("[ipv6-addr:value = '2001:db8::/48']", tlp="clear"),
     ]
-    status = _post_raw(client, world, bad + good)
+    status = post_ok(client, world, bad + good)
     assert status["success_count"] == len(good) and status["failure_count"] == len(bad)
     reasons = {f["id"]: f["message"] for f in status["failures"]}
     assert all(m.startswith("value refused: ") for m in reasons.values())
@@ -104,7 +93,7 @@ def test_values_stored_before_the_checks_stay_off_device_lists(client, sm, world
          file_sco({"SHA-256": "0" * 63}, tlp="clear"), sco("ipv4-addr", "203.0.113.10", tlp="clear")],
     )  # fmt: skip
     # a pattern of several comparisons passes the door; its bad side never reaches a list
-    post(client, world, [pattern_indicator(
+    store(client, world, [pattern_indicator(
         "[ipv4-addr:value = '0.0.0.0/1'] OR [ipv4-addr:value = '203.0.113.11']", tlp="clear")])  # fmt: skip
     assert sorted(_download(client, world, "ip")) == ["203.0.113.10", "203.0.113.11"]
     assert _download(client, world, "domain") == []
@@ -118,7 +107,7 @@ def test_values_stored_before_the_checks_stay_off_device_lists(client, sm, world
 
 def test_policy_explain_says_why_a_value_is_not_on_device_lists(client, world):
     ind = pattern_indicator("[ipv4-addr:value = '0.0.0.0/1'] OR [domain-name:value = 'evil.example']")
-    post(client, world, [ind])
+    store(client, world, [ind])
     r = client.get(
         "/admin/api/groups/africa/policy/explain",
         params={"object": ind["id"], "reader": "vendor"},
@@ -129,7 +118,7 @@ def test_policy_explain_says_why_a_value_is_not_on_device_lists(client, world):
     assert "'0.0.0.0/1' is not on any device list" in text and "broader than /12" in text
     assert "'evil.example' goes on the domain device list" in text
     anded = pattern_indicator("[ipv4-addr:value = '203.0.113.5' AND ipv4-addr:value = '203.0.113.6']")
-    post(client, world, [anded])
+    store(client, world, [anded])
     r = client.get(
         "/admin/api/groups/africa/policy/explain",
         params={"object": anded["id"], "reader": "vendor"},
@@ -194,7 +183,7 @@ def test_door_judges_one_comparison_patterns_only():
 
 def test_observation_3_device_downloads_leave_out_revoked_and_expired_by_default(client, world):
     past = "2024-06-01T00:00:00Z"
-    post(client, world, [
+    store(client, world, [
         pattern_indicator("[ipv4-addr:value = '203.0.113.20']", tlp="clear"),
         pattern_indicator("[ipv4-addr:value = '203.0.113.21']", tlp="clear", revoked=True),
         pattern_indicator("[ipv4-addr:value = '203.0.113.22']", tlp="clear", valid_until=past),
@@ -222,7 +211,7 @@ def test_observation_2_known_benign_values_are_stored_but_left_off_device_lists(
     objs += [pattern_indicator(f"[file:hashes.MD5 = '{MD5}']", tlp="clear")]
     objs += [pattern_indicator("[url:value = 'https://docs.google.com/evil']", tlp="clear")]
     objs += [pattern_indicator("[ipv4-addr:value = '203.0.113.60']", tlp="clear")]
-    status = post(client, world, objs)  # flagged, not refused: every object is stored
+    status = store(client, world, objs)  # flagged, not refused: every object is stored
     assert status["success_count"] == len(objs)
     assert _download(client, world, "ip") == ["203.0.113.60"]
     assert _download(client, world, "domain") == [] and _download(client, world, "hash") == []

@@ -13,7 +13,8 @@ from hub.lookup import downloads
 from hub.lookup.downloads import DownloadFilters
 from hub.policy.tlp import Tlp
 from tests.factories import TLP
-from tests.lookup.helpers import MD5, SHA256, file_sco, pattern_indicator, post, principal_of, sco
+from tests.lookup.helpers import MD5, SHA256, file_sco, pattern_indicator, principal_of, sco
+from tests.taxii_helpers import store
 
 
 def _run(sm, world, org, fn, f, group="africa", collection=None):
@@ -46,7 +47,7 @@ def loaded(client, world):
             "[ipv4-addr:value = '203.0.113.7']", valid_until="2024-06-01T00:00:00Z"
         ),
     }
-    post(client, world, list(objs.values()))
+    store(client, world, list(objs.values()))
     return objs
 
 
@@ -102,10 +103,10 @@ def test_added_after_keeps_only_later_rows(client, sm, world, loaded):
     with sm() as s:
         from sqlalchemy import func, select
 
-        from hub.store.models import ObjectVersion
+        from hub.store.tables import ObjectVersion
 
         last = s.scalar(select(func.max(ObjectVersion.date_added_us)))
-    post(client, world, [sco("ipv4-addr", "203.0.113.99")])
+    store(client, world, [sco("ipv4-addr", "203.0.113.99")])
     f = DownloadFilters(kind="ip", added_after_us=last)
     assert _lines(_run(sm, world, "cert-c", downloads.blocklist, f)) == ["203.0.113.99"]
 
@@ -133,8 +134,8 @@ def test_bundle_holds_latest_visible_versions_redacted(client, sm, world):
         granular_markings=[{"marking_ref": TLP["amber"], "selectors": ["hashes"]}],
     )  # fmt: skip
     amber = sco("domain-name", "amber.example", tlp="amber")
-    post(client, world, [v1, f, amber])
-    post(client, world, [v2])
+    store(client, world, [v1, f, amber])
+    store(client, world, [v2])
     doc = orjson.loads(_run(sm, world, "vendor", downloads.bundle, DownloadFilters()))
     assert doc["type"] == "bundle" and doc["id"].startswith("bundle--")
     by_id = {o["id"]: o for o in doc["objects"]}
@@ -150,7 +151,7 @@ def test_device_ceiling_below_clearance_also_redacts(client, sm, world):
         {"SHA-256": SHA256}, name="tool.exe",
         granular_markings=[{"marking_ref": TLP["amber"], "selectors": ["hashes"]}],
     )  # fmt: skip
-    post(client, world, [f])
+    store(client, world, [f])
     body = _run(sm, world, "cert-c", downloads.bundle, DownloadFilters(tlp_max=Tlp.GREEN))
     assert SHA256.encode() not in body and f["id"].encode() in body
     assert (
@@ -159,7 +160,7 @@ def test_device_ceiling_below_clearance_also_redacts(client, sm, world):
 
 
 def test_scope_of_a_collection_and_not_found_alike(sm, world, client):
-    post(client, world, [sco("domain-name", "named.example", tlp="red")], alias="a-to-b")
+    store(client, world, [sco("domain-name", "named.example", tlp="red")], alias="a-to-b")
     coll = world.collections["africa/a-to-b"]
     assert b"named.example" in _run(
         sm, world, "cert-b", downloads.blocklist, DownloadFilters(kind="domain"), collection=coll
@@ -175,7 +176,7 @@ def test_scope_of_a_collection_and_not_found_alike(sm, world, client):
 
 
 def test_fingerprint_ignores_changes_the_reader_cannot_see(client, sm, world):
-    post(client, world, [sco("ipv4-addr", "192.0.2.10")])
+    store(client, world, [sco("ipv4-addr", "192.0.2.10")])
 
     def etag(org):
         with sm() as s, s.begin():
@@ -185,7 +186,7 @@ def test_fingerprint_ignores_changes_the_reader_cannot_see(client, sm, world):
             ).etag
 
     before = {org: etag(org) for org in ("vendor", "cert-c")}
-    post(client, world, [sco("ipv4-addr", "192.0.2.11", tlp="amber")])
+    store(client, world, [sco("ipv4-addr", "192.0.2.11", tlp="amber")])
     assert etag("vendor") == before["vendor"]
     assert etag("cert-c") != before["cert-c"]
     assert before["vendor"] != before["cert-c"]
@@ -196,7 +197,7 @@ def test_download_reads_in_short_transactions_and_returns_each_object_once(clien
     landing between pages it returns each object once: the versions stored when it started."""
     monkeypatch.setattr(downloads, "PAGE_SIZE", 3)
     first = [pattern_indicator(f"[ipv4-addr:value = '198.51.100.{i}']") for i in range(10)]
-    post(client, world, first)
+    store(client, world, first)
     ids: list[str] = []
     open_between: list[bool] = []
     with sm() as s:  # no s.begin(): the download ends its own read transactions
@@ -207,7 +208,7 @@ def test_download_reads_in_short_transactions_and_returns_each_object_once(clien
             ids.append(row.stix_id)
             if n in (1, 4):
                 # a new version of an object already sent, and of one not sent yet, plus a new object
-                post(client, world, [
+                store(client, world, [
                     {**first[0], "modified": f"2024-02-0{n}T00:00:00.000Z"},
                     {**first[9], "modified": f"2024-02-0{n}T00:00:00.000Z"},
                     pattern_indicator(f"[ipv4-addr:value = '192.0.2.{n}']"),

@@ -9,18 +9,19 @@ from hub.lookup.downloads import DownloadFilters
 from hub.lookup.objects import object_view
 from hub.lookup.search import search
 from hub.lookup.values import parse_query, pattern_values, refang, values_of
-from tests.lookup.helpers import pattern_indicator, post, principal_of, sco
+from tests.lookup.helpers import pattern_indicator, principal_of, sco
+from tests.taxii_helpers import store
 
 
 def test_private_version_shows_only_to_its_publisher(client, world, sm):
     # cert-g (cleared to GREEN) posts an id cert-a holds at AMBER: refusing it would reveal the hidden
     # object, so ingest keeps it as a version only cert-g reads
     hidden = pattern_indicator("[domain-name:value = 'first.example']", tlp="amber", seed="taken")
-    post(client, world, [hidden])
+    store(client, world, [hidden])
     mine = pattern_indicator(
         "[domain-name:value = 'mine.example']", tlp="green", seed="taken", modified="2024-02-01T00:00:00.000Z"
     )
-    post(client, world, [mine], org="cert-g")
+    store(client, world, [mine], org="cert-g")
     with sm() as s, s.begin():
         g = principal_of(sm, world, "cert-g")
         c = principal_of(sm, world, "cert-c")
@@ -41,7 +42,7 @@ def test_private_version_shows_only_to_its_publisher(client, world, sm):
 def test_ipv6_values_are_compared_in_canonical_form(client, world, sm):
     obj = sco("ipv6-addr", "2001:db8::7")
     net = sco("ipv6-addr", "2001:db8:1::/48")
-    post(client, world, [obj, net])
+    store(client, world, [obj, net])
     with sm() as s, s.begin():
         who = principal_of(sm, world, "cert-c")
         assert [h.object_id for h in search(s, who, "2001:0DB8:0000::7").hits] == [obj["id"]]
@@ -49,8 +50,8 @@ def test_ipv6_values_are_compared_in_canonical_form(client, world, sm):
 
 
 def test_group_bundle_spans_every_collection_the_reader_may_read(client, world, sm):
-    post(client, world, [sco("domain-name", "group.example")])
-    post(client, world, [sco("domain-name", "named.example", tlp="red")], alias="a-to-b")
+    store(client, world, [sco("domain-name", "group.example")])
+    store(client, world, [sco("domain-name", "named.example", tlp="red")], alias="a-to-b")
     r = client.get(
         "/console/downloads/africa/bundle.json", headers={"Authorization": f"Bearer {world.keys['cert-b']}"}
     )
@@ -70,7 +71,7 @@ def test_group_bundle_spans_every_collection_the_reader_may_read(client, world, 
 
 def test_csv_cells_never_start_a_formula(client, world, sm):
     # a URL must start with its scheme now (hub.lookup.values.problem); an email's local part may not
-    post(client, world, [sco("email-addr", "=cmd|'/c calc'!A1@evil.example")])
+    store(client, world, [sco("email-addr", "=cmd|'/c calc'!A1@evil.example")])
     with sm() as s, s.begin():
         who = principal_of(sm, world, "cert-c")
         body = b"".join(downloads.blocklist_csv(s, who, downloads.scope(s, who, "africa"), DownloadFilters()))

@@ -21,19 +21,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from hub.db import begin_write
 from hub.lookup import downloads
 from hub.lookup.downloads import DownloadFilters
 from hub.lookup.objects import object_view
 from hub.lookup.search import search
 from hub.policy.rules import CollectionPolicy, GroupPolicy, Reader, may_read, read_clearance
 from hub.policy.tlp import TLP_LEVEL_BY_ID, Tlp
-from hub.store.models import ObjectVersion
-from hub.trust.models import Collection, Organisation
-from hub.trust.schemas import TrustConfig
-from hub.trust.service import apply_config, authenticate
+from hub.store.tables import ObjectVersion
+from hub.trust.service import authenticate
 from tests.factories import TLP
-from tests.leak_strategies import LEVELS, leak_settings, orgs_st
+from tests.leak_strategies import LEVELS, generated_group, leak_settings, orgs_st
 
 _counter = itertools.count()
 
@@ -121,25 +118,8 @@ def test_no_lookup_reveals_anything_above_the_readers_clearance(
     n = next(_counter)
     slugs = [f"l{n}-{i}" for i in range(len(orgs))]
     group = f"lk{n}"
-    members = [{"org": s, "role": r, "clearance": c} for s, (r, c) in zip(slugs, orgs, strict=True) if r]
-    named_ok = orgs[0][0] is not None
-    recips = [slugs[i] for i in recipients if i < len(slugs) and orgs[i][0] is not None]
-    collections = [{"alias": "shared", "title": "Shared"}]
-    if named_ok:
-        collections.append(
-            {"alias": "named", "title": "Named", "kind": "named", "owner": slugs[0], "recipients": recips}
-        )
-    cfg = {
-        "organisations": [{"slug": s, "name": s.upper(), "accounts": [{"name": "k"}]} for s in slugs],
-        "groups": [{"slug": group, "name": group, "default_tlp": default, "max_tlp": "amber+strict",
-                    "members": members, "collections": collections}],
-    }  # fmt: skip
-    with sm() as s, s.begin():
-        begin_write(s)
-        issued = apply_config(s, TrustConfig.model_validate(cfg))
-        org_ids = {o.slug: o.id for o in s.scalars(select(Organisation).where(Organisation.slug.in_(slugs)))}
-        colls = {c.alias: c.id for c in s.scalars(select(Collection)) if c.group.slug == group}
-    keys = {k.organisation: k.key for k in issued}
+    g = generated_group(sm, slugs, group, orgs, recipients, default=default)
+    named_ok, recips, keys, org_ids, colls = g.named_ok, g.recips, g.keys, g.org_ids, g.colls
     for k, spec in enumerate(objects):
         producer = slugs[spec[2] % len(slugs)]
         alias = "named" if spec[5] and named_ok else "shared"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hub.lookup.objects import object_view
 from hub.policy.tlp import Tlp
 from tests.factories import TLP
-from tests.lookup.helpers import SHA256, file_sco, pattern_indicator, post, principal_of, sco
+from tests.lookup.helpers import SHA256, file_sco, pattern_indicator, principal_of, sco
+from tests.taxii_helpers import store
 
 
 def test_object_view_shows_latest_visible_version_with_publisher_and_tlp(client, world, sm):
@@ -16,9 +17,9 @@ def test_object_view_shows_latest_visible_version_with_publisher_and_tlp(client,
     v3 = pattern_indicator(
         "[domain-name:value = 'c.example']", seed="o1", modified="2024-04-01T00:00:00.000Z", tlp="amber"
     )
-    post(client, world, [v1])
-    post(client, world, [v2])
-    post(client, world, [v3])
+    store(client, world, [v1])
+    store(client, world, [v2])
+    store(client, world, [v3])
     with sm() as s, s.begin():
         vendor = object_view(s, principal_of(sm, world, "vendor"), v1["id"])
         cert_c = object_view(s, principal_of(sm, world, "cert-c"), v1["id"])
@@ -35,7 +36,7 @@ def test_object_view_shows_latest_visible_version_with_publisher_and_tlp(client,
 
 def test_hidden_and_absent_objects_are_both_none(client, world, sm):
     amber = sco("ipv4-addr", "192.0.2.1", tlp="amber")
-    post(client, world, [amber])
+    store(client, world, [amber])
     with sm() as s, s.begin():
         vendor = principal_of(sm, world, "vendor")
         assert object_view(s, vendor, amber["id"]) is None
@@ -50,7 +51,7 @@ def test_optional_content_above_clearance_is_redacted_as_taxii_does(client, worl
         {"SHA-256": SHA256}, name="tool.exe",
         granular_markings=[{"marking_ref": TLP["amber"], "selectors": ["hashes"]}],
     )  # fmt: skip
-    post(client, world, [f])
+    store(client, world, [f])
     r = client.get(world.objects_url() + f["id"] + "/", headers=world.auth("vendor"))
     taxii_copy = r.json()["objects"][0]
     with sm() as s, s.begin():
@@ -66,7 +67,7 @@ def test_optional_content_above_clearance_is_redacted_as_taxii_does(client, worl
 
 def test_audience_lists_the_groups_members_with_their_decision(client, world, sm):
     ind = pattern_indicator("[url:value = 'http://x.example/']", tlp="amber")
-    post(client, world, [ind])
+    store(client, world, [ind])
     with sm() as s, s.begin():
         view = object_view(s, principal_of(sm, world, "cert-c"), ind["id"])
     assert view is not None
@@ -86,7 +87,7 @@ def test_audience_lists_the_groups_members_with_their_decision(client, world, sm
 
 def test_named_collection_audience_names_no_other_recipient(client, world, sm):
     obj = sco("domain-name", "secret.example", tlp="red")
-    post(client, world, [obj], alias="a-to-b")
+    store(client, world, [obj], alias="a-to-b")
     with sm() as s, s.begin():
         recipient = object_view(s, principal_of(sm, world, "cert-b"), obj["id"])
         owner = object_view(s, principal_of(sm, world, "cert-a"), obj["id"])
@@ -105,7 +106,7 @@ def test_author_is_named_only_when_the_reader_may_see_the_identity(client, world
     }  # fmt: skip
     ind = pattern_indicator("[domain-name:value = 'authored.example']", created_by_ref=ident["id"])
     own = pattern_indicator("[domain-name:value = 'own.example']", created_by_ref=world.identities["cert-a"])
-    post(client, world, [ident, ind, own])
+    store(client, world, [ident, ind, own])
     with sm() as s, s.begin():
         c = object_view(s, principal_of(sm, world, "cert-c"), ind["id"])
         v = object_view(s, principal_of(sm, world, "vendor"), ind["id"])
@@ -118,8 +119,8 @@ def test_author_is_named_only_when_the_reader_may_see_the_identity(client, world
 
 def test_object_in_two_groups_lists_both_collections(client, world, sm):
     obj = sco("domain-name", "twice.example")
-    post(client, world, [obj])
-    post(client, world, [obj], org="cert-c", group="asia")
+    store(client, world, [obj])
+    store(client, world, [obj], org="cert-c", group="asia")
     with sm() as s, s.begin():
         view = object_view(s, principal_of(sm, world, "cert-a"), obj["id"])
     assert view is not None

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from hub.lookup.benign import OperatorListError, use_operator_lists
 from hub.settings import Settings
 from tests.lookup.helpers import pattern_indicator, sco
+from tests.taxii_helpers import post_ok
 
 LIST = """# national resolvers of the operator
 203.0.113.53   # ns1
@@ -43,17 +43,6 @@ def _ips(client: Any, world: Any, group: str = "africa", extra: str = "") -> lis
     return sorted(r.text.splitlines())
 
 
-def _post(client: Any, world: Any, objs: list[dict[str, Any]], group: str, org: str) -> dict[str, Any]:
-    r = client.post(
-        world.objects_url(group, "indicators"),
-        content=orjson.dumps({"objects": objs}),
-        headers=world.post_headers(org),
-    )
-    assert r.status_code == 202, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
 def test_operator_lists_keep_their_values_off_every_groups_device_lists(client, world):
     objs = [
         sco("ipv4-addr", "203.0.113.53", tlp="clear"),
@@ -61,7 +50,7 @@ def test_operator_lists_keep_their_values_off_every_groups_device_lists(client, 
         sco("ipv4-addr", "203.0.113.54", tlp="clear"),
         pattern_indicator("[domain-name:value = 'www.resolver.nat.example']", tlp="clear"),
     ]
-    assert _post(client, world, objs, "africa", "cert-a")["success_count"] == len(objs)
+    assert post_ok(client, world, objs, "cert-a", "africa")["success_count"] == len(objs)
     assert _ips(client, world) == ["203.0.113.54"]
     assert _ips(client, world, extra="&include_flagged=true") == [
         "198.51.100.9",
@@ -76,7 +65,7 @@ def test_operator_lists_keep_their_values_off_every_groups_device_lists(client, 
     with sm() as s, s.begin():
         begin_write(s)
         s.query(TrustGroup).filter_by(slug="asia").one().benign_mode = "refuse"
-    status = _post(client, world, [sco("ipv4-addr", "198.51.100.3", tlp="clear")], "asia", "cert-c")
+    status = post_ok(client, world, [sco("ipv4-addr", "198.51.100.3", tlp="clear")], "cert-c", "asia")
     assert status["failure_count"] == 1
     assert "known-benign list 'operator list national.txt'" in status["failures"][0]["message"]
 

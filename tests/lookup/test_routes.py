@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from hub.store.models import AuditEvent
-from tests.lookup.helpers import SHA256, file_sco, post, sco
+from tests.lookup.helpers import SHA256, file_sco, sco
+from tests.taxii_helpers import store
 
 BASE = "/console/downloads"
 
@@ -20,7 +21,7 @@ def key(world, org):
 
 @pytest.fixture
 def data(client, world):
-    post(client, world, [sco("ipv4-addr", "203.0.113.1"), sco("ipv4-addr", "203.0.113.3", tlp="amber"),
+    store(client, world, [sco("ipv4-addr", "203.0.113.1"), sco("ipv4-addr", "203.0.113.3", tlp="amber"),
                          sco("domain-name", "evil.example"), file_sco({"SHA-256": SHA256})])  # fmt: skip
 
 
@@ -38,7 +39,9 @@ def test_blocklist_txt_with_bearer_and_basic(client, world, data):
 def test_csv_and_bundle(client, world, data):
     r = client.get(f"{BASE}/africa/blocklist.csv", headers=key(world, "vendor"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    assert r.text.splitlines()[0] == "value,type,tlp,first_seen,object_id,collection,port"
+    assert r.text.splitlines()[0] == (
+        "value,type,tlp,first_seen,object_id,collection,port,reporters,sightings,false_positives"
+    )
     assert "203.0.113.3" not in r.text and SHA256 in r.text
     r = client.get(f"{BASE}/africa/bundle.json?tlp_max=green", headers=key(world, "cert-c"))
     assert r.status_code == 200 and r.headers["content-type"] == "application/stix+json;version=2.1"
@@ -82,9 +85,9 @@ def test_if_none_match_gives_304_until_something_visible_changes(client, world, 
     etag = first.headers["etag"]
     r = client.get(url, headers={**key(world, "vendor"), "If-None-Match": etag})
     assert r.status_code == 304 and r.content == b"" and r.headers["etag"] == etag
-    post(client, world, [sco("ipv4-addr", "203.0.113.4", tlp="amber")])  # hidden from the vendor
+    store(client, world, [sco("ipv4-addr", "203.0.113.4", tlp="amber")])  # hidden from the vendor
     assert client.get(url, headers={**key(world, "vendor"), "If-None-Match": etag}).status_code == 304
-    post(client, world, [sco("ipv4-addr", "203.0.113.5")])
+    store(client, world, [sco("ipv4-addr", "203.0.113.5")])
     r = client.get(url, headers={**key(world, "vendor"), "If-None-Match": etag})
     assert r.status_code == 200 and "203.0.113.5" in r.text and r.headers["etag"] != etag
     # another parameter is another download

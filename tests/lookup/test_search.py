@@ -9,7 +9,8 @@ from hub.lookup.search import search
 from hub.lookup.values import QueryError
 from hub.policy.tlp import Tlp
 from tests.factories import TLP
-from tests.lookup.helpers import MD5, SHA256, file_sco, pattern_indicator, post, principal_of, sco
+from tests.lookup.helpers import MD5, SHA256, file_sco, pattern_indicator, principal_of, sco
+from tests.taxii_helpers import store
 
 
 def _ids(result):
@@ -19,7 +20,7 @@ def _ids(result):
 def test_search_finds_an_ip_in_an_observable_and_in_a_pattern(client, world, sm):
     ip = sco("ipv4-addr", "203.0.113.7")
     ind = pattern_indicator("[ipv4-addr:value = '203.0.113.7']", tlp="amber")
-    post(client, world, [ip, ind])
+    store(client, world, [ip, ind])
     with sm() as s, s.begin():
         result = search(s, principal_of(sm, world, "cert-c"), "203.0.113.7")
     assert _ids(result) == sorted([ip["id"], ind["id"]])
@@ -36,7 +37,7 @@ def test_search_finds_an_ip_in_an_observable_and_in_a_pattern(client, world, sm)
 
 
 def test_amber_object_is_hidden_from_green_reader_and_not_counted(client, world, sm):
-    post(client, world, [sco("ipv4-addr", "203.0.113.8", tlp="amber"), sco("ipv4-addr", "203.0.113.9")])
+    store(client, world, [sco("ipv4-addr", "203.0.113.8", tlp="amber"), sco("ipv4-addr", "203.0.113.9")])
     with sm() as s, s.begin():
         vendor = principal_of(sm, world, "vendor")
         hidden = search(s, vendor, "203.0.113.8")
@@ -50,7 +51,7 @@ def test_query_is_refanged_and_normalised(client, world, sm):
     dom = sco("domain-name", "evil.example")
     url = sco("url", "http://evil.example/payload.bin")
     mail = sco("email-addr", "phish@evil.example")
-    post(client, world, [dom, url, mail])
+    store(client, world, [dom, url, mail])
     with sm() as s, s.begin():
         who = principal_of(sm, world, "cert-b")
         by_domain = search(s, who, "  EVIL[.]Example ")
@@ -67,7 +68,7 @@ def test_hash_found_in_file_and_pattern_whatever_its_case(client, world, sm):
     f = file_sco({"SHA-256": SHA256.upper(), "MD5": MD5})
     ind = pattern_indicator(f"[file:hashes.'SHA-256' = '{SHA256}']")
     md5_ind = pattern_indicator(f"[file:hashes.MD5 = '{MD5}' OR file:name = 'x.exe']")
-    post(client, world, [f, ind, md5_ind])
+    store(client, world, [f, ind, md5_ind])
     with sm() as s, s.begin():
         who = principal_of(sm, world, "cert-c")
         by_sha = search(s, who, SHA256.upper())
@@ -81,14 +82,14 @@ def test_ip_is_found_inside_a_cidr_value(client, world, sm):
     net = sco("ipv4-addr", "198.51.100.0/24")
     ind = pattern_indicator("[ipv4-addr:value ISSUBSET '198.51.0.0/16']")
     other = sco("ipv4-addr", "198.51.101.0/24")
-    post(client, world, [net, ind, other])
+    store(client, world, [net, ind, other])
     with sm() as s, s.begin():
         result = search(s, principal_of(sm, world, "cert-a"), "198.51.100.23")
     assert _ids(result) == sorted([net["id"], ind["id"]])
 
 
 def test_similar_values_do_not_match(client, world, sm):
-    post(
+    store(
         client, world, [sco("ipv4-addr", "10.1.1.10"), pattern_indicator("[ipv4-addr:value = '10.1.1.100']")]
     )
     with sm() as s, s.begin():
@@ -100,8 +101,8 @@ def test_only_the_latest_version_is_searched(client, world, sm):
     v2 = pattern_indicator(
         "[domain-name:value = 'new.example']", seed="moving", modified="2024-02-01T00:00:00.000Z"
     )
-    post(client, world, [v1])
-    post(client, world, [v2])
+    store(client, world, [v1])
+    store(client, world, [v2])
     with sm() as s, s.begin():
         who = principal_of(sm, world, "cert-c")
         assert search(s, who, "old.example").hits == []
@@ -114,8 +115,8 @@ def test_a_hidden_newer_version_leaves_the_visible_one_found(client, world, sm):
         "[domain-name:value = 'kept.example']", tlp="amber", seed="reclassified",
         modified="2024-02-01T00:00:00.000Z",
     )  # fmt: skip
-    post(client, world, [v1])
-    post(client, world, [v2])
+    store(client, world, [v1])
+    store(client, world, [v2])
     with sm() as s, s.begin():
         hits = search(s, principal_of(sm, world, "vendor"), "kept.example").hits
     assert [(h.object_id, h.version, h.tlp) for h in hits] == [(v1["id"], v1["modified"], Tlp.GREEN)]
@@ -126,7 +127,7 @@ def test_optional_content_marked_above_clearance_is_not_searched(client, world, 
         {"SHA-256": SHA256}, name="tool.exe",
         granular_markings=[{"marking_ref": TLP["amber"], "selectors": ["hashes"]}],
     )  # fmt: skip
-    post(client, world, [f])
+    store(client, world, [f])
     with sm() as s, s.begin():
         assert search(s, principal_of(sm, world, "vendor"), SHA256).hits == []
         assert _ids(search(s, principal_of(sm, world, "cert-c"), SHA256)) == [f["id"]]
@@ -135,7 +136,7 @@ def test_optional_content_marked_above_clearance_is_not_searched(client, world, 
 def test_limit_bounds_hits_and_more_ignores_hidden_ones(client, world, sm):
     visible = [sco("url", f"http://many.example/{i}") for i in range(3)]
     hidden = [sco("url", f"http://many.example/h{i}", tlp="amber") for i in range(3)]
-    post(client, world, hidden + visible)
+    store(client, world, hidden + visible)
     with sm() as s, s.begin():
         cert_c = search(s, principal_of(sm, world, "cert-c"), "many.example", limit=5)
         vendor = search(s, principal_of(sm, world, "vendor"), "many.example", limit=3)
@@ -147,8 +148,8 @@ def test_limit_bounds_hits_and_more_ignores_hidden_ones(client, world, sm):
 
 def test_search_spans_the_callers_groups_and_can_keep_to_one(client, world, sm):
     a = sco("domain-name", "spread.example")
-    post(client, world, [a])
-    post(client, world, [a], org="cert-c", group="asia")
+    store(client, world, [a])
+    store(client, world, [a], org="cert-c", group="asia")
     with sm() as s, s.begin():
         who = principal_of(sm, world, "cert-a")
         assert sorted(h.group for h in search(s, who, "spread.example").hits) == ["africa", "asia"]
@@ -163,13 +164,13 @@ def test_search_spans_the_callers_groups_and_can_keep_to_one(client, world, sm):
 
 
 def test_outsider_finds_nothing(client, world, sm):
-    post(client, world, [sco("domain-name", "outside.example", tlp="clear")])
+    store(client, world, [sco("domain-name", "outside.example", tlp="clear")])
     with sm() as s, s.begin():
         assert search(s, principal_of(sm, world, "outsider"), "outside.example").hits == []
 
 
 def test_named_collection_is_searched_only_by_its_recipients(client, world, sm):
-    post(client, world, [sco("domain-name", "named.example", tlp="red")], alias="a-to-b")
+    store(client, world, [sco("domain-name", "named.example", tlp="red")], alias="a-to-b")
     with sm() as s, s.begin():
         assert len(search(s, principal_of(sm, world, "cert-b"), "named.example").hits) == 1
         assert search(s, principal_of(sm, world, "cert-c"), "named.example").hits == []

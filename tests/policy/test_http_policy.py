@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import orjson
 from sqlalchemy import select
 
 from hub.store.models import AuditEvent
 from tests.factories import TLP, indicator
-
-
-def post(client, world, objs, org="cert-a", group="africa", alias="indicators"):
-    return client.post(
-        world.objects_url(group, alias),
-        content=orjson.dumps({"objects": objs}),
-        headers=world.post_headers(org),
-    )
+from tests.taxii_helpers import post
 
 
 def ids(client, world, org, group="africa", alias="indicators", **params):

@@ -8,8 +8,8 @@ from sqlalchemy import event, select
 
 from hub.stix import timestamp_us
 from hub.store import queries as q
-from hub.store.models import ObjectVersion as OV
 from hub.store.objects import Filters, NewVersion, Reader, get_objects, insert_versions
+from hub.store.tables import ObjectVersion as OV
 
 CID = ""  # africa/indicators in the test world (a random id): set by the `producers` fixture
 
@@ -142,8 +142,8 @@ def test_timestamps_compare_at_microseconds():
 
 
 def test_claim_owners_says_whether_every_id_was_new(session, producers):
-    from hub.store.models import ObjectOwner
     from hub.store.objects import claim_owners, owners
+    from hub.store.tables import ObjectOwner
 
     a, b = producers["cert-a"], producers["cert-b"]
     ids = [f"indicator--00000000-0000-4000-8000-{i:012d}" for i in range(900_001, 900_004)]

@@ -6,7 +6,7 @@ import orjson
 import yaml
 from sqlalchemy import select
 
-from hub.store.models import ObjectVersion
+from hub.store.tables import ObjectVersion
 from tests.sync.test_feeds import pull, write
 
 

@@ -147,17 +147,24 @@ class Hub:
         return run_named(self.sm, feed, worker_id=f"{self.name}:1", environ=environ)
 
 
-@pytest.fixture(scope="module")
-def hubs(
-    db_kind: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Any]:
+def start_hubs(
+    worlds: dict[str, dict[str, Any]],
+    db_kind: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    *,
+    prefix: str,
+    max_content: dict[str, int] | None = None,
+) -> Iterator[dict[str, Hub]]:
+    """A live hub per world on a database of its own (`prefix` names them), its trust config applied;
+    stopped and dropped afterwards. `max_content`: a hub's max_content_length (default 2 MiB)."""
     started: list[tuple[LiveServer, Any, str]] = []
     out: dict[str, Hub] = {}
     tag = zlib.crc32(request.module.__name__.encode()) % 10**6
     try:
-        for name, world in WORLDS.items():
-            dbname = f"hub_fed_{name}_{_worker()}_{tag}"
-            url = fresh_database(db_kind, dbname, tmp_path_factory.mktemp(f"fed-{name}"))
+        for name, world in worlds.items():
+            dbname = f"hub_{prefix}_{name}_{_worker()}_{tag}"
+            url = fresh_database(db_kind, dbname, tmp_path_factory.mktemp(f"{prefix}-{name}"))
             upgrade(url)
             engine = make_engine(url)
             sm = make_sessionmaker(engine)
@@ -167,14 +174,13 @@ def hubs(
             with sm() as s:
                 groups = {g.id: g.slug for g in s.scalars(select(TrustGroup))}
                 colls = {f"{groups[c.group_id]}/{c.alias}": c.id for c in s.scalars(select(Collection))}
-            limit = B_MAX_CONTENT if name == "b" else 2 * 1024 * 1024
             server = LiveServer(
                 url,
                 Settings(
                     database_url=url,
                     secret_key=f"{name}-secret",
                     max_page_size=1000,
-                    max_content_length=limit,
+                    max_content_length=(max_content or {}).get(name, 2 * 1024 * 1024),
                 ),
             ).start()
             started.append((server, engine, dbname))
@@ -185,6 +191,15 @@ def hubs(
             server.stop()
             engine.dispose()
             drop_database(db_kind, dbname)
+
+
+@pytest.fixture(scope="module")
+def hubs(
+    db_kind: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    yield from start_hubs(
+        WORLDS, db_kind, tmp_path_factory, request, prefix="fed", max_content={"b": B_MAX_CONTENT}
+    )
 
 
 def push_a_to_b(name: str, **extra: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from hub.store.models import ObjectVersion
+from hub.store.tables import ObjectVersion
 from tests.conftest import free_port
 from tests.factories import indicator
 

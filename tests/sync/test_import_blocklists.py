@@ -49,7 +49,7 @@ def _stored(sm, world) -> dict[str, dict]:
     import orjson
     from sqlalchemy import select
 
-    from hub.store.models import ObjectVersion as OV
+    from hub.store.tables import ObjectVersion as OV
 
     with sm() as s:
         bodies = s.scalars(select(OV.body).where(OV.collection_id == world.collections["africa/indicators"]))

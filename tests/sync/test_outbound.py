@@ -9,13 +9,7 @@ import orjson
 import pytest
 
 from tests.factories import TLP, indicator
-
-
-def post(client, world, objs, org="cert-a"):
-    r = client.post(
-        world.objects_url(), content=orjson.dumps({"objects": objs}), headers=world.post_headers(org)
-    )
-    assert r.status_code == 202 and r.json()["failure_count"] == 0, r.text
+from tests.taxii_helpers import store
 
 
 @pytest.fixture
@@ -28,7 +22,7 @@ def shared(client, world):
         description="context",
         granular_markings=[{"marking_ref": TLP["amber"], "selectors": ["description"]}],
     )
-    post(client, world, list(objs.values()))
+    store(client, world, list(objs.values()))
     return objs
 
 
@@ -66,7 +60,7 @@ def test_producer_exception_does_not_let_amber_leave(cli, shared, tmp_path):
 def test_incremental_export_starts_after_the_cursor(cli, client, world, shared, tmp_path):
     _, out = exported(cli, tmp_path, "--to-group", "asia")
     cursor = out.split("--added-after ")[1].split()[0]
-    post(client, world, [indicator(50, tlp="clear")])
+    store(client, world, [indicator(50, tlp="clear")])
     got, _ = exported(cli, tmp_path, "--to-group", "asia", "--added-after", cursor)
     assert set(got) == {indicator(50)["id"]}
 
@@ -140,7 +134,7 @@ def test_statement_and_tlp_marking_definitions_travel_with_the_objects_that_refe
 ):
     marked = indicator(60, tlp="green")
     marked["object_marking_refs"].append(STATEMENT["id"])
-    post(client, world, [STATEMENT, marked])
+    store(client, world, [STATEMENT, marked])
     got = bundle_of(cli, tmp_path, "--to-group", "asia")
     assert marked["id"] in got
     # the statement is stored at africa's default (AMBER) yet goes with the object that references it
@@ -163,7 +157,7 @@ def test_unmarked_objects_leave_with_their_stored_level_made_explicit(cli, clien
         "id": "domain-name--1b1f3a0e-0c55-5b6e-9c7e-1d2a3b4c5d6e",
     }
     sco["value"] = "evil.example"
-    post(client, world, [indicator(61, tlp=None), sco])
+    store(client, world, [indicator(61, tlp=None), sco])
     got = bundle_of(cli, tmp_path, "--to-group", "asia", "--tlp-version", "1")
     tlp1_green = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
     assert got[indicator(61)["id"]]["object_marking_refs"] == [tlp1_green]
@@ -175,8 +169,8 @@ def test_unmarked_objects_leave_with_their_stored_level_made_explicit(cli, clien
 
 
 def test_a_reclassified_object_no_longer_leaves_in_any_version(cli, client, world, tmp_path):
-    post(client, world, [indicator(62, tlp="clear")])
-    post(client, world, [indicator(62, tlp="amber", modified="2024-03-01T00:00:00.000Z")])
+    store(client, world, [indicator(62, tlp="clear")])
+    store(client, world, [indicator(62, tlp="amber", modified="2024-03-01T00:00:00.000Z")])
     assert indicator(62)["id"] not in bundle_of(cli, tmp_path, "--to-group", "asia")
 
 
@@ -189,8 +183,8 @@ def test_another_members_copy_of_an_sco_never_stops_yours_leaving(cli, client, w
         "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd",
         "value": "198.51.100.3",
     }
-    post(client, world, [dict(sco, object_marking_refs=[TLP["green"]])])
-    post(client, world, [dict(sco, object_marking_refs=[TLP["amber"]], x_note="mine")], org="cert-b")
+    store(client, world, [dict(sco, object_marking_refs=[TLP["green"]])])
+    store(client, world, [dict(sco, object_marking_refs=[TLP["amber"]], x_note="mine")], org="cert-b")
     out = bundle_of(cli, tmp_path, "--to-group", "asia")
     assert out[sco["id"]]["object_marking_refs"] == [TLP["green"]]
 
@@ -202,7 +196,7 @@ def test_outbound_reads_each_page_in_its_own_transaction_and_sends_each_version_
     from hub.sync.outbound import outbound, source_collection
 
     first = [indicator(100 + n, tlp="clear") for n in range(7)]
-    post(client, world, first)
+    store(client, world, first)
     sent: list[str] = []
     open_between: list[bool] = []
     with sm() as s:
@@ -215,7 +209,7 @@ def test_outbound_reads_each_page_in_its_own_transaction_and_sends_each_version_
             if not item.marking:
                 sent.append(orjson.loads(item.body)["id"])
             if n == 2:
-                post(client, world, [indicator(200, tlp="clear")])
+                store(client, world, [indicator(200, tlp="clear")])
     assert not any(open_between)
     assert len(sent) == len(set(sent)) == 8
     assert set(sent) == {o["id"] for o in first} | {indicator(200, tlp="clear")["id"]}

@@ -20,6 +20,7 @@ from hub.sync.scheduler import claim_due, lease, lock_due, now_us
 from hub.sync.worker import run_claimed, run_due, run_named
 from tests.conftest import free_port
 from tests.factories import TLP, indicator
+from tests.taxii_helpers import store
 
 BLOCKLIST = b"203.0.113.7\nevil.example\nnot a value at all !!\n2001:db8::1\n"
 S = 1_000_000
@@ -282,13 +283,6 @@ def test_a_claimer_passes_over_a_feed_another_claim_is_holding(committed, db_kin
 # ------------------------------------------------------------------ pushes
 
 
-def _post(client, world, objs):
-    r = client.post(
-        world.objects_url(), content=orjson.dumps({"objects": objs}), headers=world.post_headers("cert-a")
-    )
-    assert r.status_code == 202 and r.json()["failure_count"] == 0, r.text
-
-
 @pytest.mark.interop
 def test_push_feed_sends_only_what_the_redistribution_rule_allows(sm, client, world, live, monkeypatch):
     objs = {lvl: indicator(n, tlp=lvl) for n, lvl in enumerate(["clear", "green", "amber", "amber+strict"])}
@@ -298,7 +292,7 @@ def test_push_feed_sends_only_what_the_redistribution_rule_allows(sm, client, wo
         description="context",
         granular_markings=[{"marking_ref": TLP["amber"], "selectors": ["description"]}],
     )
-    _post(client, world, list(objs.values()))
+    store(client, world, list(objs.values()))
     peer = f"{live.base}/taxii2/asia/collections/{live.collections['asia/indicators']}/"
     monkeypatch.setenv("FEED_PEER_PASSWORD", live.keys["cert-c"])
     load(
@@ -325,7 +319,7 @@ def test_push_feed_sends_only_what_the_redistribution_rule_allows(sm, client, wo
         audits = list(s.scalars(select(AuditEvent).where(AuditEvent.action == "push-out")))
     assert sum(a.count for a in audits) == 3 and all("to-peer" in a.detail for a in audits)
     # incremental: only what was added since goes
-    _post(client, world, [indicator(50, tlp="clear"), indicator(51, tlp="amber")])
+    store(client, world, [indicator(50, tlp="clear"), indicator(51, tlp="amber")])
     again = run_named(sm, "to-peer", worker_id="w1")
     assert again.run.sent == 1 and again.run.cursor_before == done.run.cursor_after
 

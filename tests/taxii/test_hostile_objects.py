@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import orjson
 import pytest
 
 from tests.factories import TLP, indicator
-
-
-def post(client, world, objs):
-    return client.post(
-        world.objects_url(), content=orjson.dumps({"objects": objs}), headers=world.post_headers("cert-a")
-    )
+from tests.taxii_helpers import post
 
 
 def test_longest_legal_type_is_stored(client, world):

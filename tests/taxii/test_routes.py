@@ -8,14 +8,7 @@ import orjson
 import pytest
 
 from tests.factories import TAXII, indicator
-
-
-def post(client, world, objs, org="cert-a", group="africa", alias="indicators"):
-    return client.post(
-        world.objects_url(group, alias),
-        content=orjson.dumps({"objects": objs}),
-        headers=world.post_headers(org),
-    )
+from tests.taxii_helpers import post
 
 
 def test_discovery_lists_only_the_callers_api_roots(client, world):
@@ -66,12 +59,15 @@ def test_collections_reflect_role(client, world):
     assert colls["a-to-b"]["can_read"] and not colls["a-to-b"]["can_write"]
 
 
-def test_unknown_collection_is_404_and_reader_post_is_403(client, world):
+def test_unknown_collection_is_404_and_a_readers_post_stores_feedback_only(client, world):
     r = client.get(
         "/taxii2/africa/collections/00000000-0000-0000-0000-000000000000/", headers=world.auth("cert-a")
     )
     assert r.status_code == 404
-    assert post(client, world, [indicator(1)], org="cert-c").status_code == 403
+    # a reader posts feedback (sightings, opinions, notes: hub.feedback) and nothing else
+    r = post(client, world, [indicator(1)], org="cert-c")
+    assert r.status_code == 202 and r.json()["failure_count"] == 1 and r.json()["success_count"] == 0
+    assert "only feedback" in r.json()["failures"][0]["message"]
 
 
 def test_named_collection_is_404_to_organisations_it_does_not_name(client, world):

@@ -1,10 +1,11 @@
-"""A group's feeds as its coordinators manage them: thin wrappers over hub.sync's feed declarations.
+"""A group's feeds as its coordinators manage them: thin wrappers over `hub.sync.feeds`' declarations.
 
 Declarations are validated by the same `FeedConfig` as `hub sync load` and stored by the same
 `apply_feeds`. Coordinators get less than the operator, because a feed runs on the hub's own machine:
 pull feeds only, from http(s) URLs only (never a file of the hub), published as the coordinator's own
 organisation, without credentials from the hub's environment (`user`, `password_env`). Push feeds, which
-send a group's objects out, stay the operator's (`hub sync load`). "Run now" makes a feed due at once;
+send a group's objects out, and two-way pulls, which send its feedback out, stay the operator's (a
+platform admin's). "Run now" makes a feed due at once;
 the workers run it.
 """
 
@@ -22,9 +23,9 @@ from hub.errors import Conflict, Forbidden, NotFound, Unprocessable
 from hub.net import OutboundGuard
 from hub.sync.feeds import FeedConfig, FeedsConfig, apply_feeds
 from hub.sync.fetch import is_url
-from hub.sync.models import Feed, FeedRun
 from hub.sync.scheduler import now_us
 from hub.sync.sources import TAXII_FORMATS
+from hub.trust.feed_models import Feed, FeedRun
 from hub.trust.manage import audit, find_group
 from hub.trust.models import Membership, Organisation, TrustGroup
 from hub.trust.reports import feed_counts_shown
@@ -40,6 +41,7 @@ FIELDS = {
     "peer_community": "peer_community",
     "tlp": "tlp",
     "tlp_version": "tlp_version",
+    "two_way": "two_way",
     "user": "username",
     "password_env": "password_env",
     "interval": "interval_s",
@@ -58,6 +60,8 @@ def declared(feed: Feed) -> dict[str, Any]:
     else:
         for k in ("publish_as", "tlp", "tlp_version"):
             out.pop(k)
+    if not out.get("two_way"):
+        out.pop("two_way")
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -83,6 +87,8 @@ def _check_rights(session: Session, actor: Principal, group: TrustGroup, fc: Fee
         return
     if fc.direction != "pull":
         raise Forbidden("Push feeds send a group's objects out of the hub; the operator declares them.")
+    if fc.two_way:
+        raise Forbidden("A two-way feed sends the group's feedback out of the hub; the operator declares it.")
     if not is_url(fc.url):
         raise Forbidden("A coordinator's feed pulls from an http(s) URL, never from a file of the hub.")
     why = OutboundGuard.from_environ(os.environ).check_url(fc.url)

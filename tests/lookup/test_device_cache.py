@@ -1,0 +1,356 @@
+"""Kept device lists (HUB_DEVICE_LIST_MAX_AGE): served again for a while, never to another reader, never
+past a change of rights, bounded on disk, built once however many devices ask at the same time."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from hub import metrics
+from hub.app import create_app
+from hub.lookup import downloads
+from hub.lookup.device_cache import Copy, DeviceListCache, Follower
+from hub.settings import Settings
+from hub.store.models import AuditEvent
+from tests.lookup.helpers import sco
+from tests.taxii_helpers import store
+
+BASE = "/console/downloads"
+DOMAINS = f"{BASE}/africa/blocklist.txt?kind=domain"
+MAX_AGE = 60
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def key(world: Any, org: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {world.keys[org]}"}
+
+
+def count(outcome: str) -> float:
+    return metrics.REGISTRY.get_sample_value("hub_device_lists_total", {"outcome": outcome}) or 0.0
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url="sqlite://",
+        secret_key="test-secret",
+        max_page_size=1000,
+        max_content_length=2 * 1024 * 1024,
+        device_list_max_age=MAX_AGE,
+        device_list_cache_dir=tmp_path / "lists",
+    )
+
+
+@pytest.fixture
+def clock(app: Any) -> Clock:
+    c = Clock()
+    app.state.device_lists.clock = c
+    return c
+
+
+@pytest.fixture
+def data(client: Any, world: Any) -> None:
+    objs = [sco("domain-name", "green.example"), sco("domain-name", "amber.example", tlp="amber")]
+    store(client, world, [*objs, sco("ipv4-addr", "203.0.113.1")])
+
+
+def lines(r: Any) -> list[str]:
+    assert r.status_code == 200, r.text
+    return sorted(r.text.splitlines())
+
+
+def test_a_kept_list_is_served_until_max_age_with_its_age_and_etag(client, world, data, clock, sm):
+    first = client.get(DOMAINS, headers=key(world, "cert-c"))
+    assert lines(first) == ["amber.example", "green.example"] and first.headers["age"] == "0"
+    etag = first.headers["etag"]
+    store(client, world, [sco("domain-name", "new.example")])
+    clock.now += MAX_AGE - 1
+    kept = client.get(DOMAINS, headers=key(world, "cert-c"))
+    # the copy built a minute ago, said to be as old as it is, with the ETag it had then
+    assert lines(kept) == ["amber.example", "green.example"]
+    assert kept.headers["etag"] == etag and kept.headers["age"] == str(MAX_AGE - 1)
+    assert kept.headers["last-modified"] == first.headers["last-modified"]
+    again = client.get(DOMAINS, headers={**key(world, "cert-c"), "If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["etag"] == etag and again.content == b""
+    clock.now += 2
+    fresh = client.get(DOMAINS, headers={**key(world, "cert-c"), "If-None-Match": etag})
+    assert lines(fresh) == ["amber.example", "green.example", "new.example"]
+    assert fresh.headers["etag"] != etag and fresh.headers["age"] == "0"
+    # a kept download is audited as any other, with what it sent
+    with sm() as s:
+        sent = [e.count for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "download-txt"))
+                if e.organisation_id is not None]  # fmt: skip
+    assert sorted(sent) == [0, 2, 2, 3]
+
+
+def test_an_unchanged_list_is_served_whatever_its_age(client, world, data, clock):
+    first = client.get(DOMAINS, headers=key(world, "cert-c"))
+    built = count("built")
+    clock.now += 10 * MAX_AGE
+    store(client, world, [sco("domain-name", "hidden.example", tlp="red")], org="cert-a", alias="a-to-b")
+    later = client.get(DOMAINS, headers=key(world, "cert-c"))  # nothing cert-c may see has changed
+    assert later.content == first.content and later.headers["etag"] == first.headers["etag"]
+    assert count("built") == built and later.headers["age"] == str(10 * MAX_AGE)
+
+
+def test_max_age_zero_serves_each_change_at_once(sm, world, tmp_path):
+    off = Settings(database_url="sqlite://", secret_key="test-secret", device_list_cache_dir=tmp_path / "x")
+    app = create_app(off, sessionmaker=sm)
+    assert app.state.device_lists is None
+    with TestClient(app, base_url="http://hub.test", raise_server_exceptions=False) as c:
+        store(c, world, [sco("domain-name", "green.example")])
+        first = c.get(DOMAINS, headers=key(world, "cert-c"))
+        store(c, world, [sco("domain-name", "new.example")])
+        second = c.get(DOMAINS, headers=key(world, "cert-c"))
+    assert lines(first) == ["green.example"] and lines(second) == ["green.example", "new.example"]
+    assert "age" not in second.headers and not (tmp_path / "x").exists()
+
+
+def test_another_member_never_gets_a_list_kept_for_one_that_reads_more(client, world, data, clock):
+    assert "amber.example" in lines(client.get(DOMAINS, headers=key(world, "cert-c")))
+    vendor = client.get(DOMAINS, headers=key(world, "vendor"))  # cleared GREEN
+    assert lines(vendor) == ["green.example"] and vendor.headers["age"] == "0"
+    # and the other way round: the reader cleared higher does not get the GREEN reader's copy
+    csv_vendor = client.get(f"{BASE}/africa/blocklist.csv", headers=key(world, "vendor"))
+    csv_c = client.get(f"{BASE}/africa/blocklist.csv", headers=key(world, "cert-c"))
+    assert "amber.example" not in csv_vendor.text and "amber.example" in csv_c.text
+    # nor does a device of the same member that asks for a GREEN ceiling
+    assert lines(client.get(f"{DOMAINS}&tlp_max=green", headers=key(world, "cert-c"))) == ["green.example"]
+
+
+def test_other_parameters_and_formats_never_share_a_kept_list(client, world, data, clock):
+    assert lines(client.get(DOMAINS, headers=key(world, "cert-c"))) == ["amber.example", "green.example"]
+    assert lines(client.get(f"{BASE}/africa/blocklist.txt?kind=ip", headers=key(world, "cert-c"))) == [
+        "203.0.113.1"
+    ]
+    zeek = client.get(f"{BASE}/africa/zeek.intel?kind=ip", headers=key(world, "cert-c"))
+    assert zeek.status_code == 200 and "203.0.113.1" in zeek.text and "green.example" not in zeek.text
+    other_group = client.get(f"{BASE}/asia/blocklist.txt?kind=domain", headers=key(world, "cert-c"))
+    assert other_group.status_code == 200 and other_group.text == ""
+
+
+def test_lower_clearance_gets_the_lower_list_not_the_kept_one(client, world, data, clock):
+    assert "amber.example" in lines(client.get(DOMAINS, headers=key(world, "cert-c")))
+    r = client.patch(
+        "/admin/v1/groups/africa/members/cert-c", json={"clearance": "green"}, headers=key(world, "cert-a")
+    )
+    assert r.status_code == 200, r.text
+    assert lines(client.get(DOMAINS, headers=key(world, "cert-c"))) == ["green.example"]
+
+
+def test_a_recipient_taken_off_a_named_collection_gets_no_list_kept_while_it_was_one(
+    client, world, data, clock
+):
+    """cert-a's named collection for cert-b: once cert-a takes cert-b off it, cert-b's next download,
+    well within max-age, is built without the collection, not served from the copy that held it."""
+    store(client, world, [sco("domain-name", "named.example")], alias="a-to-b")
+    assert "named.example" in lines(client.get(DOMAINS, headers=key(world, "cert-b")))
+    r = client.patch(
+        "/admin/v1/groups/africa/collections/a-to-b", json={"recipients": []}, headers=key(world, "cert-a")
+    )
+    assert r.status_code == 200, r.text
+    clock.now += 1
+    after = client.get(DOMAINS, headers=key(world, "cert-b"))
+    assert "named.example" not in lines(after) and after.headers["age"] == "0"
+
+
+def test_a_removed_member_or_revoked_key_gets_nothing_kept(client, world, data, clock):
+    assert "amber.example" in lines(client.get(DOMAINS, headers=key(world, "cert-c")))
+    assert "green.example" in lines(client.get(DOMAINS, headers=key(world, "vendor")))
+    gone = client.delete("/admin/v1/groups/africa/members/cert-c", headers=key(world, "cert-a"))
+    assert gone.status_code == 204, gone.text
+    assert client.get(DOMAINS, headers=key(world, "cert-c")).status_code == 404
+    key_id = world.keys["vendor"].split("_")[1]
+    revoked = client.post(
+        f"/admin/v1/organisations/vendor/keys/{key_id}/revoke", headers=key(world, "vendor")
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert client.get(DOMAINS, headers=key(world, "vendor")).status_code == 401
+    # a key its group's coordinator suspended
+    assert "green.example" in lines(client.get(DOMAINS, headers=key(world, "cert-g")))
+    g_id = world.keys["cert-g"].split("_")[1]
+    suspend = f"/admin/v1/groups/africa/members/cert-g/keys/{g_id}/suspend"
+    assert client.post(suspend, headers=key(world, "cert-a")).status_code == 200
+    assert client.get(DOMAINS, headers=key(world, "cert-g")).status_code in (403, 404)
+
+
+def test_lists_beyond_the_bound_evict_the_least_recently_used_in_a_private_directory(
+    client, app, world, data, clock, tmp_path
+):
+    cache: DeviceListCache = app.state.device_lists
+    cache.max_entries = 2
+    ip, url = f"{BASE}/africa/blocklist.txt?kind=ip", f"{BASE}/africa/blocklist.txt?kind=url"
+    for u in (ip, DOMAINS, ip):  # ip is now the most recently used
+        assert client.get(u, headers=key(world, "cert-c")).status_code == 200
+    built, kept = count("built"), count("kept")
+    assert client.get(url, headers=key(world, "cert-c")).status_code == 200  # a third: DOMAINS goes
+    assert len(cache.entries()) == 2
+    assert client.get(ip, headers=key(world, "cert-c")).headers["etag"]
+    assert (count("built"), count("kept")) == (built + 1, kept + 1)
+    assert client.get(DOMAINS, headers=key(world, "cert-c")).status_code == 200
+    assert count("built") == built + 2
+    directory = cache.directory
+    assert directory.parent == tmp_path / "lists"
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    files = list(directory.iterdir())
+    assert len(files) == 2 == len(cache.entries())
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    # a byte bound too: a list larger than it is served, not kept
+    cache.max_bytes = 1
+    assert lines(client.get(f"{DOMAINS}&valid=false", headers=key(world, "cert-c"))) == [
+        "amber.example", "green.example",
+    ]  # fmt: skip
+    assert cache.entries() == {} and list(directory.iterdir()) == []
+
+
+def test_a_list_that_cannot_be_kept_is_built_for_the_request(client, app, world, data, clock, tmp_path):
+    cache: DeviceListCache = app.state.device_lists
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    cache._parent, cache._dir = blocker, None  # no directory can be made there
+    r = client.get(DOMAINS, headers=key(world, "cert-c"))
+    assert lines(r) == ["amber.example", "green.example"] and "age" not in r.headers
+    assert cache.entries() == {}
+
+
+# ------------------------------------------------------------------ the cache itself
+
+
+def _cache(tmp_path: Path) -> DeviceListCache:
+    return DeviceListCache(max_age_s=60, max_entries=4, max_bytes=1 << 20, parent=tmp_path / "c")
+
+
+def _read(got: Copy | Follower) -> bytes:
+    if isinstance(got, Copy):
+        return b"".join(got.chunks())
+    return b"".join(got.rest(got.first()))
+
+
+def test_a_build_that_fails_midway_leaves_no_entry_and_no_lock(tmp_path):
+    cache = _cache(tmp_path)
+
+    def broken(counts: dict[str, int]) -> Iterator[bytes]:
+        yield b"first half\n"
+        raise OSError("the disk went away")
+
+    got = cache.follow("lineage", '"e1"', None, broken)
+    assert isinstance(got, Follower)
+    with pytest.raises(RuntimeError):
+        _read(got)
+    assert cache.entries() == {} and list(cache.directory.iterdir()) == []
+
+    def refused(counts: dict[str, int]) -> Iterator[bytes]:
+        raise LookupError("before any byte")
+        yield b""
+
+    got = cache.follow("lineage", '"e1"', None, refused)
+    assert isinstance(got, Follower)
+    with pytest.raises(LookupError):  # the build's own error, for the request to answer with
+        got.first()
+    assert cache.entries() == {} and list(cache.directory.iterdir()) == []
+
+    def whole(counts: dict[str, int]) -> Iterator[bytes]:
+        counts["c"] = 2
+        yield b"a\n"
+        yield b"b\n"
+
+    got = cache.follow("lineage", '"e1"', None, whole)  # the lineage is not wedged
+    assert _read(got) == b"a\nb\n"
+    (entry,) = cache.entries().values()
+    assert entry.counts == {"c": 2} and entry.path.read_bytes() == b"a\nb\n"
+    again = cache.kept("lineage", '"e2"')
+    assert again is not None and _read(again) == b"a\nb\n"
+    # a cleaner of temporary files removes the directory: the copy is gone, a new build makes it again
+    shutil.rmtree(cache.directory)
+    assert cache.kept("lineage", '"e1"') is None
+    assert _read(cache.follow("lineage", '"e1"', None, whole)) == b"a\nb\n"
+    assert len(cache.entries()) == 1 and stat.S_IMODE(cache.directory.stat().st_mode) == 0o700
+    cache.close()
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+def race(target: Any, n: int, release: threading.Event) -> None:
+    """`n` threads run `target` on a cold list whose build waits for `release`: once all but the first
+    have joined that build (or 30 s have passed), the build is let go and the threads end."""
+    joined = count("joined")
+    threads = [threading.Thread(target=target) for _ in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while count("joined") < joined + n - 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for t in threads:
+        t.join(60)
+
+
+def test_concurrent_followers_share_one_build(tmp_path):
+    cache = _cache(tmp_path)
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow(counts: dict[str, int]) -> Iterator[bytes]:
+        calls.append(1)
+        yield b"x" * 1000
+        release.wait(30)
+        yield b"y\n"
+
+    results: list[bytes] = []
+
+    def ask() -> None:
+        results.append(_read(cache.follow("lin", '"e"', None, slow)))
+
+    race(ask, 5, release)
+    assert calls == [1] and results == [b"x" * 1000 + b"y\n"] * 5
+
+
+# ------------------------------------------------------------------ a real server, real concurrency
+
+
+@pytest.fixture(scope="module")
+def live_overrides() -> dict[str, Any]:
+    return {"device_list_max_age": MAX_AGE}
+
+
+def test_concurrent_devices_on_a_cold_list_cause_one_build(live, monkeypatch):
+    world = live
+    with httpx.Client(base_url=world.base, timeout=60) as c:
+        store(c, world, [sco("domain-name", f"d{i}.example") for i in range(50)])
+    calls: list[int] = []
+    release = threading.Event()
+    real = downloads.blocklist
+
+    def gated(*args: Any, **kw: Any) -> Iterator[bytes]:
+        calls.append(1)
+        release.wait(30)
+        yield from real(*args, **kw)
+
+    monkeypatch.setattr(downloads, "blocklist", gated)
+    answers: list[httpx.Response] = []
+
+    def device() -> None:
+        with httpx.Client(base_url=world.base, timeout=60) as c:
+            answers.append(c.get(DOMAINS, headers=key(world, "cert-c")))
+
+    race(device, 6, release)
+    assert calls == [1]
+    assert [a.status_code for a in answers] == [200] * 6
+    assert len({a.text for a in answers}) == 1
+    assert sorted(answers[0].text.splitlines()) == sorted(f"d{i}.example" for i in range(50))
