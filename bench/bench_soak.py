@@ -15,14 +15,22 @@ the database connections the server holds open, its RSS, the median of each kind
 minute (and the downloads' values a second: a list linear in its size keeps it flat while the list
 grows), and the errors. At the
 end, nothing lost is checked: every acknowledged object is stored. Timings are printed, never asserted.
+
+Each client (every writer, every reader, the device, the coordinator) runs in a process of its own, as
+it does in the field: with threads of one process the clients' own JSON work held the GIL that a
+client waiting on a socket needs back, and a long download's time grew with the other clients' load
+(`--clients threads` runs them as the first soaks did).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
+import multiprocessing
 import os
+import queue
 import statistics
 import sys
 import threading
@@ -78,12 +86,49 @@ class Recorder:
             if len(self.error_samples) < 20:
                 self.error_samples.append(f"{kind}: {what[:300]}")
 
+    def acked(self, n: int) -> None:
+        with self._lock:
+            self.acknowledged += n
+
+    def lines(self, n: int) -> None:
+        self.downloaded_lines = n
+
     def take(self) -> tuple[dict[str, list[float]], dict[str, int]]:
         with self._lock:
             times, errors = dict(self._times), dict(self._errors)
             self._times.clear()
             self._errors.clear()
         return times, errors
+
+    def drain(self, events: Any, stop: Any) -> None:
+        """Apply what client processes report (`Reporter`) until `stop` and their queue is empty."""
+        while True:
+            try:
+                name, *args = events.get(timeout=0.5)
+            except queue.Empty:
+                if stop.is_set():
+                    return
+                continue
+            getattr(self, name)(*args)
+
+
+class Reporter:
+    """A `Recorder` for a client in another process: each call goes to the parent through a queue."""
+
+    def __init__(self, events: Any) -> None:
+        self._events = events
+
+    def took(self, kind: str, seconds: float) -> None:
+        self._events.put(("took", kind, seconds))
+
+    def failed(self, kind: str, what: str) -> None:
+        self._events.put(("failed", kind, what[:300]))
+
+    def acked(self, n: int) -> None:
+        self._events.put(("acked", n))
+
+    def lines(self, n: int) -> None:
+        self._events.put(("lines", n))
 
 
 def envelope(rng_seed: int, n: int) -> bytes:
@@ -109,7 +154,7 @@ def envelope(rng_seed: int, n: int) -> bytes:
 
 
 def writer(
-    base: str, key: str, objects_url: str, size: int, seeds: Any, rec: Recorder, stop: threading.Event
+    base: str, key: str, objects_url: str, size: int, seeds: Any, rec: Any, stop: threading.Event
 ) -> None:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": TAXII, "Accept": TAXII}
     with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
@@ -124,13 +169,12 @@ def writer(
                     rec.failed("post", f"{r.status_code} {r.text[:200]}")
                     continue
                 rec.took("post", took)
-                with rec._lock:
-                    rec.acknowledged += size
+                rec.acked(size)
             except httpx.HTTPError as exc:
                 rec.failed("post", repr(exc))
 
 
-def reader(base: str, key: str, objects_url: str, rec: Recorder, stop: threading.Event) -> None:
+def reader(base: str, key: str, objects_url: str, rec: Any, stop: threading.Event) -> None:
     headers = {"Authorization": f"Bearer {key}", "Accept": TAXII}
     after: str | None = None
     with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
@@ -162,7 +206,7 @@ def every(seconds: float, stop: threading.Event, fn: Any) -> None:
         stop.wait(max(0.0, seconds - (time.monotonic() - started)))
 
 
-def device(base: str, key: str, rec: Recorder, stop: threading.Event, period: float) -> None:
+def device(base: str, key: str, rec: Any, stop: threading.Event, period: float) -> None:
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as c:
 
         def once() -> None:
@@ -181,14 +225,14 @@ def device(base: str, key: str, rec: Recorder, stop: threading.Event, period: fl
                 took = time.perf_counter() - t
                 rec.took("download", took)
                 rec.took("download_rate", lines / took)  # values a second: flat if linear in the list
-                rec.downloaded_lines = lines
+                rec.lines(lines)
             except httpx.HTTPError as exc:
                 rec.failed("download", repr(exc))
 
         every(period, stop, once)
 
 
-def coordinator(base: str, key: str, rec: Recorder, stop: threading.Event, period: float) -> None:
+def coordinator(base: str, key: str, rec: Any, stop: threading.Event, period: float) -> None:
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120) as c:
 
         def once() -> None:
@@ -337,14 +381,32 @@ class RssSampler:
                 with self._lock:
                     self._samples.append(value)
 
-    def take_peak(self) -> float:
+    def take(self) -> tuple[float, float]:
+        """The minute's (median, peak) RSS, and a new minute begins."""
         with self._lock:
             samples, self._samples = self._samples, []
-        return max(samples, default=float("nan"))
+        if not samples:
+            return float("nan"), float("nan")
+        return statistics.median(samples), max(samples)
+
+
+def in_process(role: Any, args: tuple[Any, ...], events: Any, stop: Any) -> None:
+    """A client process's body: `role(*args, Reporter(events), stop, ...)` (see `client`)."""
+    head, tail = args
+    role(*head, Reporter(events), stop, *tail)
+
+
+def client(mode: str, role: Any, head: tuple[Any, ...], tail: tuple[Any, ...], rec: Recorder, events: Any,
+           stop: Any) -> Any:  # fmt: skip
+    """A client running `role(*head, recorder, stop, *tail)` as a thread or a process of its own."""
+    if mode == "threads":
+        return threading.Thread(target=role, args=(*head, rec, stop, *tail))
+    ctx = multiprocessing.get_context("spawn")
+    return ctx.Process(target=in_process, args=(role, (head, tail), events, stop), daemon=True)
 
 
 def fmt_minute(minute: int, times: dict[str, list[float]], errors: dict[str, int], extra: dict[str, float],
-               checkpoints: dict[str, float], rss: float, rss_peak: float,
+               checkpoints: dict[str, float], rss: float, rss_median: float, rss_peak: float,
                acknowledged: int) -> tuple[str, dict[str, Any]]:  # fmt: skip
     cells = [f"{minute:>3}", f"{acknowledged:>10,}"]
     cells += [f"{v:,.0f}" for v in extra.values()]
@@ -354,8 +416,10 @@ def fmt_minute(minute: int, times: dict[str, list[float]], errors: dict[str, int
         cells.append("-")
     cells.append(f"{checkpoints['connections']:,.0f}" if "connections" in checkpoints else "-")
     cells.append(f"{rss:,.0f}")
+    cells.append(f"{rss_median:,.0f}")
     cells.append(f"{rss_peak:,.0f}")
     row: dict[str, Any] = {"minute": minute, "acknowledged": acknowledged, "rss_mb": rss}
+    row["rss_median_mb"] = rss_median
     row["rss_peak_mb"] = rss_peak
     row |= extra | checkpoints
     for kind in KINDS:
@@ -385,6 +449,12 @@ def main() -> None:
     ap.add_argument("--device-every", type=float, default=2.0)
     ap.add_argument("--coordinator-every", type=float, default=1.0)
     ap.add_argument(
+        "--clients",
+        choices=("processes", "threads"),
+        default="processes",
+        help="each client in a process of its own (default; as in the field) or a thread of this one",
+    )
+    ap.add_argument(
         "--device-list-max-age",
         type=int,
         default=None,
@@ -410,9 +480,13 @@ def main() -> None:
         os.environ["HUB_DEVICE_LIST_MAX_AGE"] = str(args.device_list_max_age)
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     srv, base = start_hub(world.url, tmp / "hub.log")
-    stop = threading.Event()
+    # client processes share the stop event and report through a queue (`Reporter`)
+    ctx = multiprocessing.get_context("spawn")
+    stop: Any = ctx.Event() if args.clients == "processes" else threading.Event()
+    events: Any = ctx.Queue() if args.clients == "processes" else None
+    drained = threading.Event()
     rec = Recorder()
-    threads: list[threading.Thread] = []
+    threads: list[Any] = []
     rows: list[dict[str, Any]] = []
     tables: list[dict[str, dict[str, float]]] = []
     try:
@@ -420,36 +494,25 @@ def main() -> None:
         print("## Soak:", args.db, f"{args.minutes:g} min,", f"{args.writers} writers x {args.envelope},",
               f"{args.readers} readers, device every {args.device_every:g} s, coordinator every "
               f"{args.coordinator_every:g} s, device lists kept "
-              f"{os.environ.get('HUB_DEVICE_LIST_MAX_AGE', '0')} s\n")  # fmt: skip
+              f"{os.environ.get('HUB_DEVICE_LIST_MAX_AGE', '0')} s, clients in {args.clients}\n")  # fmt: skip
         for k, v in machine().items():
             print(f"- {k}: {v}")
         print()
         objects_url = f"/taxii2/africa/collections/{world.collection}/objects/"
-        seeds = iter(range(10**9))
-        seed_lock = threading.Lock()
-
-        class Seeds:
-            def __iter__(self) -> Seeds:
-                return self
-
-            def __next__(self) -> int:
-                with seed_lock:
-                    return next(seeds)
-
-        shared_seeds = Seeds()
         for i in range(args.writers):
             who = ("cert-a", "cert-b")[i % 2]
-            work = (base, world.keys[who], objects_url, args.envelope, shared_seeds, rec, stop)
-            threads.append(threading.Thread(target=writer, args=work))
+            seeds = itertools.count(i, args.writers)  # each writer its own envelopes, none posted twice
+            head = (base, world.keys[who], objects_url, args.envelope, seeds)
+            threads.append(client(args.clients, writer, head, (), rec, events, stop))
         for _ in range(args.readers):
-            threads.append(
-                threading.Thread(target=reader, args=(base, world.keys["cert-c"], objects_url, rec, stop))
-            )
-        threads.append(
-            threading.Thread(target=device, args=(base, world.keys["cert-c"], rec, stop, args.device_every))
-        )
-        threads.append(threading.Thread(target=coordinator, args=(base, world.keys["cert-a"], rec, stop,
-                                                                  args.coordinator_every)))  # fmt: skip
+            head = (base, world.keys["cert-c"], objects_url)
+            threads.append(client(args.clients, reader, head, (), rec, events, stop))
+        head = (base, world.keys["cert-c"])
+        threads.append(client(args.clients, device, head, (args.device_every,), rec, events, stop))
+        head = (base, world.keys["cert-a"])
+        threads.append(client(args.clients, coordinator, head, (args.coordinator_every,), rec, events, stop))
+        if events is not None:
+            threads.append(threading.Thread(target=rec.drain, args=(events, drained), name="drain"))
         extra_cols = (
             ["WAL MB", "DB MB", "WAL resets (busy)"]
             if args.db == "sqlite"
@@ -461,6 +524,7 @@ def main() -> None:
             *extra_cols,
             "connections",
             "RSS MB",
+            "RSS median MB",
             "RSS peak MB",
             *(f"{k} median ms (n)" + (" | download values/s" if k == "download" else "") for k in KINDS),
             "errors",
@@ -487,12 +551,16 @@ def main() -> None:
                 extra,
                 scrape(metrics_url, args.db == "sqlite"),
                 srv.rss_mb(),
-                sampler.take_peak(),
+                *sampler.take(),
                 rec.acknowledged,
             )
             print(line, flush=True)
             rows.append(row | {"tables": tables[-1]} if tables else row)
         stop.set()
+        for t in threads:
+            if t.name != "drain":
+                t.join(600)
+        drained.set()
         for t in threads:
             t.join(600)
         have = stored(world.url)
