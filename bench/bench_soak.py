@@ -25,7 +25,9 @@ client waiting on a socket needs back, and a long download's time grew with the 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import hashlib
 import itertools
 import json
 import multiprocessing
@@ -131,6 +133,13 @@ class Reporter:
         self._events.put(("lines", n))
 
 
+def label(k: int) -> str:
+    """A random-looking DNS label of 6 to 14 characters, the same for the same `k`: a list of these
+    compresses about as a real blocklist of names does (2-3x), not as `c2-<k>` would (9x)."""
+    digest = hashlib.blake2b(k.to_bytes(8, "big"), digest_size=10).digest()
+    return base64.b32encode(digest).decode().lower()[: 6 + digest[0] % 9]
+
+
 def envelope(rng_seed: int, n: int) -> bytes:
     """`n` new indicators, half with a domain pattern and half with an IPv4 one."""
     created = "2024-01-01T00:00:00.000Z"
@@ -139,7 +148,7 @@ def envelope(rng_seed: int, n: int) -> bytes:
     for i in range(n):
         k = rng_seed * n + i
         if i % 2:
-            pattern = f"[domain-name:value = 'c2-{k}.soak.example']"
+            pattern = f"[domain-name:value = '{label(k)}.soak.example']"
         else:
             pattern = f"[ipv4-addr:value = '10.{k >> 16 & 255}.{k >> 8 & 255}.{k & 255}']"
         objs.append(

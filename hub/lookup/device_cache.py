@@ -8,8 +8,11 @@ then exactly today's answer) or when it is at most `max_age_s` seconds old; othe
 again. Authorization is the route's, on every request, before the cache is asked.
 
 Copies are files in a private directory (0700, files 0600), written to a temporary file and renamed
-once complete: a build that fails leaves no entry. The cache holds at most `max_entries` copies and
-`max_bytes` bytes, the least recently used going first. One build runs per lineage at a time: a
+once complete: a build that fails leaves no entry. Each build also writes a gzip copy beside the list
+(zlib level 1, as the list is written), served to the clients that accept it (`Content-Encoding:
+gzip`): a few times smaller, which a device fetching it over a national network, and the server
+writing it, feel. The cache holds at most `max_entries` copies and `max_bytes` bytes (both copies
+count), the least recently used going first. One build runs per lineage at a time: a
 request arriving while its lineage is being built follows that build (it streams the file as it is
 written, and waits for the rest) instead of starting another. Builds run in a thread of their own, so
 a slow or departed client neither slows nor cancels them.
@@ -26,6 +29,7 @@ import shutil
 import tempfile
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +41,7 @@ from hub import metrics
 __all__ = ["Build", "Copy", "DeviceListCache", "Kept"]
 
 CHUNK = 1024 * 1024  # a kept list is served in few, large reads: each is a hop to a worker thread
+GZIP_LEVEL = 1  # fast, and most of the gain for lists of values (nginx's default level too)
 # the produce callable writes the list and fills the counts (items a collection) its audit events take
 Produce = Callable[[dict[str, int]], Iterator[bytes]]
 
@@ -51,6 +56,13 @@ class Kept:
     size: int
     counts: dict[str, int]
     built_at: float
+    gz_path: Path | None = None  # the same list gzip-compressed
+    gz_size: int = 0
+
+    @property
+    def stored(self) -> int:
+        """Bytes on disk: the list and its gzip copy."""
+        return self.size + self.gz_size
 
 
 @dataclass
@@ -60,6 +72,7 @@ class Copy:
     kept: Kept
     file: BinaryIO
     age_s: int
+    gzip: bool = False  # the file is the gzip copy: the answer's Content-Encoding is gzip
 
     def chunks(self) -> Iterator[bytes]:
         try:
@@ -82,6 +95,7 @@ class Build:
     etag: str
     last_added_us: int | None
     path: Path
+    gz_path: Path
     cond: threading.Condition = field(default_factory=threading.Condition)
     written: int = 0
     done: bool = False
@@ -190,51 +204,61 @@ class DeviceListCache:
         with self._lock:
             return dict(self._kept)
 
-    def kept(self, lineage: str, etag: str) -> Copy | None:
-        """The lineage's copy when it is today's answer (`etag`) or young enough; None otherwise."""
+    def kept(self, lineage: str, etag: str, *, gzip: bool = False) -> Copy | None:
+        """The lineage's copy when it is today's answer (`etag`) or young enough; None otherwise. With
+        `gzip` (the client accepts it) the gzip copy is opened instead."""
         with self._lock:
-            return self._usable(lineage, etag)
+            return self._usable(lineage, etag, gzip)
 
-    def young(self, lineage: str) -> Copy | None:
+    def young(self, lineage: str, *, gzip: bool = False) -> Copy | None:
         """The lineage's copy when it is at most max-age old, whatever the data's state: asked before the
         request reads what the reader sees now (the fingerprint's counts, linear in the collections)."""
         with self._lock:
-            return self._usable(lineage, None)
+            return self._usable(lineage, None, gzip)
 
-    def _usable(self, lineage: str, etag: str | None) -> Copy | None:
+    def _usable(self, lineage: str, etag: str | None, gzip: bool) -> Copy | None:
         k = self._kept.get(lineage)
         if k is None:
             return None
         age = self.clock() - k.built_at
         if k.etag != etag and age > self.max_age_s:
             return None
+        compressed = gzip and k.gz_path is not None
         try:
-            f = k.path.open("rb")
+            f = (k.gz_path if compressed and k.gz_path is not None else k.path).open("rb")
         except OSError:  # removed behind the cache's back: forget it
             self._drop(lineage)
             return None
         self._kept.move_to_end(lineage)
         metrics.DEVICE_LISTS.labels("kept").inc()
-        return Copy(k, f, max(0, int(age)))
+        return Copy(k, f, max(0, int(age)), gzip=compressed)
 
-    def follow(self, lineage: str, etag: str, last_added_us: int | None, produce: Produce) -> Copy | Follower:
+    def follow(
+        self, lineage: str, etag: str, last_added_us: int | None, produce: Produce, *, gzip: bool = False
+    ) -> Copy | Follower:
         """A usable copy (one may have been completed since `kept`), else the lineage's build in
-        progress, else a new build of `produce` started in a thread of its own."""
+        progress, else a new build of `produce` started in a thread of its own. A build is followed
+        uncompressed: its gzip copy is whole only at the end."""
         with self._lock:
-            copy = self._usable(lineage, etag)
+            copy = self._usable(lineage, etag, gzip)
             if copy is not None:
                 return copy
             b = self._building.get(lineage)
             if b is None:
-                fd, name = tempfile.mkstemp(prefix="building-", dir=self._directory())
-                os.close(fd)  # mkstemp makes it 0600; the builder opens it again
-                b = Build(etag=etag, last_added_us=last_added_us, path=Path(name))
+                directory = self._directory()
+                paths = []
+                for prefix in ("building-", "building-gz-"):
+                    fd, name = tempfile.mkstemp(prefix=prefix, dir=directory)
+                    os.close(fd)  # mkstemp makes it 0600; the builder opens it again
+                    paths.append(Path(name))
+                b = Build(etag=etag, last_added_us=last_added_us, path=paths[0], gz_path=paths[1])
                 try:
                     threading.Thread(
                         target=self._build, args=(lineage, b, produce), name="device-list-build", daemon=True
                     ).start()
                 except BaseException:
-                    b.path.unlink()
+                    for p in paths:
+                        p.unlink()
                     raise
                 self._building[lineage] = b
                 metrics.DEVICE_LISTS.labels("built").inc()
@@ -244,8 +268,10 @@ class DeviceListCache:
 
     def _build(self, lineage: str, b: Build, produce: Produce) -> None:
         counts: dict[str, int] = {}
+        # gzip's container (wbits 31): what Content-Encoding: gzip means
+        deflate = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
         try:
-            with b.path.open("wb", buffering=0) as out:
+            with b.path.open("wb", buffering=0) as out, b.gz_path.open("wb") as gz:
                 for chunk in produce(counts):
                     view = memoryview(chunk)
                     while view:
@@ -254,23 +280,31 @@ class DeviceListCache:
                     with b.cond:
                         b.written += len(chunk)
                         b.cond.notify_all()
+                    gz.write(deflate.compress(chunk))  # zlib lets the GIL go while it works
+                gz.write(deflate.flush())
+                gz_size = gz.tell()
             with self._lock:
-                # the complete file takes the lineage's place; followers keep reading it through their
-                # handles, whatever is renamed or removed meanwhile
+                # the complete files take the lineage's place; followers keep reading the list through
+                # their handles, whatever is renamed or removed meanwhile
                 final = b.path.with_name(f"list-{os.urandom(8).hex()}")
                 os.replace(b.path, final)
+                gz_final = final.with_name(final.name + ".gz")
+                os.replace(b.gz_path, gz_final)
                 self._building.pop(lineage, None)
                 self._drop(lineage)
-                kept = Kept(final, b.etag, b.last_added_us, b.written, dict(counts), self.clock())
+                kept = Kept(
+                    final, b.etag, b.last_added_us, b.written, dict(counts), self.clock(), gz_final, gz_size
+                )
                 self._kept[lineage] = kept
-                self._bytes += kept.size
+                self._bytes += kept.stored
                 self._evict()
         except BaseException as exc:
             with self._lock:
                 if self._building.get(lineage) is b:
                     del self._building[lineage]
-                with contextlib.suppress(OSError):
-                    b.path.unlink()
+                for p in (b.path, b.gz_path):
+                    with contextlib.suppress(OSError):
+                        p.unlink()
             with b.cond:
                 b.error = exc
                 b.cond.notify_all()
@@ -285,9 +319,11 @@ class DeviceListCache:
     def _drop(self, lineage: str) -> None:
         old = self._kept.pop(lineage, None)
         if old is not None:
-            self._bytes -= old.size
-            with contextlib.suppress(OSError):
-                old.path.unlink()  # a request still reading it keeps its handle
+            self._bytes -= old.stored
+            for p in (old.path, old.gz_path):
+                if p is not None:
+                    with contextlib.suppress(OSError):
+                        p.unlink()  # a request still reading it keeps its handle
 
     def _evict(self) -> None:
         while self._kept and (len(self._kept) > self.max_entries or self._bytes > self.max_bytes):

@@ -25,7 +25,16 @@ from hub.errors import BadRequest, NotFound
 from hub.lookup import downloads
 from hub.lookup.downloads import Counter, DownloadFilters
 from hub.lookup.formats import misp_feed, rpz, suricata, zeek
-from hub.lookup.routes import _audit, _filters, _matches, _validators, device_lists, from_kept, kept_copy
+from hub.lookup.routes import (
+    _audit,
+    _filters,
+    _matches,
+    _validators,
+    accepts_gzip,
+    device_lists,
+    from_kept,
+    kept_copy,
+)
 from hub.settings import Settings
 from hub.store.zones import zone_serial
 from hub.trust.access import CollectionAccess
@@ -72,7 +81,7 @@ def _export(
         # event file, one small event and absent when empty, is built for each request)
         if cache is not None and not empty_is_absent:
             kin = downloads.lineage(session, who, accesses, f, f"{what}:{part}", group=group, guard=guard)
-            young = cache.young(kin)
+            young = cache.young(kin, gzip=accepts_gzip(request))
             if young is not None:
                 return kept_copy(
                     request, young, counter=counter, background=background, media=media,

@@ -118,10 +118,50 @@ def _http_date(us: int | None) -> str | None:
 
 
 def _matches(header: str | None, etag: str) -> bool:
+    """Whether If-None-Match names `etag`, in either encoding (a gzip copy's tag is `gzip_etag`'s)."""
     if not header:
         return False
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    tags = [_plain_etag(t.strip().removeprefix("W/")) for t in header.split(",")]
     return "*" in tags or etag in tags
+
+
+_GZIP_SUFFIX = '-gzip"'
+
+
+def gzip_etag(etag: str) -> str:
+    """The ETag of a list's gzip copy: another representation, so another strong tag (RFC 9110 8.8.3)."""
+    return etag[:-1] + _GZIP_SUFFIX if etag.endswith('"') else etag
+
+
+def _plain_etag(tag: str) -> str:
+    return tag[: -len(_GZIP_SUFFIX)] + '"' if tag.endswith(_GZIP_SUFFIX) else tag
+
+
+def accepts_gzip(request: Request) -> bool:
+    """Whether the request's Accept-Encoding takes gzip (RFC 9110 12.5.3): `gzip` (or `x-gzip`) with a
+    q-value above 0, or `*` when gzip is not named; a q-value that is not a number counts as 0."""
+    header = request.headers.get("accept-encoding")
+    if not header:
+        return False
+    named: float | None = None
+    star: float | None = None
+    for part in header.split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        coding = coding.lower()
+        if coding in ("gzip", "x-gzip"):
+            named = q if named is None else max(named, q)
+        elif coding == "*":
+            star = q
+    chosen = named if named is not None else star
+    return chosen is not None and chosen > 0
 
 
 def _audit(
@@ -141,8 +181,10 @@ def _audit(
         )
 
 
-def _validators(etag: str, last_added_us: int | None) -> dict[str, str]:
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization"}
+def _validators(etag: str, last_added_us: int | None, *, kept: bool = False) -> dict[str, str]:
+    """ETag, Last-Modified and the cache headers; `kept` lists (which have a gzip copy) vary by encoding."""
+    vary = "Authorization, Accept-Encoding" if kept else "Authorization"
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": vary}
     last = _http_date(last_added_us)
     if last:
         headers["Last-Modified"] = last
@@ -164,14 +206,21 @@ def kept_copy(
     media: str,
     disposition: str,
 ) -> Response:
-    """A kept copy as the answer, with its own validators and `Age` (a 304 when the device holds it)."""
-    headers = _validators(got.kept.etag, got.kept.last_added_us)
+    """A kept copy as the answer, with its own validators and `Age` (a 304 when the device holds it);
+    its gzip copy, `Content-Encoding: gzip` and that copy's ETag when the client accepts gzip."""
+    etag = gzip_etag(got.kept.etag) if got.gzip else got.kept.etag
+    headers = _validators(etag, got.kept.last_added_us, kept=True)
     headers["Age"] = str(got.age_s)
     if _matches(request.headers.get("if-none-match"), got.kept.etag):
         got.close()
         return Response(status_code=304, headers=headers, background=background)
     counter.counts.update(got.kept.counts)
     headers["Content-Disposition"] = disposition
+    if got.gzip:
+        headers["Content-Encoding"] = "gzip"
+        headers["Content-Length"] = str(got.kept.gz_size)
+    else:
+        headers["Content-Length"] = str(got.kept.size)
     return StreamingResponse(got.chunks(), media_type=media, headers=headers, background=background)
 
 
@@ -191,13 +240,14 @@ def from_kept(
     request and computed `fp` (its lineage and current ETag) first. The validators are those of the copy
     served, so If-None-Match is answered against it; `Age` says how old it is."""
     inm = request.headers.get("if-none-match")
-    got: device_cache.Copy | device_cache.Follower | None = cache.kept(fp.lineage, fp.etag)
+    gzip = accepts_gzip(request)
+    got: device_cache.Copy | device_cache.Follower | None = cache.kept(fp.lineage, fp.etag, gzip=gzip)
     if got is None and _matches(inm, fp.etag):  # today's answer is the device's own copy: nothing to build
-        headers = _validators(fp.etag, fp.last_added_us)
+        headers = _validators(fp.etag, fp.last_added_us, kept=True)
         return Response(status_code=304, headers=headers, background=background)
     if got is None:
         try:
-            got = cache.follow(fp.lineage, fp.etag, fp.last_added_us, produce)
+            got = cache.follow(fp.lineage, fp.etag, fp.last_added_us, produce, gzip=gzip)
         except OSError as exc:  # no room or no directory for a copy: the list is built for this request
             log.warning("device list not kept: %s", exc)
             headers = _validators(fp.etag, fp.last_added_us)
@@ -209,7 +259,7 @@ def from_kept(
             request, got, counter=counter, background=background, media=media, disposition=disposition
         )
     build = got.build
-    headers = _validators(build.etag, build.last_added_us)
+    headers = _validators(build.etag, build.last_added_us, kept=True)
     headers["Age"] = "0"
     if _matches(inm, build.etag):
         got.close()
@@ -245,7 +295,7 @@ def _download(
         # a copy young enough is the answer before anything reads what the reader sees now
         if cache is not None:
             kin = downloads.lineage(session, who, accesses, f, what, group=group, guard=guard)
-            young = cache.young(kin)
+            young = cache.young(kin, gzip=accepts_gzip(request))
             if young is not None:
                 return kept_copy(
                     request, young, counter=counter, background=background, media=media,

@@ -3,6 +3,7 @@ past a change of rights, bounded on disk, built once however many devices ask at
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import stat
 import threading
@@ -20,6 +21,7 @@ from hub import metrics
 from hub.app import create_app
 from hub.lookup import downloads
 from hub.lookup.device_cache import Copy, DeviceListCache, Follower
+from hub.lookup.routes import gzip_etag
 from hub.settings import Settings
 from hub.store.models import AuditEvent
 from tests.lookup.helpers import sco
@@ -83,12 +85,15 @@ def test_a_kept_list_is_served_until_max_age_with_its_age_and_etag(client, world
     store(client, world, [sco("domain-name", "new.example")])
     clock.now += MAX_AGE - 1
     kept = client.get(DOMAINS, headers=key(world, "cert-c"))
-    # the copy built a minute ago, said to be as old as it is, with the ETag it had then
+    # the copy built a minute ago, said to be as old as it is, with the ETag it had then (its gzip
+    # copy's: the client accepts gzip, as httpx does unless told otherwise)
     assert lines(kept) == ["amber.example", "green.example"]
-    assert kept.headers["etag"] == etag and kept.headers["age"] == str(MAX_AGE - 1)
+    assert kept.headers["etag"] == gzip_etag(etag) and kept.headers["age"] == str(MAX_AGE - 1)
+    assert kept.headers["content-encoding"] == "gzip"
     assert kept.headers["last-modified"] == first.headers["last-modified"]
-    again = client.get(DOMAINS, headers={**key(world, "cert-c"), "If-None-Match": etag})
-    assert again.status_code == 304 and again.headers["etag"] == etag and again.content == b""
+    for held in (etag, gzip_etag(etag)):  # the device's copy, in either encoding
+        again = client.get(DOMAINS, headers={**key(world, "cert-c"), "If-None-Match": held})
+        assert again.status_code == 304 and again.headers["etag"] == gzip_etag(etag) and again.content == b""
     clock.now += 2
     fresh = client.get(DOMAINS, headers={**key(world, "cert-c"), "If-None-Match": etag})
     assert lines(fresh) == ["amber.example", "green.example", "new.example"]
@@ -97,7 +102,7 @@ def test_a_kept_list_is_served_until_max_age_with_its_age_and_etag(client, world
     with sm() as s:
         sent = [e.count for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "download-txt"))
                 if e.organisation_id is not None]  # fmt: skip
-    assert sorted(sent) == [0, 2, 2, 3]
+    assert sorted(sent) == [0, 0, 2, 2, 3]  # the two 304s sent nothing
 
 
 def test_an_unchanged_list_is_served_whatever_its_age(client, world, data, clock):
@@ -106,7 +111,7 @@ def test_an_unchanged_list_is_served_whatever_its_age(client, world, data, clock
     clock.now += 10 * MAX_AGE
     store(client, world, [sco("domain-name", "hidden.example", tlp="red")], org="cert-a", alias="a-to-b")
     later = client.get(DOMAINS, headers=key(world, "cert-c"))  # nothing cert-c may see has changed
-    assert later.content == first.content and later.headers["etag"] == first.headers["etag"]
+    assert later.content == first.content and later.headers["etag"] == gzip_etag(first.headers["etag"])
     assert count("built") == built and later.headers["age"] == str(10 * MAX_AGE)
 
 
@@ -210,7 +215,7 @@ def test_lists_beyond_the_bound_evict_the_least_recently_used_in_a_private_direc
     assert directory.parent == tmp_path / "lists"
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     files = list(directory.iterdir())
-    assert len(files) == 2 == len(cache.entries())
+    assert len(files) == 4 and len(cache.entries()) == 2  # each list and its gzip copy
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
     # a byte bound too: a list larger than it is served, not kept
     cache.max_bytes = 1
@@ -218,6 +223,73 @@ def test_lists_beyond_the_bound_evict_the_least_recently_used_in_a_private_direc
         "amber.example", "green.example",
     ]  # fmt: skip
     assert cache.entries() == {} and list(directory.iterdir()) == []
+
+
+IDENTITY = {"Accept-Encoding": "identity"}
+
+
+def raw(client: Any, url: str, headers: dict[str, str]) -> httpx.Response:
+    """A download as the bytes came, not decoded (httpx decodes gzip unless streamed raw)."""
+    with client.stream("GET", url, headers=headers) as r:
+        r.raw_bytes = b"".join(r.iter_raw())
+    return r
+
+
+def test_a_kept_list_is_served_gzip_to_a_client_that_accepts_it(client, app, world, data, clock):
+    plain = client.get(DOMAINS, headers={**key(world, "cert-c"), **IDENTITY})  # the build, followed
+    assert "content-encoding" not in plain.headers and plain.headers["age"] == "0"
+    assert plain.headers["vary"] == "Authorization, Accept-Encoding"
+    etag = plain.headers["etag"]
+    for accept in ("gzip", "deflate, gzip;q=0.5", "x-gzip", "*", "br;q=1, *;q=0.1"):
+        r = raw(client, DOMAINS, {**key(world, "cert-c"), "Accept-Encoding": accept})
+        assert r.status_code == 200 and r.headers["content-encoding"] == "gzip", accept
+        assert gzip.decompress(r.raw_bytes) == plain.content  # the same list, byte for byte
+        assert int(r.headers["content-length"]) == len(r.raw_bytes) < len(plain.content) + 64
+        assert r.headers["etag"] == gzip_etag(etag) and r.headers["vary"] == "Authorization, Accept-Encoding"
+    for accept in ("identity", "gzip;q=0", "gzip;q=0, *", "*;q=0", "gzip;q=zero", "deflate, br", ""):
+        r = raw(client, DOMAINS, {**key(world, "cert-c"), "Accept-Encoding": accept})
+        assert "content-encoding" not in r.headers and r.raw_bytes == plain.content, accept
+        assert r.headers["etag"] == etag and int(r.headers["content-length"]) == len(plain.content)
+    # both copies count against the bytes bound, and leave with their entry
+    cache: DeviceListCache = app.state.device_lists
+    (k,) = cache.entries().values()
+    assert k.gz_path is not None and k.gz_size > 0 and cache._bytes == k.size + k.gz_size
+    cache.max_bytes = k.size  # the list alone would fit; with its gzip copy it does not
+    clock.now += MAX_AGE + 1
+    store(client, world, [sco("domain-name", "new.example")])
+    assert "new.example" in lines(client.get(DOMAINS, headers=key(world, "cert-c")))
+    assert cache.entries() == {} and list(cache.directory.iterdir()) == []
+
+
+def test_a_gzip_copy_is_never_another_readers(client, world, data, clock):
+    """The gzip copies follow their lists' lineage: a GREEN reader asking for gzip after an AMBER
+    reader's list (and its gzip copy) is kept gets its own, and the other way round."""
+    for _ in range(2):  # built, then kept: the second answer is the kept gzip copy
+        c = client.get(DOMAINS, headers=key(world, "cert-c"))
+    assert c.headers["content-encoding"] == "gzip" and lines(c) == ["amber.example", "green.example"]
+    for _ in range(2):
+        v = client.get(DOMAINS, headers=key(world, "vendor"))
+        assert lines(v) == ["green.example"]
+    assert v.headers["content-encoding"] == "gzip" and v.headers["etag"] != c.headers["etag"]
+    again = client.get(DOMAINS, headers=key(world, "cert-c"))
+    assert lines(again) == ["amber.example", "green.example"]
+    # a GREEN reader holding the AMBER reader's gzip ETag learns nothing from it: no 304
+    held = client.get(DOMAINS, headers={**key(world, "vendor"), "If-None-Match": c.headers["etag"]})
+    assert held.status_code == 200 and lines(held) == ["green.example"]
+
+
+def test_a_build_that_fails_leaves_no_gzip_copy(tmp_path):
+    cache = _cache(tmp_path)
+
+    def produce(counts: dict[str, int]) -> Iterator[bytes]:
+        yield b"a.example\n" * 1000
+        raise RuntimeError("the database went away")
+
+    got = cache.follow("L", '"e"', None, produce, gzip=True)
+    assert isinstance(got, Follower)  # a build is followed uncompressed
+    with pytest.raises(RuntimeError):
+        list(got.rest(got.first()))
+    assert cache.entries() == {} and list(cache.directory.iterdir()) == []
 
 
 def test_a_list_that_cannot_be_kept_is_built_for_the_request(client, app, world, data, clock, tmp_path):
