@@ -482,7 +482,8 @@ def _value_lines(
     after: bytes | None = None
     while True:
         page, bound = value_index.key_page(
-            session, scopes, df, kind, upto_seq=upto, after_key=after, limit=PAGE_SIZE
+            session, scopes, df, kind, upto_seq=upto, after_key=after, limit=PAGE_SIZE,
+            shared=f.min_reporters > 0,
         )
         end_read(session)
         if not page:

@@ -114,13 +114,13 @@ def problem(v: Value, limits: Limits = DEFAULT_LIMITS) -> str | None:
         m = CANONICAL_V4_NET.match(v.value)
         if m is not None and int(m.group(1)) >= limits.prefix(4):
             return None  # a canonical network no broader than allowed: ipaddress would say the same
-    shown = _show(v.value)
     if _CONTROL.search(v.value):
-        return f"{shown} holds a control character or a line separator"
+        return f"{_show(v.value)} holds a control character or a line separator"
+    if v.kind == "domain":  # a download checks each of its values: the shown form only for a refusal
+        return _domain_problem(v.value)
+    shown = _show(v.value)
     if v.kind == "ip":
         return _ip_problem(v, shown, limits)
-    if v.kind == "domain":
-        return _domain_problem(v.value, shown)
     if v.kind == "url":
         return _url_problem(v.value, shown)
     if v.kind == "hash":
@@ -162,9 +162,9 @@ def _public_suffixes() -> Any:
     return PublicSuffixList()  # the list bundled with the package: nothing is fetched
 
 
-def _domain_problem(domain: str, shown: str) -> str | None:
+def _domain_problem(domain: str) -> str | None:
     if len(domain) > 253 or "." not in domain.strip("."):
-        return f"{shown} is not a domain name with at least one dot"
+        return f"{_show(domain)} is not a domain name with at least one dot"
     if domain.isascii():
         ascii_name = domain
     else:
@@ -173,11 +173,11 @@ def _domain_problem(domain: str, shown: str) -> str | None:
         try:
             ascii_name = idna.encode(domain, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
-            return f"{shown} is not a valid internationalised domain name ({str(exc)[:100]})"
+            return f"{_show(domain)} is not a valid internationalised domain name ({str(exc)[:100]})"
     if not all(_ASCII_LABEL.match(label) for label in ascii_name.split(".")):
-        return f"{shown} is not a valid domain name (letters, digits and hyphens, labels of 1-63)"
+        return f"{_show(domain)} is not a valid domain name (letters, digits and hyphens, labels of 1-63)"
     if _public_suffixes().is_public(ascii_name):
-        return f"{shown} is a public suffix: blocking it would block every domain under it"
+        return f"{_show(domain)} is a public suffix: blocking it would block every domain under it"
     return None
 
 
