@@ -484,7 +484,7 @@ def _value_lines(
         page, bound = value_index.key_page(
             session, scopes, df, kind, upto_seq=upto, after_key=after, limit=PAGE_SIZE,
             shared=f.min_reporters > 0,
-        )
+        )  # fmt: skip
         end_read(session)
         if not page:
             if bound is None:
