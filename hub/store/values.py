@@ -399,10 +399,14 @@ class Match:
             # each kind it may be of (a key is a hash of kind and value, so this adds no condition)
             conds.append(and_(V.kind.in_(list(self.kinds or KINDS)), V.key.in_(list(self.keys))))
         for net in self.holding:
-            # `lo IN (...)` lets both databases walk the range index once per enclosing network (a row
-            # value IN list alone is not planned as an index lookup on SQLite)
+            # `lo IN (...)` lets both databases walk the range index once per first address of an
+            # enclosing network; a stored range starting at one of them holds `net` exactly when it
+            # reaches `net`'s last address (stored values are addresses and CIDRs: a range starts at its
+            # network's address). One comparison, not a (lo, hi) pair per enclosing network: planning
+            # 33 pairs (129 for IPv6) cost PostgreSQL three times what running the query did
             ranges = enclosing_ranges(net)
-            conds.append(and_(V.lo.in_([lo for lo, _ in ranges]), tuple_(V.lo, V.hi).in_(ranges)))
+            firsts = sorted({lo for lo, _ in ranges})
+            conds.append(and_(V.lo.in_(firsts), V.hi >= ranges[-1][1]))
         for lo, hi in self.inside:
             conds.append(and_(V.lo >= lo, V.lo <= hi, V.hi <= hi))
         if self.hosts:

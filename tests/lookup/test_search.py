@@ -88,6 +88,25 @@ def test_ip_is_found_inside_a_cidr_value(client, world, sm):
     assert _ids(result) == sorted([net["id"], ind["id"]])
 
 
+def test_a_network_starting_where_an_enclosing_one_does_holds_the_address_only_if_it_reaches_it(
+    client, world, sm
+):
+    """Every network starting at 203.0.113.0 starts where some network enclosing 203.0.113.77 does; only
+    those reaching .77 hold it (and IPv6 likewise)."""
+    holding = [sco("ipv4-addr", n) for n in ("203.0.113.0/24", "203.0.113.0/25", "203.0.112.0/23",
+                                             "203.0.113.64/26", "203.0.113.76/31", "203.0.113.77",
+                                             "203.0.0.0/16")]  # fmt: skip
+    short = [sco("ipv4-addr", n) for n in ("203.0.113.0/26", "203.0.113.0/30", "203.0.113.64/29",
+                                           "203.0.113.78/31", "203.0.113.78", "203.0.112.0/24")]  # fmt: skip
+    holding6 = [sco("ipv6-addr", n) for n in ("2001:db8::/32", "2001:db8::/64", "2001:db8::/120")]
+    short6 = [sco("ipv6-addr", n) for n in ("2001:db8::/126", "2001:db8::80/121", "2001:db8::")]
+    store(client, world, [*holding, *short, *holding6, *short6])
+    who = principal_of(sm, world, "cert-a")
+    with sm() as s, s.begin():
+        assert _ids(search(s, who, "203.0.113.77")) == sorted(o["id"] for o in holding)
+        assert _ids(search(s, who, "2001:db8::77")) == sorted(o["id"] for o in holding6)
+
+
 def test_similar_values_do_not_match(client, world, sm):
     store(
         client, world, [sco("ipv4-addr", "10.1.1.10"), pattern_indicator("[ipv4-addr:value = '10.1.1.100']")]
