@@ -177,3 +177,22 @@ def test_what_is_no_stix_timestamp_says_why(text, word):
 
 def test_digits_past_the_microsecond_are_cut():
     assert parse_us("2024-01-01T00:00:00.123456789Z") == parse_us("2024-01-01T00:00:00.123456Z")
+
+
+@given(
+    st.one_of(
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32), st.just(4)),
+        st.tuples(st.integers(0, 2**128 - 1), st.integers(0, 128), st.just(6)),
+    )
+)
+def test_enclosing_ranges_are_every_supernet_first_and_last_address(spec: tuple[int, int, int]) -> None:
+    """`enclosing_ranges` (integer arithmetic) gives what `ipaddress` says the enclosing networks are."""
+    import ipaddress
+
+    from hub.vocab.values import enclosing_ranges, ip_range
+
+    value, prefix, version = spec
+    address = ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value)
+    network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+    expected = [ip_range(str(network.supernet(new_prefix=n))) for n in range(prefix + 1)]
+    assert enclosing_ranges(network) == expected

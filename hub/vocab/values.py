@@ -407,10 +407,17 @@ def _packed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bytes:
 def enclosing_ranges(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[tuple[bytes, bytes]]:
     """The ranges of every network containing `network` (itself included), from /0 down: a stored value
     holds `network` exactly when its range is one of them, since stored values are addresses and CIDRs."""
+    # integer arithmetic, not `supernet` (which builds two address objects a prefix length: 33 for an
+    # IPv4 search, 129 for IPv6, a third of a search's CPU on SQLite)
+    bits = network.max_prefixlen
+    full = (1 << bits) - 1
+    first = int(network.network_address)
+    prefix = _V4_MAPPED if network.version == 4 else b""
     out = []
     for n in range(network.prefixlen + 1):
-        net = network.supernet(new_prefix=n)
-        out.append((_packed(net.network_address), _packed(net.broadcast_address)))
+        host = full >> n  # the host bits of a /n
+        lo = first & ~host
+        out.append((prefix + lo.to_bytes(bits // 8, "big"), prefix + (lo | host).to_bytes(bits // 8, "big")))
     return out
 
 
