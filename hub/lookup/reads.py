@@ -41,7 +41,7 @@ def readable(
     groups = list(session.scalars(stmt))
     if group is not None and not groups:
         raise NotFound(f"There is no trust group '{group[:64]}' you may read.")
-    return [acc for g in groups for acc in access.list_collections(session, principal, g)]
+    return access.list_collections_of(session, principal, groups)
 
 
 def by_clearance(accesses: Iterable[access.CollectionAccess]) -> dict[Tlp, list[access.CollectionAccess]]:

@@ -91,15 +91,32 @@ def collection_access(
 
 def list_collections(session: Session, principal: Principal, group: TrustGroup) -> list[CollectionAccess]:
     """The collections of a group the caller may know of, in a stable order."""
+    return list_collections_of(session, principal, [group])
+
+
+def list_collections_of(
+    session: Session, principal: Principal, groups: list[TrustGroup]
+) -> list[CollectionAccess]:
+    """`list_collections` of each group in turn, read in two queries whatever the number of groups (a
+    search or a lookup asks for every group of the caller on each request)."""
+    if not groups:
+        return []
+    by_id = {g.id: g for g in groups}
     colls = list(
-        session.scalars(select(Collection).where(Collection.group_id == group.id).order_by(Collection.alias))
+        session.scalars(
+            select(Collection).where(Collection.group_id.in_(list(by_id))).order_by(Collection.alias)
+        )
     )
     recips = _recipients(session, [c.id for c in colls if c.kind == "named"])
-    out = []
+    of_group: dict[int, list[Collection]] = {}
     for c in colls:
-        acc = collection_access(principal, group, c, recips.get(c.id, frozenset()))
-        if acc is not None:
-            out.append(acc)
+        of_group.setdefault(c.group_id, []).append(c)
+    out = []
+    for g in groups:
+        for c in of_group.get(g.id, []):
+            acc = collection_access(principal, g, c, recips.get(c.id, frozenset()))
+            if acc is not None:
+                out.append(acc)
     return out
 
 
