@@ -15,6 +15,7 @@ is left out, unsaid. A reporter's text (a note's `content`, an opinion's `explan
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,28 @@ def _one_line(text: Any) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:MAX_TEXT]
 
 
+def labels(s: Session, rows: Iterable[Any]) -> tuple[dict[str, tuple[str, str]], dict[int, str]]:
+    """What a notice names of the visible versions `rows`: each collection's (alias, group slug), and
+    each publisher's slug (the watch's notices and the feedback notices alike)."""
+    rows = list(rows)
+    places = {
+        c.id: (c.alias, g.slug)
+        for c, g in s.execute(
+            select(Collection, TrustGroup)
+            .join(TrustGroup, TrustGroup.id == Collection.group_id)
+            .where(Collection.id.in_(sorted({r.collection_id for r in rows})))
+        )
+    }
+    names = dict(
+        s.execute(
+            select(Organisation.id, Organisation.slug).where(
+                Organisation.id.in_(sorted({r.producer_id for r in rows}))
+            )
+        ).all()
+    )
+    return places, names
+
+
 def feedback_notices(s: Session, org: Organisation, matches: list[WatchMatch]) -> list[Item]:
     """Feedback notices to `org` as it may read them now, through the read door: a report it is the
     audience of (or any member reads), on an object of its own it still reads; a hold on an object of
@@ -109,21 +132,7 @@ def feedback_notices(s: Session, org: Organisation, matches: list[WatchMatch]) -
     colls = store.collections_of(s, seqs)
     clearances = access.read_clearances(s, org_id=org.id, collection_ids=colls.values())
     visible = store.readable_notices(s, reader_org_id=org.id, clearances=clearances, seqs=seqs)
-    coll_rows = {
-        c.id: (c.alias, g.slug)
-        for c, g in s.execute(
-            select(Collection, TrustGroup)
-            .join(TrustGroup, TrustGroup.id == Collection.group_id)
-            .where(Collection.id.in_(sorted({r.collection_id for r in visible.values()})))
-        )
-    }
-    names = dict(
-        s.execute(
-            select(Organisation.id, Organisation.slug).where(
-                Organisation.id.in_(sorted({r.producer_id for r in visible.values()}))
-            )
-        ).all()
-    )
+    coll_rows, names = labels(s, visible.values())
     items: list[Item] = []
     for m in matches:
         r = visible.get(m.version_seq)

@@ -62,6 +62,7 @@ from hub.sync.feedback_notices import (
     feedback_batch,
     feedback_notices,
     feedback_text,
+    labels,
 )
 from hub.sync.fetch import USER_AGENT, guarded_transport, timeouts
 from hub.sync.notify_models import Subscription, WatchMatch, WatchState
@@ -406,21 +407,7 @@ def readable_matches(s: Session, sub: Subscription) -> tuple[list[Item], int]:
     visible = store.visible_versions(
         s, reader_org_id=org.id, clearances=clearances, seqs=[m.version_seq for m in matches]
     )
-    coll_rows = {
-        c.id: (c.alias, g.slug)
-        for c, g in s.execute(
-            select(Collection, TrustGroup)
-            .join(TrustGroup, TrustGroup.id == Collection.group_id)
-            .where(Collection.id.in_(sorted({r.collection_id for r in visible.values()})))
-        )
-    }
-    names = dict(
-        s.execute(
-            select(Organisation.id, Organisation.slug).where(
-                Organisation.id.in_(sorted({r.producer_id for r in visible.values()}))
-            )
-        ).all()
-    )
+    coll_rows, names = labels(s, visible.values())
     items: list[Item] = []
     for m in matches:
         r = visible.get(m.version_seq)
