@@ -2,7 +2,7 @@
 
 ```
 .venv/bin/python bench/bench_soak.py --db sqlite|postgresql --minutes 20 [--writers 2] [--readers 2]
-    [--device-list-max-age SECONDS]
+    [--device-list-max-age SECONDS] [--device-list-stale SECONDS]
 ```
 
 The mix: `--writers` threads post envelopes of `--envelope` indicators (half domain, half IPv4 patterns;
@@ -472,6 +472,14 @@ def main() -> None:
         "(default: the hub's own, 0: every download built afresh)",
     )
     ap.add_argument(
+        "--device-list-stale",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="HUB_DEVICE_LIST_STALE_WHILE_REVALIDATE of the hub started: seconds past max-age a kept list "
+        "is still served while its replacement is built (default: the hub's own, 0)",
+    )
+    ap.add_argument(
         "--postgres-url",
         default=None,
         help="a PostgreSQL server's admin URL (default HUB_BENCH_POSTGRES_URL or the test server); the "
@@ -487,6 +495,8 @@ def main() -> None:
     os.environ["HUB_METRICS_PORT"] = str(metrics_port)  # start_hub passes the environment on
     if args.device_list_max_age is not None:
         os.environ["HUB_DEVICE_LIST_MAX_AGE"] = str(args.device_list_max_age)
+    if args.device_list_stale is not None:
+        os.environ["HUB_DEVICE_LIST_STALE_WHILE_REVALIDATE"] = str(args.device_list_stale)
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     srv, base = start_hub(world.url, tmp / "hub.log")
     # client processes share the stop event and report through a queue (`Reporter`)

@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
     app.state.device_lists = (
         DeviceListCache(
             max_age_s=settings.device_list_max_age,
+            stale_s=settings.device_list_stale_while_revalidate,
             max_entries=settings.device_list_cache_entries,
             max_bytes=settings.device_list_cache_bytes,
             parent=settings.device_list_cache_dir,

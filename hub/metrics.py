@@ -53,7 +53,8 @@ OBJECTS_REFUSED = Counter(
 DEVICE_LISTS = Counter(
     "hub_device_lists",
     "Device lists answered from kept copies (HUB_DEVICE_LIST_MAX_AGE): `kept` (a kept copy served), "
-    "`built` (a build started), `joined` (a request followed a build in progress), `evicted` (a copy "
+    "`stale` (a copy past max-age served while its replacement is built), `built` (a build started), "
+    "`joined` (a request followed a build in progress), `evicted` (a copy "
     "removed to stay within the cache's bounds).",
     ["outcome"],
     registry=REGISTRY,
@@ -77,7 +78,7 @@ for _reason in REFUSAL_REASONS:  # export zeros from the start, so rates work be
     OBJECTS_REFUSED.labels(reason=_reason)
 for _reason in ("missing", "rejected"):
     AUTH_FAILURES.labels(reason=_reason)
-for _outcome in ("kept", "built", "joined", "evicted"):
+for _outcome in ("kept", "stale", "built", "joined", "evicted"):
     DEVICE_LISTS.labels(outcome=_outcome)
 
 

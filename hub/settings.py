@@ -133,6 +133,15 @@ class Settings(BaseSettings):
         "same reader asking with the same parameters, though objects were added since (0: off, every "
         "download is built afresh); a copy whose ETag is still the current one is served whatever its age",
     )
+    device_list_stale_while_revalidate: int = Field(
+        default=0,
+        ge=0,
+        le=86_400,
+        description="seconds past device_list_max_age a kept device list is still served while its "
+        "replacement is being built (HTTP's stale-while-revalidate): a device then gets the previous list "
+        "at once instead of waiting for the build, so a list may be up to max-age plus this many seconds "
+        "behind (0: a request past max-age follows the build)",
+    )
     device_list_cache_dir: Path | None = Field(
         default=None,
         description="where kept device lists are written: each server process makes a private directory "

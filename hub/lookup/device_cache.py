@@ -5,7 +5,10 @@ and how the list is written (the format, the organisation, the normalised parame
 checks, each collection read with the clearance the reader reads it at), but not the data's growth.
 A request whose lineage holds a copy gets that copy when its ETag is still the current one (the copy is
 then exactly today's answer) or when it is at most `max_age_s` seconds old; otherwise the list is built
-again. Authorization is the route's, on every request, before the cache is asked.
+again. While it is, a copy at most `stale_s` seconds past max-age is still served (HTTP's
+stale-while-revalidate, RFC 5861): under load a build of hundreds of thousands of values takes tens of
+seconds, and every device asking meanwhile would otherwise wait for it. Authorization is the route's,
+on every request, before the cache is asked.
 
 Copies are files in a private directory (0700, files 0600), written to a temporary file and renamed
 once complete: a build that fails leaves no entry. Each build also writes a gzip copy beside the list
@@ -172,12 +175,14 @@ class DeviceListCache:
         self,
         *,
         max_age_s: float,
+        stale_s: float = 0,
         max_entries: int,
         max_bytes: int,
         parent: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_age_s = max_age_s
+        self.stale_s = stale_s
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.clock = clock
@@ -216,12 +221,14 @@ class DeviceListCache:
         with self._lock:
             return self._usable(lineage, None, gzip)
 
-    def _usable(self, lineage: str, etag: str | None, gzip: bool) -> Copy | None:
+    def _usable(self, lineage: str, etag: str | None, gzip: bool, *, stale: bool = False) -> Copy | None:
+        """The lineage's copy, opened, when it is `etag`'s or at most max-age old (with `stale`, at most
+        `stale_s` past it); None otherwise."""
         k = self._kept.get(lineage)
         if k is None:
             return None
         age = self.clock() - k.built_at
-        if k.etag != etag and age > self.max_age_s:
+        if k.etag != etag and age > self.max_age_s + (self.stale_s if stale else 0):
             return None
         compressed = gzip and k.gz_path is not None
         try:
@@ -230,20 +237,22 @@ class DeviceListCache:
             self._drop(lineage)
             return None
         self._kept.move_to_end(lineage)
-        metrics.DEVICE_LISTS.labels("kept").inc()
+        metrics.DEVICE_LISTS.labels("stale" if age > self.max_age_s and k.etag != etag else "kept").inc()
         return Copy(k, f, max(0, int(age)), gzip=compressed)
 
     def follow(
         self, lineage: str, etag: str, last_added_us: int | None, produce: Produce, *, gzip: bool = False
     ) -> Copy | Follower:
         """A usable copy (one may have been completed since `kept`), else the lineage's build in
-        progress, else a new build of `produce` started in a thread of its own. A build is followed
-        uncompressed: its gzip copy is whole only at the end."""
+        progress, else a new build of `produce` started in a thread of its own. The build is followed
+        unless the lineage's copy is at most `stale_s` past max-age: then that copy is served while the
+        build goes on. A build is followed uncompressed: its gzip copy is whole only at the end."""
         with self._lock:
             copy = self._usable(lineage, etag, gzip)
             if copy is not None:
                 return copy
             b = self._building.get(lineage)
+            started: Build | None = None
             if b is None:
                 directory = self._directory()
                 paths = []
@@ -261,8 +270,12 @@ class DeviceListCache:
                         p.unlink()
                     raise
                 self._building[lineage] = b
+                started = b
                 metrics.DEVICE_LISTS.labels("built").inc()
-            else:
+            stale = self._usable(lineage, etag, gzip, stale=True) if self.stale_s > 0 else None
+            if stale is not None:
+                return stale
+            if b is not started:
                 metrics.DEVICE_LISTS.labels("joined").inc()
             return Follower(b, b.path.open("rb"))
 

@@ -426,3 +426,88 @@ def test_concurrent_devices_on_a_cold_list_cause_one_build(live, monkeypatch):
     assert [a.status_code for a in answers] == [200] * 6
     assert len({a.text for a in answers}) == 1
     assert sorted(answers[0].text.splitlines()) == sorted(f"d{i}.example" for i in range(50))
+
+
+def test_past_max_age_a_copy_is_served_while_its_replacement_is_built(tmp_path):
+    """stale-while-revalidate: a copy at most `stale_s` past max-age is the answer while the lineage's
+    new build runs (one build, however many ask); past that, or with no copy, the build is followed."""
+    clock = Clock()
+    cache = DeviceListCache(
+        max_age_s=60, stale_s=30, max_entries=4, max_bytes=1 << 20, parent=tmp_path / "c", clock=clock
+    )
+    assert _read(cache.follow("L", '"old"', None, lambda counts: iter([b"old\n"]))) == b"old\n"
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow(counts: dict[str, int]) -> Iterator[bytes]:
+        calls.append(1)
+        release.wait(30)
+        yield b"new\n"
+
+    clock.now += 60 + 30  # past max-age, within the stale window: the old copy, at once, and one build
+    stale = count("stale")
+    answers = [cache.follow("L", '"new"', None, slow) for _ in range(3)]
+    assert all(isinstance(a, Copy) and a.age_s == 90 for a in answers)
+    assert [_read(a) for a in answers] == [b"old\n"] * 3
+    deadline = time.monotonic() + 30
+    while not calls and time.monotonic() < deadline:  # the build runs in a thread of its own
+        time.sleep(0.01)
+    assert calls == [1]
+    assert count("stale") == stale + 3
+    # the copy's own validators are served with it: a device holding the old ETag gets a 304 for it
+    held = cache.kept("L", '"old"')
+    assert held is not None
+    held.close()
+    release.set()
+    deadline = time.monotonic() + 30
+    while cache.entries()["L"].etag != '"new"' and time.monotonic() < deadline:
+        time.sleep(0.01)
+    got = cache.kept("L", '"new"')
+    assert got is not None and _read(got) == b"new\n" and calls == [1]
+
+    # past the stale window, the build is followed: the answer is today's list
+    clock.now += 60 + 30 + 1
+    release.clear()
+    follower = cache.follow("L", '"newer"', None, lambda counts: iter([b"newer\n"]))
+    assert isinstance(follower, Follower) and _read(follower) == b"newer\n"
+    # and without a stale window (the default), past max-age is always a build followed
+    plain = _cache(tmp_path / "plain")
+    plain.clock = clock
+    assert _read(plain.follow("L", '"a"', None, lambda counts: iter([b"a\n"]))) == b"a\n"
+    clock.now += 61
+    followed = plain.follow("L", '"b"', None, lambda counts: iter([b"b\n"]))
+    assert isinstance(followed, Follower) and _read(followed) == b"b\n"
+
+
+def test_a_stale_copy_is_served_over_http_only_to_its_own_lineage(live):
+    """Through a real server: past max-age a device gets its previous list at once (`Age` says how old)
+    while the new one is built, then the new one; another reader never gets that copy."""
+    world = live
+    app = world.server.server.config.app
+    cache: DeviceListCache = app.state.device_lists
+    c = Clock()
+    urls = f"{BASE}/africa/blocklist.txt?kind=url"
+    cache.clock, cache.stale_s = c, MAX_AGE
+    try:
+        with httpx.Client(base_url=world.base, timeout=60) as client:
+            store(client, world, [sco("url", "http://stale.example/a"), sco("url", "http://stale.example/b")])
+            first = client.get(urls, headers=key(world, "cert-c"))
+            before = set(lines(first))
+            assert {"http://stale.example/a", "http://stale.example/b"} <= before
+            store(client, world, [sco("url", "http://stale.example/new")])
+            c.now += MAX_AGE + 5
+            stale = client.get(urls, headers=key(world, "cert-c"))
+            assert set(lines(stale)) == before and stale.headers["age"] == str(MAX_AGE + 5)
+            assert stale.headers["etag"] == gzip_etag(first.headers["etag"])
+            # the vendor's lineage is its own: built for it, never cert-c's copy
+            vendor = client.get(urls, headers=key(world, "vendor"))
+            assert "http://stale.example/new" in lines(vendor) and vendor.headers["age"] == "0"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                fresh = client.get(urls, headers=key(world, "cert-c"))
+                if fresh.headers["age"] == "0":
+                    break
+                time.sleep(0.05)
+            assert set(lines(fresh)) == before | {"http://stale.example/new"}
+    finally:
+        cache.clock, cache.stale_s = time.monotonic, 0
