@@ -19,7 +19,6 @@ from typing import Any, Literal
 from hub.policy.words import Phrase
 from hub.vocab.values import (
     _ALGORITHM_LENGTHS,
-    _ASCII_LABEL,
     _CANONICAL_V4,
     _CONTROL,
     _HEX,
@@ -162,6 +161,46 @@ def _public_suffixes() -> Any:
     return PublicSuffixList()  # the list bundled with the package: nothing is fetched
 
 
+# a whole ASCII name of `_ASCII_LABEL` labels, in one match instead of one a label (downloads check each
+# of their values; _CONTROL has already refused a trailing newline, which `$` would let through)
+_ASCII_NAME = re.compile(r"(?:(?!-)[a-z0-9_-]{1,63}(?<!-)\.)*(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
+
+
+@lru_cache(maxsize=1)
+def _suffix_names() -> tuple[frozenset[str], frozenset[str]] | None:
+    """What a name must be for the Public Suffix List to call it public, from the list's own rules:
+    a rule's name or an ancestor of one (exact rules, and the names a wildcard or exception rule
+    declares implicitly), or the child of a wildcard rule's name. Anything else is not a public suffix,
+    known without the list's walk over the name's labels (about 12 µs a name, most of a domain's checks
+    on a device list); names that could be are asked of the list itself. None when the package's rules
+    are not where this expects them: every name is then asked."""
+    rules = getattr(_public_suffixes(), "_publicsuffix", None)
+    if not isinstance(rules, frozenset):
+        return None
+    names: set[str] = set()
+    wild: set[str] = set()
+    for rule in rules:
+        base = rule.lstrip("!")
+        if base.startswith("*."):
+            base = base[2:]
+            wild.add(base)
+        labels = base.split(".")
+        for i in range(len(labels)):
+            names.add(".".join(labels[i:]))
+    return frozenset(names), frozenset(wild)
+
+
+def is_public_suffix(name: str) -> bool:
+    """The Public Suffix List's `is_public` for a lower-case ASCII name with a dot, asked only of the
+    names it could be true for (`_suffix_names`)."""
+    known = _suffix_names()
+    if known is not None:
+        names, wild = known
+        if name not in names and name.partition(".")[2] not in wild:
+            return False
+    return bool(_public_suffixes().is_public(name))
+
+
 def _domain_problem(domain: str) -> str | None:
     if len(domain) > 253 or "." not in domain.strip("."):
         return f"{_show(domain)} is not a domain name with at least one dot"
@@ -174,9 +213,9 @@ def _domain_problem(domain: str) -> str | None:
             ascii_name = idna.encode(domain, uts46=True).decode("ascii")
         except idna.IDNAError as exc:
             return f"{_show(domain)} is not a valid internationalised domain name ({str(exc)[:100]})"
-    if not all(_ASCII_LABEL.match(label) for label in ascii_name.split(".")):
+    if not _ASCII_NAME.match(ascii_name):
         return f"{_show(domain)} is not a valid domain name (letters, digits and hyphens, labels of 1-63)"
-    if _public_suffixes().is_public(ascii_name):
+    if is_public_suffix(ascii_name):
         return f"{_show(domain)} is a public suffix: blocking it would block every domain under it"
     return None
 

@@ -225,3 +225,46 @@ def test_observation_2_known_benign_values_are_stored_but_left_off_device_lists(
         headers=world.auth("cert-a"),
     )
     assert "known-benign list 'MISP warninglist public-dns-v4'" in r.json()["answers"][0]["text"]
+
+
+def test_public_suffix_shortcut_agrees_with_the_list_on_every_name_it_could_matter_for():
+    """`is_public_suffix` asks the Public Suffix List only for names near one of its rules; for every
+    name a rule names or implies (each rule, its ancestors, children and grandchildren of each, with the
+    wildcard and exception forms) it answers exactly as the list does, and the shortcut is taken."""
+    from hub.lookup.values import _public_suffixes, _suffix_names, is_public_suffix
+
+    psl = _public_suffixes()
+    known = _suffix_names()
+    assert known is not None, "publicsuffixlist's rules moved: every name would be asked of the list"
+    names: set[str] = set()
+    for rule in psl._publicsuffix:
+        base = rule.lstrip("!").removeprefix("*.")
+        labels = base.split(".")
+        for i in range(len(labels)):
+            names.add(".".join(labels[i:]))
+        names.update({f"x.{base}", f"y.x.{base}", f"city.{base}", f"www.city.{base}"})
+    names = {n for n in names if "." in n and n.isascii()}
+    assert len(names) > 10_000
+    differ = [n for n in names if is_public_suffix(n) != psl.is_public(n)]
+    assert differ == []
+    # the ones asked of the list are few; an ordinary name is answered without it
+    assert not is_public_suffix("evil-corp-login.com") and is_public_suffix("co.uk")
+    assert is_public_suffix("kobe.jp") and not is_public_suffix("city.kobe.jp")
+
+
+def test_a_domain_name_is_judged_as_its_labels_are():
+    """The whole-name pattern refuses exactly what the per-label check refused."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from hub.lookup.values import _ASCII_NAME
+    from hub.vocab.values import _ASCII_LABEL
+
+    label = st.text(alphabet="abz09-_.A", min_size=0, max_size=70)
+
+    @given(st.lists(label, min_size=1, max_size=4).map(".".join))
+    def check(name: str) -> None:
+        per_label = all(_ASCII_LABEL.match(x) for x in name.split("."))
+        assert bool(_ASCII_NAME.match(name)) == per_label
+
+    check()
