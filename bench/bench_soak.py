@@ -11,7 +11,8 @@ the collection with `added_after` and `limit=1000` without pause, restarting fro
 they catch up; a device downloads `blocklist.txt?kind=domain` every `--device-every` seconds; a
 coordinator (cert-a) reads the group's statistics and the audit log every `--coordinator-every`
 seconds. Each minute prints the WAL size (SQLite) or the database and object table sizes (PostgreSQL),
-the database connections the server holds open, its RSS, the median of each kind of request in that
+the database connections the server holds open, its RSS (and on SQLite the part of it that is SQLite's
+own heap, `hub_sqlite_memory_bytes`), the median of each kind of request in that
 minute (and the downloads' values a second: a list linear in its size keeps it flat while the list
 grows), and the errors. At the
 end, nothing lost is checked: every acknowledged object is stored. Timings are printed, never asserted.
@@ -343,6 +344,8 @@ def scrape(metrics_url: str, sqlite: bool) -> dict[str, float]:
             out["wal_resets"] = float(line.rsplit(" ", 1)[1])
         elif line.startswith('hub_sqlite_wal_resets_total{outcome="busy"}'):
             out["wal_reset_failures"] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("hub_sqlite_memory_bytes "):
+            out["sqlite_heap_mb"] = float(line.rsplit(" ", 1)[1]) / 2**20
     return out
 
 
@@ -427,6 +430,9 @@ def fmt_minute(minute: int, times: dict[str, list[float]], errors: dict[str, int
     cells.append(f"{rss:,.0f}")
     cells.append(f"{rss_median:,.0f}")
     cells.append(f"{rss_peak:,.0f}")
+    if "wal_resets" in checkpoints:  # SQLite's own heap, within the RSS (hub_sqlite_memory_bytes)
+        heap = checkpoints.get("sqlite_heap_mb")
+        cells.append(f"{heap:,.0f}" if heap is not None else "-")
     row: dict[str, Any] = {"minute": minute, "acknowledged": acknowledged, "rss_mb": rss}
     row["rss_median_mb"] = rss_median
     row["rss_peak_mb"] = rss_peak
@@ -545,6 +551,7 @@ def main() -> None:
             "RSS MB",
             "RSS median MB",
             "RSS peak MB",
+            *(["SQLite heap MB"] if args.db == "sqlite" else []),
             *(f"{k} median ms (n)" + (" | download values/s" if k == "download" else "") for k in KINDS),
             "errors",
         ]

@@ -288,6 +288,27 @@ def end_read(session: Session) -> None:
 log = logging.getLogger("hub.db")
 
 
+_MEMORY_USED: Any = False  # sqlite3_memory_used, once looked up (None: not to be had)
+
+
+def sqlite_memory_used() -> int | None:
+    """Bytes SQLite has allocated in this process (its page caches, statements and schemas; what
+    PRAGMA soft_heap_limit bounds), from the library the `sqlite3` module links; None where the
+    function cannot be reached (a library linked without exporting it)."""
+    global _MEMORY_USED
+    if _MEMORY_USED is False:
+        import _sqlite3
+        import ctypes
+
+        try:
+            fn = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+            fn.restype, fn.argtypes = ctypes.c_int64, []
+            _MEMORY_USED = fn
+        except (OSError, AttributeError):
+            _MEMORY_USED = None
+    return None if _MEMORY_USED is None else int(_MEMORY_USED())
+
+
 @dataclass
 class CheckpointState:
     """What the checkpointer last saw, for metrics and the lag warning (read from other threads)."""

@@ -176,6 +176,16 @@ class WalCollector(Collector):
         lagging = GaugeMetricFamily(
             "hub_sqlite_checkpoint_lagging", "1 when the WAL has been over its limit for over a minute."
         )
+        from hub.db import sqlite_memory_used
+
+        used = sqlite_memory_used()
+        if used is not None:
+            yield GaugeMetricFamily(
+                "hub_sqlite_memory_bytes",
+                "Memory SQLite holds in this process (page caches, statements; the budget "
+                "HUB_SQLITE_CACHE_MB bounds through PRAGMA soft_heap_limit).",
+                value=used,
+            )
         for cp in cps:
             st = cp.state
             size.add_metric([], cp.wal_bytes())

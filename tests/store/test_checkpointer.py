@@ -192,6 +192,43 @@ def test_wal_size_and_checkpoint_progress_are_metrics(tmp_path):
     assert "hub_sqlite_checkpoint_lagging 0.0" in text_
 
 
+def test_sqlite_memory_is_a_metric_and_follows_the_page_cache(tmp_path):
+    """hub_sqlite_memory_bytes is SQLite's own count of its heap: it grows as a connection caches pages
+    and falls when the connection goes (what tells SQLite's memory from Python's in a growing RSS).
+    Measured in a process of its own: SQLite's count is the process's, and this one's other threads
+    (live servers of other tests) use SQLite too."""
+    import subprocess
+    import sys
+
+    script = f"""
+import re, sqlite3
+from prometheus_client import generate_latest
+from hub import metrics
+from hub.db import SqliteCheckpointer, sqlite_memory_used
+path = {str(tmp_path / "mem.db")!r}
+setup = sqlite3.connect(path)
+setup.execute("CREATE TABLE t (x BLOB)")
+setup.executemany("INSERT INTO t VALUES (randomblob(4000))", [()] * 2000)
+setup.commit()
+setup.close()
+before = sqlite_memory_used()
+reader = sqlite3.connect(path)
+reader.execute("PRAGMA cache_size=-16384")
+reader.execute("SELECT sum(length(x)) FROM t").fetchone()  # 8 MB of pages into its cache
+during = sqlite_memory_used()
+metrics.WAL.watch(checkpointer := SqliteCheckpointer(path))
+shown = re.search(r"^hub_sqlite_memory_bytes (\\S+)$", generate_latest(metrics.REGISTRY).decode(), re.M)
+reader.close()
+after = sqlite_memory_used()
+print(before, during, after, float(shown.group(1)) if shown else None)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    before, during, after, shown = (float(x) for x in out.stdout.split())
+    mb4 = 4 * 1024 * 1024
+    assert during - before > mb4 and during - after > mb4 and shown >= during - mb4
+
+
 def test_checkpoint_resets_the_wal_while_writers_follow_each_other(tmp_path):
     """Under a steady write load some writer always wants the lock the reset needs; the write gate holds
     this process's new writers back for the reset, so it gets through round after round, and every
