@@ -120,12 +120,20 @@ class BenignIndex:
         return None
 
     def _host(self, host: str) -> str | None:
-        labels = host.split(".")
-        for i in range(len(labels) - 1):
-            hit = self.hosts.get(".".join(labels[i:]))
-            if hit is not None:
-                return hit
-        return None
+        """The list holding `host` or a parent of it with at least two labels (a list never holds a
+        whole TLD's names). Suffixes by slicing at each dot: every value of a device list is asked."""
+        dot = host.find(".")
+        if dot < 0:
+            return None
+        hosts = self.hosts
+        hit = hosts.get(host)
+        while hit is None:
+            nxt = host.find(".", dot + 1)
+            if nxt < 0:  # what remains is one label
+                return None
+            hit = hosts.get(host[dot + 1 :])
+            dot = nxt
+        return hit
 
     def _ip(self, value: str) -> str | None:
         address = _v4(value)

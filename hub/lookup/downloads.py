@@ -494,22 +494,32 @@ def _value_lines(
         extras = _page_extras(session, page, scopes, f, now, redact_at, counts=f.min_reporters > 0)
         end_read(session)
         best: dict[tuple[Any, ...], tuple[tuple[int, int, int], Any, Value]] = {}
+        counts, received, at_least = extras.counts, extras.received, f.min_reporters
         for r in page:
-            v = Value(r.kind, r.stix_type, r.value, r.algorithm, r.in_pattern, r.port)
-            line = value_index.line_of(r.kind, r.key, r.stix_type, r.algorithm)
+            # what makes two rows one line (value_index.line_of), without a call: this loop runs for
+            # every value of the list
+            kind = r.kind
+            line = (
+                (r.key, r.stix_type) if kind == "ip" else (r.key, r.algorithm) if kind == "hash" else (r.key,)
+            )
             rank = (place[r.collection_id], r.date_added_us, r.seq)
             held = best.get(line)
             if held is not None and held[0] <= rank:
                 continue
-            if not _wanted(v, f, guard) or extras.counts.get(r.key, 0) < f.min_reporters:
+            v = Value(kind, r.stix_type, r.value, r.algorithm, r.in_pattern, r.port)
+            if not _wanted(v, f, guard) or (at_least and counts.get(r.key, 0) < at_least):
                 continue
-            if not _holds(r, v, extras):
+            if r.seq in received and not _holds(r, v, extras):
                 continue
             best[line] = (rank, r, v)
         out = [
-            _line(session, by_id[r.collection_id], r, v, extras, extras.counts.get(r.key, 0))
+            _line(session, by_id[r.collection_id], r, v, extras, counts.get(r.key, 0))
+            if r.tlp == PRIVATE_TLP
+            # `_line`'s common case, inline
+            else Line(by_id[r.collection_id], v, r.stix_id, _LEVELS[min(r.tlp, Tlp.RED)], r.date_added_us,
+                      counts.get(r.key, 0))
             for _, r, v in best.values()
-        ]
+        ]  # fmt: skip
         end_read(session)
         yield from out
         if bound is None:

@@ -268,3 +268,32 @@ def test_a_domain_name_is_judged_as_its_labels_are():
         assert bool(_ASCII_NAME.match(name)) == per_label
 
     check()
+
+
+def test_a_benign_list_holds_a_name_or_a_parent_with_two_labels_or_more():
+    """BenignIndex matches a host when the list holds it or any of its parents of two labels or more
+    (never a bare TLD, never a one-label host), whatever dots the text holds."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hub.lookup.benign import BenignIndex
+
+    held = {"a.b": "L1", "b": "tld", "x.a.b": "L3", "": "empty", ".b": "dot-b", "c.": "c-dot", "a..b": "DD"}
+    index = BenignIndex()
+    index.hosts = held
+
+    def expected(host: str) -> str | None:
+        labels = host.split(".")
+        for i in range(len(labels) - 1):  # the host, then each parent keeping two labels or more
+            hit = held.get(".".join(labels[i:]))
+            if hit is not None:
+                return hit
+        return None
+
+    @settings(max_examples=3000)
+    @given(st.text(alphabet="abcx.", max_size=8))
+    def check(host: str) -> None:
+        assert index._host(host) == expected(host)
+
+    check()
+    assert index._host("x.a.b") == "L3" and index._host("y.a.b") == "L1" and index._host("b") is None
