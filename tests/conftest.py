@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,13 @@ os.environ["HUB_STRICT_SQLITE_WRITES"] = "1"
 from hub.db import WRITE_OPTION, make_engine
 from hub.schema import upgrade
 from hub.settings import Settings
+
+# No per-example deadline for any property test: what they prove is a property, never a speed, and
+# hypothesis's default of 200 ms fails a test as "unreliable timings" when one example of hundreds is
+# descheduled for longer than that on a loaded machine (two xdist workers and their servers on two
+# cores). A test's own @settings start from this profile; most already said deadline=None.
+hypothesis_settings.register_profile("hub", deadline=None)
+hypothesis_settings.load_profile("hub")
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
