@@ -189,6 +189,16 @@ def world(sm: sessionmaker) -> Any:
     return load_world(sm)
 
 
+@pytest.fixture
+def clear_of_midnight() -> None:
+    """For a test that names today's date (UTC) while the hub dates what it stores, or that compares per-day
+    counts with the hub's: it starts at least a minute before midnight, waiting out the day's last minute
+    if need be, so that the test and the hub see the same day from its first line to its last."""
+    left = 86_400 - time.time() % 86_400
+    if left < 60:
+        time.sleep(left + 1)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data beside the checkout; tests that need it skip with a reason where it is absent."""
