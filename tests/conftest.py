@@ -226,13 +226,19 @@ class LiveServer:
 
         self.db_url = url
         self.settings = settings
-        self.port = free_port()
+        # the socket is bound here and handed to uvicorn, rather than a port picked by free_port() and
+        # bound once the app is made and its lifespan has run: in between, another process on the machine
+        # (the other xdist worker starting servers of its own) could be given the same port
+        self.socket = socket.socket()
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own bind does
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = int(self.socket.getsockname()[1])
         self.base = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", access_log=False
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def start(self) -> LiveServer:
         self.thread.start()
@@ -246,6 +252,7 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+        self.socket.close()  # uvicorn closes it on shutdown; this is for a server that never started
 
 
 @pytest.fixture(scope="module")
