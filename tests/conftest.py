@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,13 @@ os.environ["HUB_STRICT_SQLITE_WRITES"] = "1"
 from hub.db import WRITE_OPTION, make_engine
 from hub.schema import upgrade
 from hub.settings import Settings
+
+# No per-example deadline for any property test: what they prove is a property, never a speed, and
+# hypothesis's default of 200 ms fails a test as "unreliable timings" when one example of hundreds is
+# descheduled for longer than that on a loaded machine (two xdist workers and their servers on two
+# cores). A test's own @settings start from this profile; most already said deadline=None.
+hypothesis_settings.register_profile("hub", deadline=None)
+hypothesis_settings.load_profile("hub")
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -181,6 +189,16 @@ def world(sm: sessionmaker) -> Any:
     return load_world(sm)
 
 
+@pytest.fixture
+def clear_of_midnight() -> None:
+    """For a test that names today's date (UTC) while the hub dates what it stores, or that compares per-day
+    counts with the hub's: it starts at least a minute before midnight, waiting out the day's last minute
+    if need be, so that the test and the hub see the same day from its first line to its last."""
+    left = 86_400 - time.time() % 86_400
+    if left < 60:
+        time.sleep(left + 1)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data beside the checkout; tests that need it skip with a reason where it is absent."""
@@ -208,13 +226,19 @@ class LiveServer:
 
         self.db_url = url
         self.settings = settings
-        self.port = free_port()
+        # the socket is bound here and handed to uvicorn, rather than a port picked by free_port() and
+        # bound once the app is made and its lifespan has run: in between, another process on the machine
+        # (the other xdist worker starting servers of its own) could be given the same port
+        self.socket = socket.socket()
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own bind does
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = int(self.socket.getsockname()[1])
         self.base = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", access_log=False
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def start(self) -> LiveServer:
         self.thread.start()
@@ -228,6 +252,7 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+        self.socket.close()  # uvicorn closes it on shutdown; this is for a server that never started
 
 
 @pytest.fixture(scope="module")

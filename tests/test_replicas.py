@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from hub.db import make_engine, make_sessionmaker
 from hub.schema import upgrade
 from hub.sync.models import Feed, FeedRun
-from tests.conftest import drop_database, free_port, fresh_database
+from tests.conftest import _worker, drop_database, free_port, fresh_database
 from tests.factories import indicator, load_world
 
 pytestmark = pytest.mark.slow  # several hub processes
@@ -67,7 +67,10 @@ class Replica:
 @pytest.fixture
 def region(db_kind: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """Two replicas on one migrated database holding the test world."""
-    url = fresh_database(db_kind, "hub_replicas", tmp_path)
+    # a name of this worker's: both tests here use the fixture, and xdist may run them at once on two
+    # workers, when the second one's fresh_database would drop the first one's database under its replicas
+    name = f"hub_replicas_{_worker()}"
+    url = fresh_database(db_kind, name, tmp_path)
     upgrade(url)
     engine = make_engine(url)
     world = load_world(make_sessionmaker(engine))
@@ -86,7 +89,7 @@ def region(db_kind: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
         for r in replicas:
             r.stop()
         engine.dispose()
-        drop_database(db_kind, "hub_replicas")
+        drop_database(db_kind, name)
 
 
 def test_replicas_share_writes_pages_and_revocations(region):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import ColumnElement, false, func, or_, select
 
 from hub.db import begin_write
@@ -24,6 +25,10 @@ from hub.trust.models import Collection, Organisation
 from hub.trust.service import Principal, authenticate
 from tests.admin.conftest import push_red_and_green, set_clearance
 from tests.factories import indicator
+
+# the statistics answered for the last `days` days are compared with counts the test makes for the days
+# ending today: both must end on the same day
+pytestmark = pytest.mark.usefixtures("clear_of_midnight")
 
 DAY_US = 86_400_000_000
 TYPES = ("indicator", "malware", "ipv4-addr", "domain-name", "report")

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 
 from tests.admin.conftest import push_red_and_green, set_clearance
 from tests.factories import TLP, indicator
+
+# the objects are added today, and the test names today's date: not across midnight
+pytestmark = pytest.mark.usefixtures("clear_of_midnight")
 
 
 def _stats(api, who: str, **params) -> dict:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
 from babel.dates import format_date
 
 from tests.admin.conftest import push_red_and_green, set_clearance
+
+# the objects are added today, and the test names today's date: not across midnight
+pytestmark = pytest.mark.usefixtures("clear_of_midnight")
 
 
 def test_per_day_chart_is_stacked_by_tlp_with_a_table(client, sm, people, as_person):

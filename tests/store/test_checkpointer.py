@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from types import SimpleNamespace
 
+import pytest
 from sqlalchemy import text
 
 from hub.db import SqliteCheckpointer, make_engine
@@ -47,22 +49,29 @@ def test_checkpoint_resets_the_wal_past_its_limit_while_readers_come_and_go(tmp_
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO t VALUES (randomblob(4000))"), [{}] * rows)
 
-    # a reader holding an old snapshot: the WAL cannot be reset, and the checkpoint gives up in time
-    old = sqlite3.connect(str(path), isolation_level=None)
-    old.execute("BEGIN")
-    old.execute("SELECT count(*) FROM t").fetchone()
-    write()
-    assert checkpointer.wal_bytes() > limit
-    started = time.monotonic()
-    state = checkpointer.checkpoint(cp)
-    assert time.monotonic() - started < 5
-    assert state.resets == 0 and state.reset_failures == 1
-    assert checkpointer.wal_bytes() > limit
-    checkpointer.checkpoint(cp)  # at once again: no second wait, writers are not stalled round after round
-    assert state.reset_failures == 1
-    old.execute("COMMIT")
-    old.close()
-    time.sleep(0.05)  # the back-off after one failure (two rounds) has passed
+    # a reader holding an old snapshot: the WAL cannot be reset, and the checkpoint gives up in time.
+    # The checkpointer's clock stands still meanwhile: the back-off after one failure is two rounds
+    # (20 ms here), and a loaded machine can pause longer than that between two lines of this test, which
+    # would make the second round a real retry rather than the "at once again" it is meant to be
+    frozen = time.monotonic()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("hub.db.time", SimpleNamespace(monotonic=lambda: frozen, time=time.time))
+        old = sqlite3.connect(str(path), isolation_level=None)
+        old.execute("BEGIN")
+        old.execute("SELECT count(*) FROM t").fetchone()
+        write()
+        assert checkpointer.wal_bytes() > limit
+        started = time.monotonic()
+        state = checkpointer.checkpoint(cp)
+        assert time.monotonic() - started < 5
+        assert state.resets == 0 and state.reset_failures == 1
+        assert checkpointer.wal_bytes() > limit
+        checkpointer.checkpoint(cp)  # at once again: no second wait, writers are not stalled round on round
+        assert state.reset_failures == 1
+        old.execute("COMMIT")
+        old.close()
+    # the real clock again: it has passed the back-off (it stood at `frozen` before the failed wait)
+    assert time.monotonic() >= frozen + 2 * checkpointer.interval
 
     # readers that each hold a snapshot briefly, and a writer, while the checkpointer runs its rounds.
     # The wait is the server's default here: 200 ms is a short wait for three busy readers on a loaded
