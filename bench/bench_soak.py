@@ -519,7 +519,9 @@ def main() -> None:
         print("## Soak:", args.db, f"{args.minutes:g} min,", f"{args.writers} writers x {args.envelope},",
               f"{args.readers} readers, device every {args.device_every:g} s, coordinator every "
               f"{args.coordinator_every:g} s, device lists kept "
-              f"{os.environ.get('HUB_DEVICE_LIST_MAX_AGE', '0')} s, clients in {args.clients}\n")  # fmt: skip
+              f"{os.environ.get('HUB_DEVICE_LIST_MAX_AGE', '0')} s (stale while rebuilt "
+              f"{os.environ.get('HUB_DEVICE_LIST_STALE_WHILE_REVALIDATE', '0')} s), "
+              f"clients in {args.clients}\n")  # fmt: skip
         for k, v in machine().items():
             print(f"- {k}: {v}")
         print()
