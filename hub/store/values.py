@@ -50,6 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from hub.db import PREPARE_OPTION
 from hub.stix import timestamp_us
 from hub.store import reads as door
 from hub.store.tables import FeedbackHold, Report
@@ -473,7 +474,9 @@ def find(
         stmt = stmt.order_by(V.seq.desc(), V.ord)
     out: list[Any] = []
     versions: set[int] = set()
-    for row in _core(session, stmt):
+    # prepared on PostgreSQL: a value drives the plan whatever the parameters (see above), and planning
+    # cost more than running it
+    for row in _core(session, stmt.execution_options(**{PREPARE_OPTION: True})):
         if row.seq not in versions:
             if len(versions) == limit:
                 break
@@ -618,6 +621,9 @@ def _reporters_query(scopes: tuple[Scope, ...], kinds: tuple[str, ...]) -> Selec
             _readable_any(scopes),
         )
         .group_by(V.key)
+        # prepared on PostgreSQL: each key is looked up in the value index whatever the plan's
+        # parameters, and planning the count cost more than running it
+        .execution_options(**{PREPARE_OPTION: True})
     )
 
 
