@@ -24,7 +24,7 @@ from hub.store import reads as door
 from hub.store.markings import marking_index, referenced
 from hub.store.models import PRIVATE_TLP
 from hub.trust import access
-from hub.trust.models import Organisation, TrustGroup
+from hub.trust.models import Organisation
 from hub.trust.service import Principal
 
 
@@ -35,13 +35,10 @@ def readable(
 
     An unknown group and a group the caller is not a member of give the same NotFound.
     """
-    stmt = select(TrustGroup).where(TrustGroup.id.in_(list(principal.memberships))).order_by(TrustGroup.slug)
-    if group is not None:
-        stmt = stmt.where(TrustGroup.slug == group)
-    groups = list(session.scalars(stmt))
+    groups, accesses = access.readable_collections(session, principal, group=group)
     if group is not None and not groups:
         raise NotFound(f"There is no trust group '{group[:64]}' you may read.")
-    return access.list_collections_of(session, principal, groups)
+    return accesses
 
 
 def by_clearance(accesses: Iterable[access.CollectionAccess]) -> dict[Tlp, list[access.CollectionAccess]]:

@@ -65,6 +65,9 @@ class SearchHit:
     sightings: int = 0
     false_positives: int = 0
     held: bool = False
+    # some searched collection holds a report or a hold on the object (hub.store.values.find): only
+    # then are its feedback summaries read
+    feedback: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,11 @@ def search(
     hits: list[tuple[int, int, SearchHit]] = []
     more = False
     scopes: list[index.Scope] = []
+    searched = tuple(a.collection.id for a in accesses)
     for clearance, accs in reads.by_clearance(accesses).items():
         scope = index.Scope(principal.org_id, int(clearance), tuple(a.collection.id for a in accs))
         scopes.append(scope)
-        found, extra = _search_at(session, parsed, accs, scope, limit)
+        found, extra = _search_at(session, parsed, accs, scope, limit, searched)
         hits.extend(found)
         more = more or extra
     hits.sort(key=lambda h: (h[0], h[1]), reverse=True)  # newest first: date added, then sequence
@@ -109,7 +113,11 @@ def search(
             now_us=time.time_ns() // 1000,
             kinds={h.matched_kind for h in shown},
         )
-    feedback = summaries(session, principal, accesses, sorted({h.object_id for h in shown}))
+    # only objects on which some searched collection holds a report or a hold (`find` says) can have
+    # feedback the reader learns of: for the rest, `summaries` would find nothing at the cost of a
+    # statement (most searches: no object found has any)
+    reported = sorted({h.object_id for h in shown if h.feedback})
+    feedback = summaries(session, principal, accesses, reported)
     shown = [
         replace(
             h,
@@ -139,6 +147,7 @@ def _search_at(
     accs: list[access.CollectionAccess],
     scope: index.Scope,
     limit: int,
+    searched: tuple[str, ...],
 ) -> tuple[list[tuple[int, int, SearchHit]], bool]:
     """Up to `limit` hits in collections read at one clearance, and whether more exist."""
     by_id = {a.collection.id: a for a in accs}
@@ -148,7 +157,7 @@ def _search_at(
     position: int | None = None
     now = time.time_ns() // 1000
     while True:
-        rows = index.find(session, scope, match, limit=_BATCH, before_seq=position)
+        rows = index.find(session, scope, match, limit=_BATCH, before_seq=position, feedback_in=searched)
         if not rows:
             return out, False
         redacted = reads.as_received(
@@ -191,6 +200,7 @@ def _search_at(
                 in_pattern=value.in_pattern, tlp=tlp, publisher=name, publisher_slug=slug,
                 version=r.version, date_added=format_us(r.date_added_us), private=r.private_to != 0,
                 state=state, flagged=benign_list(value), key=r.key, group_id=acc.group.id,
+                feedback=r.feedback,
             )  # fmt: skip
             out.append((r.date_added_us, r.seq, hit))
         if len({r.seq for r in rows}) < _BATCH:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, false, or_, tuple_
+from sqlalchemy import ColumnElement, Select, String, exists, false, literal_column, or_, tuple_
 from sqlalchemy.orm import aliased
 
 from hub.policy.sql import visible_clause
@@ -62,6 +62,12 @@ def match_version(
 # NOT EXISTS, which holds no other latest: so it is never correlated with itself
 _OTHER = aliased(OV)
 
+# the SCO types as constants of the statement's text, not a bound parameter each: as an expanding IN
+# list, every run of every read rendered and sent eighteen parameters again (the names are the STIX
+# vocabulary's, letters and hyphens only, so they are safe to write into SQL)
+assert all(t.replace("-", "").isalnum() for t in SCO_TYPES)  # noqa: S101
+_SCO_LIST = tuple(literal_column(f"'{t}'", String) for t in sorted(SCO_TYPES))
+
 
 def latest(
     stmt: Select[Any],
@@ -96,7 +102,7 @@ def latest(
                     newer,
                     # an SCO is one object per publisher (deterministic ids, hub.ingest): another
                     # publisher's copy never stands in for this one
-                    or_(OV.type.not_in(sorted(SCO_TYPES)), other.producer_id == OV.producer_id),
+                    or_(OV.type.not_in(_SCO_LIST), other.producer_id == OV.producer_id),
                     *other_visible(other),
                     *(() if upto_seq is None else (other.seq <= upto_seq,)),
                 )

@@ -50,9 +50,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from hub.db import PREPARE_OPTION
 from hub.stix import timestamp_us
 from hub.store import reads as door
-from hub.store.tables import FeedbackHold
+from hub.store.tables import FeedbackHold, Report
 from hub.store.tables import ObjectValue as V
 from hub.store.tables import ObjectVersion as OV
 from hub.vocab.values import (
@@ -442,9 +443,14 @@ def find(
     before_seq: int | None = None,
     after_seq: int | None = None,
     with_body: bool = True,
+    feedback_in: Sequence[str] = (),
 ) -> list[Any]:
     """Index rows matching `match` joined to the visible versions holding them (value and version
     columns; `body` only `with_body`), for at most `limit` versions.
+
+    With `feedback_in` (collection ids), each row also says whether one of those collections holds a
+    report row or a hold on its object (`feedback`: `hub.store.feedback.feedback_present`'s question,
+    asked here for the rows found), so that a caller whose rows have none reads no feedback at all.
 
     Newest first (by sequence: the order versions were stored), resuming below `before_seq`; or, with
     `after_seq`, oldest first after that sequence (an incremental matcher's cursor: `seq` only grows).
@@ -458,6 +464,8 @@ def find(
         .join(ov, ov.seq == V.seq)
         .where(match.clause(), _readable(scope))
     )
+    if feedback_in:
+        stmt = stmt.add_columns(_feedback_on(ov, list(feedback_in)))
     if after_seq is not None:
         stmt = stmt.where(V.seq > after_seq).order_by(V.seq, V.ord)
     elif before_seq is not None:
@@ -466,13 +474,27 @@ def find(
         stmt = stmt.order_by(V.seq.desc(), V.ord)
     out: list[Any] = []
     versions: set[int] = set()
-    for row in _core(session, stmt):
+    # prepared on PostgreSQL: a value drives the plan whatever the parameters (see above), and planning
+    # cost more than running it
+    for row in _core(session, stmt.execution_options(**{PREPARE_OPTION: True})):
         if row.seq not in versions:
             if len(versions) == limit:
                 break
             versions.add(row.seq)
         out.append(row)
     return out
+
+
+def _feedback_on(ov: Any, collection_ids: list[str]) -> ColumnElement[bool]:
+    """The column `feedback`: one of these collections holds a report row, or a hold, on the row's
+    object (index probes only; who may read a report is the read door's question, asked later)."""
+    reported = exists().where(Report.collection_id.in_(collection_ids), Report.object_id == ov.stix_id)
+    held = exists().where(
+        FeedbackHold.collection_id.in_(collection_ids),
+        FeedbackHold.object_id == ov.stix_id,
+        FeedbackHold.held.is_(True),
+    )
+    return or_(reported, held).label("feedback")
 
 
 def _core(session: Session, stmt: Any, params: Mapping[str, Any] | None = None) -> Any:
@@ -599,6 +621,9 @@ def _reporters_query(scopes: tuple[Scope, ...], kinds: tuple[str, ...]) -> Selec
             _readable_any(scopes),
         )
         .group_by(V.key)
+        # prepared on PostgreSQL: each key is looked up in the value index whatever the plan's
+        # parameters, and planning the count cost more than running it
+        .execution_options(**{PREPARE_OPTION: True})
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from hub.errors import Forbidden, NotFound
@@ -118,6 +118,48 @@ def list_collections_of(
             if acc is not None:
                 out.append(acc)
     return out
+
+
+def readable_collections(
+    session: Session, principal: Principal, *, group: str | None = None
+) -> tuple[list[TrustGroup], list[CollectionAccess]]:
+    """The caller's trust groups (all, or the one with slug `group`; by slug) and the collections it
+    may read in them (`list_collections_of`), in one statement.
+
+    A search or a lookup asks this on every request: the groups, their collections and the named
+    collections' recipients used to be three statements, and on PostgreSQL each cost more in the
+    driver and the ORM than in the server. Nothing is kept between requests: a membership or a
+    recipient removed a moment ago is not read here."""
+    member_of = list(principal.memberships)
+    if not member_of:
+        return [], []
+    stmt = (
+        select(TrustGroup, Collection, CollectionRecipient.organisation_id)
+        .outerjoin(Collection, Collection.group_id == TrustGroup.id)
+        .outerjoin(
+            CollectionRecipient,
+            and_(CollectionRecipient.collection_id == Collection.id, Collection.kind == "named"),
+        )
+        .where(TrustGroup.id.in_(member_of))
+        .order_by(TrustGroup.slug, Collection.alias)
+    )
+    if group is not None:
+        stmt = stmt.where(TrustGroup.slug == group)
+    groups: dict[int, TrustGroup] = {}
+    colls: dict[str, Collection] = {}
+    recips: dict[str, set[int]] = {}
+    for g, c, recipient in session.execute(stmt):
+        groups.setdefault(g.id, g)
+        if c is not None:
+            colls.setdefault(c.id, c)
+            if recipient is not None:
+                recips.setdefault(c.id, set()).add(recipient)
+    out = []
+    for c in colls.values():  # by group slug, then alias: `list_collections_of`'s order
+        acc = collection_access(principal, groups[c.group_id], c, frozenset(recips.get(c.id, ())))
+        if acc is not None:
+            out.append(acc)
+    return list(groups.values()), out
 
 
 def authorize(
