@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, *, sessionmaker: Any = None) ->
                 background_checkpoints=True,
                 sqlite_cache_mb=settings.sqlite_cache_mb,
                 sqlite_wal_limit_mb=settings.sqlite_wal_limit_mb,
+                prepared_statements=settings.database_prepared_statements,
             )
             check_schema(engine)
             metrics.POOLS.watch(engine)

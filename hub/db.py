@@ -234,8 +234,12 @@ def make_engine(
     background_checkpoints: bool = False,
     sqlite_cache_mb: int = DEFAULT_SQLITE_CACHE_MB,
     sqlite_wal_limit_mb: int = DEFAULT_SQLITE_WAL_LIMIT_MB,
+    prepared_statements: bool | None = None,
 ) -> Engine:
     """Create an engine for SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3).
+
+    `prepared_statements` (PostgreSQL): run statements marked with PREPARE_OPTION prepared; None reads
+    HUB_DATABASE_PREPARED_STATEMENTS (default on), so the CLI and the worker follow the server.
 
     `background_checkpoints`: a `SqliteCheckpointer` runs beside this engine (the server does), so its
     connections checkpoint only as a safety net, at ~800 MB of WAL. `sqlite_cache_mb` is SQLite's memory
@@ -262,6 +266,8 @@ def make_engine(
             event.listen(engine, "commit", _sqlite_end)
             event.listen(engine, "rollback", _sqlite_end)
         return engine
+    if prepared_statements is None:
+        prepared_statements = _env_flag("HUB_DATABASE_PREPARED_STATEMENTS", default=True)
     # no automatic preparation: psycopg would otherwise prepare statements after five runs, and
     # PostgreSQL then plans them generically; for our long IN lists and keyset predicates a generic plan
     # can be a sequential scan, measured at 100x slower in the import benchmark. Statements marked with
@@ -275,8 +281,22 @@ def make_engine(
         # JIT compiles a page's query for 100+ ms when the planner thinks it costly; OLTP never gains
         connect_args={"prepare_threshold": _NEVER_ON_ITS_OWN, "options": "-c jit=off"},
     )
-    event.listen(engine, "do_execute", _execute)
+    if prepared_statements:
+        event.listen(engine, "do_execute", _execute)
     return engine
+
+
+def _env_flag(name: str, *, default: bool) -> bool:
+    """A boolean environment setting, spelled as pydantic reads one (hub.settings)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    word = raw.strip().lower()
+    if word in ("1", "true", "on", "yes", "y", "t"):
+        return True
+    if word in ("0", "false", "off", "no", "n", "f"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw[:40]!r}")
 
 
 def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:

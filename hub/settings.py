@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     title: str = "CIRT sharing hub"
     contact: str = ""
     pool_size: int = 10
+    database_prepared_statements: bool = Field(
+        default=True,
+        description="PostgreSQL: run a search's value look-ups as server-side prepared statements (they "
+        "cost more to plan than to run); false for a connection pooler in transaction mode that cannot "
+        "keep them (PgBouncer before 1.21). Read by every process that opens the database",
+    )
     sqlite_cache_mb: int = Field(
         default=128,
         ge=8,
