@@ -393,25 +393,54 @@ class Match:
         ranges = tuple(r for r in (ip_range(n) for n in nets) if r is not None)
         return Match(inside=ranges)
 
-    def clause(self) -> ColumnElement[bool]:
+    def shape(self) -> tuple[Any, ...] | None:
+        """What a search's statement depends on besides the values (`find` keeps one statement per
+        shape and reader, the values its parameters: `bound`); None for the watch's Matches (ranges
+        and domains), built each time."""
+        if self.inside or self.under or len(self.holding) > 1:
+            return None
+        return (bool(self.keys), bool(self.holding), bool(self.hosts), self.kinds)
+
+    def bound(self) -> dict[str, Any]:
+        """The values of a Match of a `shape`, as the parameters of `clause(bound=True)`."""
+        params: dict[str, Any] = {}
+        if self.keys:
+            params["m_keys"] = list(self.keys)
+        if self.holding:
+            ranges = enclosing_ranges(self.holding[0])
+            params["m_firsts"] = sorted({lo for lo, _ in ranges})
+            params["m_last"] = ranges[-1][1]
+        if self.hosts:
+            params["m_hosts"] = list(self.hosts)
+        return params
+
+    def clause(self, *, bound: bool = False) -> ColumnElement[bool]:
+        """The condition on index rows; with `bound` (a Match of a `shape`), its values as the
+        parameters `bound()` names, so one statement serves every value of the shape."""
         conds: list[ColumnElement[bool]] = []
         if self.keys:
             # the key index leads with the kind (ix_object_values_kind_key): a key is looked up under
             # each kind it may be of (a key is a hash of kind and value, so this adds no condition)
-            conds.append(and_(V.kind.in_(list(self.kinds or KINDS)), V.key.in_(list(self.keys))))
+            keys: Any = bindparam("m_keys", expanding=True) if bound else list(self.keys)
+            conds.append(and_(V.kind.in_(list(self.kinds or KINDS)), V.key.in_(keys)))
         for net in self.holding:
             # `lo IN (...)` lets both databases walk the range index once per first address of an
             # enclosing network; a stored range starting at one of them holds `net` exactly when it
             # reaches `net`'s last address (stored values are addresses and CIDRs: a range starts at its
             # network's address). One comparison, not a (lo, hi) pair per enclosing network: planning
             # 33 pairs (129 for IPv6) cost PostgreSQL three times what running the query did
+            if bound:
+                conds.append(
+                    and_(V.lo.in_(bindparam("m_firsts", expanding=True)), V.hi >= bindparam("m_last"))
+                )
+                continue
             ranges = enclosing_ranges(net)
             firsts = sorted({lo for lo, _ in ranges})
             conds.append(and_(V.lo.in_(firsts), V.hi >= ranges[-1][1]))
         for lo, hi in self.inside:
             conds.append(and_(V.lo >= lo, V.lo <= hi, V.hi <= hi))
         if self.hosts:
-            conds.append(V.host.in_(list(self.hosts)))
+            conds.append(V.host.in_(bindparam("m_hosts", expanding=True) if bound else list(self.hosts)))
         for domain in self.under:
             conds.append(and_(V.host >= host_key(domain), V.host < suffix_end(domain)))
         if not conds:
@@ -457,32 +486,65 @@ def find(
     The values are looked up in their index (value, range or host) and each version once by its
     primary key (`_readable`): the plan does not depend on a collection's size.
     """
-    ov, columns = _find_columns(with_body)
-    stmt = (
-        select(*columns, *_VALUE_COLUMNS)
-        .select_from(V)
-        .join(ov, ov.seq == V.seq)
-        .where(match.clause(), _readable(scope))
-    )
-    if feedback_in:
-        stmt = stmt.add_columns(_feedback_on(ov, list(feedback_in)))
-    if after_seq is not None:
-        stmt = stmt.where(V.seq > after_seq).order_by(V.seq, V.ord)
-    elif before_seq is not None:
-        stmt = stmt.where(V.seq < before_seq).order_by(V.seq.desc(), V.ord)
+    direction = "after" if after_seq is not None else "before" if before_seq is not None else "newest"
+    shape = match.shape()
+    if shape is not None:  # a search's: one statement a reader and shape, the values as parameters
+        stmt = _find_statement(scope, shape, with_body, tuple(feedback_in), direction)
+        params = match.bound()
     else:
-        stmt = stmt.order_by(V.seq.desc(), V.ord)
+        stmt, params = _find_select(scope, match.clause(), with_body, tuple(feedback_in), direction), {}
+    if direction != "newest":
+        params["position"] = after_seq if after_seq is not None else before_seq
     out: list[Any] = []
     versions: set[int] = set()
-    # prepared on PostgreSQL: a value drives the plan whatever the parameters (see above), and planning
-    # cost more than running it
-    for row in _core(session, stmt.execution_options(**{PREPARE_OPTION: True})):
+    for row in _core(session, stmt, params):
         if row.seq not in versions:
             if len(versions) == limit:
                 break
             versions.add(row.seq)
         out.append(row)
     return out
+
+
+@lru_cache(maxsize=256)
+def _find_statement(
+    scope: Scope, shape: tuple[Any, ...], with_body: bool, feedback_in: tuple[str, ...], direction: str
+) -> Select[Any]:
+    """`find`'s statement for a reader's scope and a Match's `shape`, the Match's values its parameters
+    (`Match.bound`). Kept, because making the statement and its cache key on every search cost more of
+    the hub's CPU than the database took to answer it."""
+    keys, holding, hosts, kinds = shape
+    template = Match(  # what the bound clause reads of a Match: which criteria it has, and its kinds
+        keys=(b"",) if keys else (),
+        holding=(ipaddress.ip_network("0.0.0.0/32"),) if holding else (),
+        hosts=(b"",) if hosts else (),
+        kinds=kinds,
+    )
+    return _find_select(scope, template.clause(bound=True), with_body, feedback_in, direction)
+
+
+def _find_select(
+    scope: Scope, clause: ColumnElement[bool], with_body: bool, feedback_in: tuple[str, ...], direction: str
+) -> Select[Any]:
+    ov, columns = _find_columns(with_body)
+    stmt = (
+        select(*columns, *_VALUE_COLUMNS)
+        .select_from(V)
+        .join(ov, ov.seq == V.seq)
+        .where(clause, _readable(scope))
+    )
+    if feedback_in:
+        stmt = stmt.add_columns(_feedback_on(ov, list(feedback_in)))
+    position = bindparam("position", type_=BigInteger)
+    if direction == "after":
+        stmt = stmt.where(V.seq > position).order_by(V.seq, V.ord)
+    elif direction == "before":
+        stmt = stmt.where(V.seq < position).order_by(V.seq.desc(), V.ord)
+    else:
+        stmt = stmt.order_by(V.seq.desc(), V.ord)
+    # prepared on PostgreSQL: a value drives the plan whatever the parameters (see above), and planning
+    # cost more than running it
+    return stmt.execution_options(**{PREPARE_OPTION: True})
 
 
 def _feedback_on(ov: Any, collection_ids: list[str]) -> ColumnElement[bool]:
