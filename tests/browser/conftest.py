@@ -188,6 +188,24 @@ def sign_in(page: Any, hub: Any, org: str, *, password: str = PASSWORD, code: st
     page.get_by_role("button", name="Sign in").click()
 
 
+def shows(page: Any, text: str) -> None:
+    """Wait until the page's body holds `text`. A form post's click returns once the navigation has
+    committed, before the new document is parsed: `page.content()` read at once may be an empty page
+    on a loaded machine (CI saw it). Playwright's expectation polls until the text is there, for up to
+    20 s."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("body")).to_contain_text(text, timeout=20_000)
+
+
+def visible(locator: Any) -> None:
+    """Wait until `locator` is visible: after a click that navigates, `is_visible()` asks at once and
+    may ask the page before the new one is parsed (see `shows`)."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_be_visible(timeout=20_000)
+
+
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
     """Where screenshots go: docs/screenshots/ with HUB_UPDATE_SCREENSHOTS=1, else a temporary folder."""

@@ -13,7 +13,7 @@ import pytest
 from hub.db import begin_write, make_engine, make_sessionmaker
 from hub.sync.models import Feed, FeedRun
 from hub.trust.models import Membership, Organisation, TrustGroup
-from tests.browser.conftest import AXE, sign_in
+from tests.browser.conftest import AXE, shows, sign_in, visible
 
 NARROW = {"width": 360, "height": 780}
 
@@ -206,14 +206,14 @@ def test_removing_a_member_asks_first_without_javascript(no_script: Any, hub: An
     page.goto(f"{hub.base}/console/groups/africa/members")
     page.get_by_label("Organisation its slug").fill("partner")
     page.get_by_role("button", name="Add member").click()
-    assert "The member was added." in page.content()
+    shows(page, "The member was added.")
     page.get_by_role("button", name="Remove partner").click()
-    assert page.get_by_role("heading", name="Remove partner?").is_visible()
+    visible(page.get_by_role("heading", name="Remove partner?"))
     page.get_by_role("link", name="Cancel").click()
-    assert page.locator("#member-partner").is_visible()  # cancelled: still a member
+    visible(page.locator("#member-partner"))  # cancelled: still a member
     page.get_by_role("button", name="Remove partner").click()
     page.get_by_role("button", name="Remove partner").click()  # the confirmation page's button
-    assert "The member was removed." in page.content()
+    shows(page, "The member was removed.")
     assert page.locator("#member-partner").count() == 0
 
 
@@ -226,13 +226,13 @@ def test_revoking_a_key_and_withdrawing_an_invitation_ask_first(desk: Any, hub: 
     key_id = page.locator("#secret").inner_text().split("_")[1]
     page.goto(f"{hub.base}/console/keys")
     page.get_by_role("button", name=f"Revoke key {key_id}").click()
-    assert page.get_by_role("heading", name=f"Revoke key {key_id}?").is_visible()
+    visible(page.get_by_role("heading", name=f"Revoke key {key_id}?"))
     assert _axe(page) == []
     page.goto(f"{hub.base}/console/keys")
     assert page.locator(f"#key-{key_id} td.state-active").is_visible()  # asking revoked nothing
     page.get_by_role("button", name=f"Revoke key {key_id}").click()
     page.get_by_role("button", name=f"Revoke key {key_id}").click()
-    assert "The key was revoked" in page.content()
+    shows(page, "The key was revoked")
     assert page.locator(f"#key-{key_id} td.state-revoked").is_visible()
 
     page.get_by_role("button", name="Sign out", exact=True).click()
@@ -243,9 +243,9 @@ def test_revoking_a_key_and_withdrawing_an_invitation_ask_first(desk: Any, hub: 
     page.get_by_role("button", name="Invite").click()
     token_id = page.locator("table code").first.inner_text()
     page.get_by_role("button", name=f"Withdraw invitation {token_id}").click()
-    assert page.get_by_role("heading", name=f"Withdraw invitation {token_id}?").is_visible()
+    visible(page.get_by_role("heading", name=f"Withdraw invitation {token_id}?"))
     page.get_by_role("button", name="Withdraw invitation").click()
-    assert "The invitation was withdrawn." in page.content()
+    shows(page, "The invitation was withdrawn.")
 
 
 def test_a_forged_confirmation_is_refused(page: Any, hub: Any) -> None:
@@ -254,7 +254,7 @@ def test_a_forged_confirmation_is_refused(page: Any, hub: Any) -> None:
     page.get_by_role("button", name="Remove cert-g").click()
     page.locator("main form input[name=csrf]").evaluate("el => el.value = 'forged'")
     page.get_by_role("button", name="Remove cert-g").click()
-    assert page.get_by_role("heading", name="Forbidden").is_visible()
+    visible(page.get_by_role("heading", name="Forbidden"))
     page.goto(f"{hub.base}/console/groups/africa/members")
     assert page.locator("#member-cert-g").is_visible()
 

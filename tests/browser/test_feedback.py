@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, visible
 from tests.factories import TAXII, indicator
 
 
@@ -44,7 +44,7 @@ def test_readers_report_and_the_publisher_restores(browser: Any, hub: Any) -> No
     assert "203.0.113.251" in _blocklist(hub, "cert-g")
     ctx, page = as_org("cert-c")
     page.click("#report-false-positive")
-    assert page.locator("#held").is_visible()
+    visible(page.locator("#held"))
     ctx.close()
     assert "203.0.113.251" not in _blocklist(hub, "cert-g")
     ctx, page = as_org("cert-g")  # another member: the counts, nobody named, no decision to make

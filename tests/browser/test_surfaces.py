@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.browser.conftest import visible
+
 
 def test_admin_docs_render_swagger_ui_with_no_csp_violation_and_no_other_origin(page: Any, hub: Any) -> None:
     problems: list[str] = []
@@ -38,7 +40,7 @@ def test_redeemed_page_at_360_px_shows_the_key_in_a_box_without_sideways_scroll(
         guest.locator("#password").fill("a long new password")
         guest.get_by_label("Password again").fill("a long new password")
         guest.get_by_role("button", name="Redeem").click()
-        assert guest.get_by_role("heading", name="Welcome to africa").is_visible()
+        visible(guest.get_by_role("heading", name="Welcome to africa"))
         key = guest.locator("#secret").inner_text()
         assert key.startswith("hub_")
         text = guest.locator("body").inner_text()
