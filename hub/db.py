@@ -287,16 +287,16 @@ def make_engine(
 
 
 def _env_flag(name: str, *, default: bool) -> bool:
-    """A boolean environment setting, spelled as pydantic reads one (hub.settings)."""
+    """A boolean environment setting, read as hub.settings reads one (pydantic's bool)."""
+    from pydantic import TypeAdapter, ValidationError
+
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
-    word = raw.strip().lower()
-    if word in ("1", "true", "on", "yes", "y", "t"):
-        return True
-    if word in ("0", "false", "off", "no", "n", "f"):
-        return False
-    raise ValueError(f"{name} must be true or false, not {raw[:40]!r}")
+    try:
+        return TypeAdapter(bool).validate_python(raw.strip())
+    except ValidationError:
+        raise ValueError(f"{name} must be true or false, not {raw[:40]!r}") from None
 
 
 def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
