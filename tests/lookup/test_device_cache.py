@@ -176,9 +176,14 @@ def test_a_recipient_taken_off_a_named_collection_gets_no_list_kept_while_it_was
     assert "named.example" not in lines(after) and after.headers["age"] == "0"
 
 
-def test_a_removed_member_or_revoked_key_gets_nothing_kept(client, world, data, clock):
+@pytest.mark.parametrize("stale", [False, True], ids=["fresh", "stale-window"])
+def test_a_removed_member_or_revoked_key_gets_nothing_kept(client, app, world, data, clock, stale):
     assert "amber.example" in lines(client.get(DOMAINS, headers=key(world, "cert-c")))
     assert "green.example" in lines(client.get(DOMAINS, headers=key(world, "vendor")))
+    if stale:  # their copies are past max-age but within the window a stale copy would be served in
+        app.state.device_lists.stale_s = MAX_AGE
+        store(client, world, [sco("domain-name", "later.example")])
+        clock.now += MAX_AGE + 1
     gone = client.delete("/admin/v1/groups/africa/members/cert-c", headers=key(world, "cert-a"))
     assert gone.status_code == 204, gone.text
     assert client.get(DOMAINS, headers=key(world, "cert-c")).status_code == 404
