@@ -2,7 +2,7 @@
 
 ```
 .venv/bin/python bench/bench_soak.py --db sqlite|postgresql --minutes 20 [--writers 2] [--readers 2]
-    [--device-list-max-age SECONDS] [--device-list-stale SECONDS] [--switch-interval-ms MS]
+    [--device-list-max-age SECONDS] [--device-list-stale SECONDS]
 ```
 
 The mix: `--writers` threads post envelopes of `--envelope` indicators (half domain, half IPv4 patterns;
@@ -486,13 +486,6 @@ def main() -> None:
         "is still served while its replacement is built (default: the hub's own, 0)",
     )
     ap.add_argument(
-        "--switch-interval-ms",
-        type=float,
-        default=None,
-        metavar="MS",
-        help="HUB_THREAD_SWITCH_INTERVAL_MS of the hub started (default: the hub's own, 1; Python's is 5)",
-    )
-    ap.add_argument(
         "--postgres-url",
         default=None,
         help="a PostgreSQL server's admin URL (default HUB_BENCH_POSTGRES_URL or the test server); the "
@@ -510,8 +503,6 @@ def main() -> None:
         os.environ["HUB_DEVICE_LIST_MAX_AGE"] = str(args.device_list_max_age)
     if args.device_list_stale is not None:
         os.environ["HUB_DEVICE_LIST_STALE_WHILE_REVALIDATE"] = str(args.device_list_stale)
-    if args.switch_interval_ms is not None:
-        os.environ["HUB_THREAD_SWITCH_INTERVAL_MS"] = str(args.switch_interval_ms)
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     srv, base = start_hub(world.url, tmp / "hub.log")
     # client processes share the stop event and report through a queue (`Reporter`)
@@ -530,7 +521,6 @@ def main() -> None:
               f"{args.coordinator_every:g} s, device lists kept "
               f"{os.environ.get('HUB_DEVICE_LIST_MAX_AGE', '0')} s (stale while rebuilt "
               f"{os.environ.get('HUB_DEVICE_LIST_STALE_WHILE_REVALIDATE', '0')} s), "
-              f"thread switch interval {os.environ.get('HUB_THREAD_SWITCH_INTERVAL_MS', '1')} ms, "
               f"clients in {args.clients}\n")  # fmt: skip
         for k, v in machine().items():
             print(f"- {k}: {v}")

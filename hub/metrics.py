@@ -9,7 +9,6 @@ classes, never free text), so a hostile client cannot grow the series count.
 
 from __future__ import annotations
 
-import sys
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -202,20 +201,6 @@ class WalCollector(Collector):
 
 WAL = WalCollector()
 REGISTRY.register(WAL)
-
-
-class InterpreterCollector(Collector):
-    """The interpreter's thread switch interval (HUB_THREAD_SWITCH_INTERVAL_MS), read at scrape time."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily(
-            "hub_thread_switch_interval_seconds",
-            "How long a thread running Python keeps the interpreter while another waits for it.",
-            value=sys.getswitchinterval(),
-        )
-
-
-REGISTRY.register(InterpreterCollector())
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> Any:

@@ -94,15 +94,6 @@ class Settings(BaseSettings):
         "is handed back to the system (malloc_trim), so RSS follows what the process uses rather than its "
         "high-water mark (0: never)",
     )
-    thread_switch_interval_ms: float = Field(
-        default=1.0,
-        gt=0,
-        le=100,
-        description="`hub serve`: how long, in ms, a thread running Python keeps the interpreter while "
-        "another waits for it (Python's own default is 5). The event loop that sends every response is one "
-        "of those threads: while ingest or a list's build keeps a request thread busy, each time the loop "
-        "can write more of a response it waits up to this long",
-    )
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="json: one JSON object a line; text: plain; auto: text on a terminal"
     )

@@ -109,9 +109,6 @@ def _serve(s: Settings) -> None:
     from hub.app import create_app
 
     limit_malloc_arenas(s.malloc_arena_max)  # first: before any thread of the server allocates
-    # a large response goes out in as many writes as the socket takes; the event loop makes each one
-    # when it gets the interpreter back from a busy request thread: 5 ms each by default
-    sys.setswitchinterval(s.thread_switch_interval_ms / 1000)
     require_existing_database(s.database_url)
     engine = make_engine(s.database_url)
     try:
