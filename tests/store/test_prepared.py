@@ -52,3 +52,20 @@ def test_the_operator_turns_prepared_statements_off(db_url: str, monkeypatch: py
     monkeypatch.setenv("HUB_DATABASE_PREPARED_STATEMENTS", "sometimes")
     with pytest.raises(ValueError, match="HUB_DATABASE_PREPARED_STATEMENTS must be true or false"):
         make_engine(db_url)
+
+
+def test_a_command_refuses_a_setting_that_is_no_boolean_in_one_line(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker and the CLI read the setting as the server does: a bad value stops the command at
+    once, naming the setting, before the database is opened, without a traceback."""
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)
+    monkeypatch.setenv("HUB_DATABASE_PREPARED_STATEMENTS", "sometimes")
+    r = CliRunner().invoke(app, ["db", "recount"])
+    assert r.exit_code != 0
+    assert "HUB_DATABASE_PREPARED_STATEMENTS" in r.output and "valid boolean" in r.output
+    assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)  # an exit, not a crash
