@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransactionOrigin, sessionmaker
 
@@ -286,15 +287,16 @@ def make_engine(
     return engine
 
 
+_BOOL = TypeAdapter(bool)
+
+
 def _env_flag(name: str, *, default: bool) -> bool:
     """A boolean environment setting, read as hub.settings reads one (pydantic's bool)."""
-    from pydantic import TypeAdapter, ValidationError
-
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return TypeAdapter(bool).validate_python(raw.strip())
+        return _BOOL.validate_python(raw.strip())
     except ValidationError:
         raise ValueError(f"{name} must be true or false, not {raw[:40]!r}") from None
 
