@@ -75,7 +75,8 @@ DEFAULT_SQLITE_WAL_LIMIT_MB = 256
 class SqliteTuning:
     """The per-connection SQLite settings an engine's pool and its memory budget give."""
 
-    cache_kib: int  # PRAGMA cache_size=-cache_kib
+    cache_kib: int  # PRAGMA cache_size=-cache_kib in write transactions
+    read_cache_kib: int  # PRAGMA cache_size=-read_cache_kib in read transactions
     heap_limit: int  # bytes: PRAGMA soft_heap_limit, SQLite's memory in the whole process
     journal_size_limit: int  # bytes
     autocheckpoint: int  # pages
@@ -90,17 +91,28 @@ def sqlite_tuning(
 ) -> SqliteTuning:
     """The engine's memory budget, `cache_mb`, is a limit on SQLite's memory in the whole process (its
     soft heap limit: past it, a connection reuses its own cache's pages instead of taking more), and each
-    connection may cache up to a quarter of it.
+    connection may cache up to a quarter of it in a write transaction, and a sixteenth in a read.
 
     The budget used to be split evenly over the most connections the pool may open, so the ceiling of
     the page caches depended on how many connections had been opened and filled (the 20-minute soak of
     issue 22 grew in steps the size of connection caches). With a process-wide limit the ceiling is
     the budget whatever the connections do, and the few doing the work can reach it (four suffice); a
     connection opened later takes its cache out of the same budget. Measured (docs/performance.md,
-    "Soak, 20 minutes"): the server's RSS rose to its base plus the budget and stayed there."""
+    "Soak, 20 minutes"): the server's RSS rose to its base plus the budget and stayed there.
+
+    A read transaction gets the smaller cache (`_sqlite_begin` sets it). Under writes a connection's
+    cache is emptied at the start of each transaction (another connection changed the database), so a
+    read keeps nothing from one transaction to the next: a device list built in a thousand short reads
+    allocated up to a quarter of the budget, page by page, and freed it again, a thousand times.
+    Beside the writers' caches that reached 130-180 MB of SQLite memory during a build and left the
+    C library's heap fragmented after it, the server's RSS stepping up with each build (the 20-minute
+    soak, docs/performance.md "Sixth round"). A writer keeps the larger cache: an envelope's dirty
+    pages (10 MB and more) stay in it until the commit instead of spilling into the WAL early."""
     connections = max(1, sum(sqlite_pool(pool_size)))
+    cache_kib = max(2048, cache_mb * 1024 // min(4, connections))
     return SqliteTuning(
-        cache_kib=max(2048, cache_mb * 1024 // min(4, connections)),
+        cache_kib=cache_kib,
+        read_cache_kib=min(cache_kib, max(2048, cache_mb * 1024 // 16)),
         heap_limit=cache_mb * 1024 * 1024,
         journal_size_limit=wal_limit_mb * 1024 * 1024,
         autocheckpoint=200_000 if background_checkpoints else 50_000,
@@ -142,6 +154,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, tuning: SqliteTuning
     # this connection's page cache, within the process's SQLite memory budget (sqlite_tuning); the limit
     # is the process's, so of several engines (tests, the CLI) the largest budget holds
     cur.execute(f"PRAGMA cache_size=-{int(tuning.cache_kib)}")
+    _record.info[_CACHE_KIB] = int(tuning.cache_kib)
     current = cur.execute("PRAGMA soft_heap_limit").fetchone()[0]
     if current == 0 or current < tuning.heap_limit:
         cur.execute(f"PRAGMA soft_heap_limit={int(tuning.heap_limit)}")
@@ -193,13 +206,21 @@ def write_gate(path: str) -> WriteGate:
         return _GATES.setdefault(key, WriteGate())
 
 
-def _sqlite_begin(conn: Any, gate: WriteGate | None = None) -> None:
+_CACHE_KIB = "hub_cache_kib"  # the connection's PRAGMA cache_size now, in its record's info
+
+
+def _sqlite_begin(conn: Any, gate: WriteGate | None = None, tuning: SqliteTuning | None = None) -> None:
     # a write transaction takes the write lock up front (IMMEDIATE), so two writers queue on
     # busy_timeout instead of one failing with "database is locked" when it upgrades from a read;
     # reads stay deferred so that they never wait for a writer in WAL mode
     write = conn.get_execution_options().get(WRITE_OPTION)
     if write and gate is not None:
         gate.wait()  # a WAL reset under way goes first (WriteGate)
+    if tuning is not None:  # the writer's cache or the reader's (sqlite_tuning); set only on a change
+        kib = tuning.cache_kib if write else tuning.read_cache_kib
+        if conn.info.get(_CACHE_KIB) != kib:
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{int(kib)}")
+            conn.info[_CACHE_KIB] = kib
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
     conn.info["hub_txn"] = "write" if write else "fresh"
 
@@ -261,7 +282,7 @@ def make_engine(
         event.listen(engine, "connect", partial(_sqlite_pragmas, tuning=tuning))
         path = engine.url.database
         gate = write_gate(path) if path and path != ":memory:" and kwargs else None
-        event.listen(engine, "begin", partial(_sqlite_begin, gate=gate))
+        event.listen(engine, "begin", partial(_sqlite_begin, gate=gate, tuning=tuning))
         if STRICT_WRITES:  # nothing on the statement path of a production engine
             event.listen(engine, "before_cursor_execute", _sqlite_guard)
             event.listen(engine, "commit", _sqlite_end)

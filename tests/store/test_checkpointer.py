@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import text
 
-from hub.db import SqliteCheckpointer, make_engine
+from hub.db import WRITE_OPTION, SqliteCheckpointer, make_engine
 
 
 def test_background_checkpoints_copy_the_wal_into_the_database(tmp_path):
@@ -142,15 +142,19 @@ def test_sqlite_page_cache_is_the_budget_shared_by_the_pool(tmp_path):
             f"sqlite:///{tmp_path}/c{pool_size}.db", pool_size=pool_size, sqlite_cache_mb=budget
         )
         try:
-            with engine.connect() as conn:
+            with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
                 cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            with engine.connect() as conn:
+                read_cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
                 limit = conn.exec_driver_sql("PRAGMA journal_size_limit").scalar()
                 heap = conn.exec_driver_sql("PRAGMA soft_heap_limit").scalar()
             pooled, overflow = sqlite_pool(pool_size)
             assert engine.pool.size() == pooled and overflow == 0
-            # each connection may take a quarter of the budget; the process holds to the budget (the
-            # largest of its engines': the limit is the process's)
+            # a writer may take a quarter of the budget, a reader a sixteenth (at least 2 MB each, a
+            # reader never more than a writer); the process holds to the budget (the largest of its
+            # engines': the limit is the process's)
             assert -cache == max(2048, budget * 1024 // min(4, pooled))
+            assert -read_cache == min(-cache, max(2048, budget * 1024 // 16))
             assert heap >= budget * 1024 * 1024
             assert limit == 256 * 1024 * 1024
         finally:
@@ -167,8 +171,10 @@ def test_sqlite_page_cache_is_the_budget_shared_by_the_pool(tmp_path):
         sqlite_wal_limit_mb=settings.sqlite_wal_limit_mb,
     )
     try:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -(100 * 1024 // 4)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -(100 * 1024 // 16)
             assert conn.exec_driver_sql("PRAGMA journal_size_limit").scalar() == 32 * 1024 * 1024
     finally:
         engine.dispose()
