@@ -395,3 +395,48 @@ def test_the_connections_page_caches_together_stay_within_the_budget(tmp_path):
     ten = grown(16, 10)  # ten connections, each able to cache 4 MB: 40 MB without the process's limit
     assert ten <= 16 + 8, (one, ten)  # the budget, and some slack for SQLite's other allocations
     assert ten >= one
+
+
+READ_WHILE_WRITING = """
+import sys
+from hub.db import WRITE_OPTION, make_engine, sqlite_memory_used
+engine = make_engine(f"sqlite:///{sys.argv[1]}", pool_size=10, sqlite_cache_mb=64)  # writer 16 MB, reader 4
+reader = engine.connect()
+writer = engine.connect().execution_options(**{WRITE_OPTION: True})
+base = sqlite_memory_used()
+peak = 0
+for start in range(0, 15_000, 1_500):  # a long read in pages of 6 MB, a write between two pages
+    with reader.begin():
+        page = "SELECT sum(length(x)) FROM t WHERE rowid > ? AND rowid <= ?"
+        reader.exec_driver_sql(page, (start, start + 1_500)).scalar()
+        peak = max(peak, sqlite_memory_used() - base)
+    with writer.begin():
+        writer.exec_driver_sql("UPDATE t SET x = x WHERE rowid = ?", (start + 1,))
+with writer.begin():  # a writer reading as much keeps more of it
+    writer.exec_driver_sql("SELECT sum(length(x)) FROM t").scalar()
+    wrote = sqlite_memory_used() - base
+print(peak / 2**20, wrote / 2**20)
+"""
+
+
+def test_a_long_read_between_writes_holds_a_readers_cache_and_a_writer_more(tmp_path):
+    """A read transaction caches a sixteenth of HUB_SQLITE_CACHE_MB, a write transaction a quarter: a
+    long read in short transactions with writes between them (a device list built under load) never
+    holds more than the reader's cache, while a writer keeps its envelope's pages."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "pages.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x BLOB)"))
+        conn.execute(text("INSERT INTO t VALUES (randomblob(4000))"), [{}] * 15_000)  # a page a row
+    engine.dispose()
+    out = subprocess.run(
+        [sys.executable, "-c", READ_WHILE_WRITING, str(path)],
+        capture_output=True, text=True, timeout=120, env={**os.environ},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    read, wrote = map(float, out.stdout.split())
+    assert read <= 4 + 2, (read, wrote)  # the reader's 4 MB, and SQLite's other allocations
+    assert wrote >= 12, (read, wrote)  # up to the writer's 16 MB
