@@ -71,8 +71,8 @@ class Settings(BaseSettings):
         default=128,
         ge=8,
         description="SQLite: its memory in the process, all the database connections' page caches "
-        "together, in MB (SQLite's soft heap limit; a connection may cache up to a quarter of it while it writes, "
-        "a sixteenth while it reads)",
+        "together, in MB (SQLite's soft heap limit; a connection may cache up to a quarter of it while "
+        "it writes, a sixteenth while it reads)",
     )
     sqlite_wal_limit_mb: int = Field(
         default=256,
