@@ -154,7 +154,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, tuning: SqliteTuning
     # this connection's page cache, within the process's SQLite memory budget (sqlite_tuning); the limit
     # is the process's, so of several engines (tests, the CLI) the largest budget holds
     cur.execute(f"PRAGMA cache_size=-{int(tuning.cache_kib)}")
-    _record.info[_CACHE_KIB] = int(tuning.cache_kib)
+    _record.info[_CACHE_KIB] = tuning.cache_kib
     current = cur.execute("PRAGMA soft_heap_limit").fetchone()[0]
     if current == 0 or current < tuning.heap_limit:
         cur.execute(f"PRAGMA soft_heap_limit={int(tuning.heap_limit)}")
@@ -209,18 +209,19 @@ def write_gate(path: str) -> WriteGate:
 _CACHE_KIB = "hub_cache_kib"  # the connection's PRAGMA cache_size now, in its record's info
 
 
-def _sqlite_begin(conn: Any, gate: WriteGate | None = None, tuning: SqliteTuning | None = None) -> None:
+def _sqlite_begin(conn: Any, *, gate: WriteGate | None, tuning: SqliteTuning) -> None:
     # a write transaction takes the write lock up front (IMMEDIATE), so two writers queue on
     # busy_timeout instead of one failing with "database is locked" when it upgrades from a read;
     # reads stay deferred so that they never wait for a writer in WAL mode
     write = conn.get_execution_options().get(WRITE_OPTION)
     if write and gate is not None:
         gate.wait()  # a WAL reset under way goes first (WriteGate)
-    if tuning is not None:  # the writer's cache or the reader's (sqlite_tuning); set only on a change
-        kib = tuning.cache_kib if write else tuning.read_cache_kib
-        if conn.info.get(_CACHE_KIB) != kib:
-            conn.exec_driver_sql(f"PRAGMA cache_size=-{int(kib)}")
-            conn.info[_CACHE_KIB] = kib
+    # the writer's cache or the reader's (sqlite_tuning), set only when it changes; a deferred
+    # transaction that turns out to write (`_sqlite_guard`) keeps the reader's: those are small writes
+    kib = tuning.cache_kib if write else tuning.read_cache_kib
+    if conn.info.get(_CACHE_KIB) != kib:
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{kib}")
+        conn.info[_CACHE_KIB] = kib
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
     conn.info["hub_txn"] = "write" if write else "fresh"
 
